@@ -1,0 +1,112 @@
+//! Error classes shared by every stage of the pipeline.
+//!
+//! Each stage has its own error type; all of them map onto one small set of classes (the attack checklist's
+//! vocabulary) so that HTTP responses, audit records and metrics speak the same language.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The class of a rejection. Stable strings: they appear in audit records, metrics and error responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorClass {
+    /// Malformed input: not XML, not JSON, not base64, bad date.
+    Parse,
+    /// A construct or algorithm that is not allowed (DTD, XSLT transform, rsa-sha1, `alg: none`, `jku`).
+    Forbidden,
+    /// A size or complexity limit was exceeded.
+    Limit,
+    /// Ambiguous or wrapped structure (signature wrapping, duplicate IDs, two assertions).
+    Struct,
+    /// Signature missing, invalid, or made with an untrusted key.
+    Sig,
+    /// Outside the validity window.
+    Time,
+    /// Audience failure.
+    Aud,
+    /// Issuer failure.
+    Iss,
+    /// Subject confirmation failure.
+    Subj,
+    /// Already seen.
+    Replay,
+    /// Semantic claim or condition failure (missing or invalid values, unknown conditions).
+    Claim,
+    /// The request itself is wrong (unsupported token type, missing parameter).
+    Request,
+    /// The target audience is not one we issue for.
+    Target,
+    /// Something on our side failed (audit store, key); never the caller's fault.
+    Internal,
+    /// A dependency is unavailable (audit store full, register down with a reject policy).
+    Unavailable,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Parse => "PARSE",
+            ErrorClass::Forbidden => "FORBIDDEN",
+            ErrorClass::Limit => "LIMIT",
+            ErrorClass::Struct => "STRUCT",
+            ErrorClass::Sig => "SIG",
+            ErrorClass::Time => "TIME",
+            ErrorClass::Aud => "AUD",
+            ErrorClass::Iss => "ISS",
+            ErrorClass::Subj => "SUBJ",
+            ErrorClass::Replay => "REPLAY",
+            ErrorClass::Claim => "CLAIM",
+            ErrorClass::Request => "REQUEST",
+            ErrorClass::Target => "TARGET",
+            ErrorClass::Internal => "INTERNAL",
+            ErrorClass::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Anything a stage can fail with. `message` is safe to show to the caller: it names what is wrong and never
+/// contains token bytes, signature values or identifiers of persons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Shorthand constructors, one per class, so call sites read like the checklist.
+macro_rules! rejection_ctor {
+    ($($name:ident => $class:ident),* $(,)?) => {
+        impl Rejection {
+            $(pub fn $name(message: impl Into<String>) -> Self { Self::new(ErrorClass::$class, message) })*
+        }
+    };
+}
+
+rejection_ctor! {
+    parse => Parse, forbidden => Forbidden, limit => Limit, structure => Struct, sig => Sig, time => Time,
+    aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, request => Request,
+    target => Target, internal => Internal, unavailable => Unavailable,
+}

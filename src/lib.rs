@@ -1,0 +1,14 @@
+//! xua-gateway: translates SAML 2.0 XUA assertions and JWTs through one shared model of the health
+//! professional's care relationship.
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::dbg_macro
+)]
+
+pub mod error;
+pub mod saml;

@@ -12,5 +12,8 @@
     clippy::dbg_macro
 )]
 
+pub mod clock;
 pub mod error;
+pub mod mapping;
+pub mod model;
 pub mod saml;

@@ -1,0 +1,274 @@
+//! Declarative mapping between the model and each transport.
+//!
+//! A profile (`mappings/profiles/*.toml`) says, for each model field, which XUA attribute carries it and in
+//! which value encoding, and where it sits in the JWT claims. This module loads and checks those tables and
+//! runs them in both directions; it holds no knowledge of any particular profile.
+
+mod assemble;
+mod claims;
+pub mod hl7;
+mod table;
+mod xua;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+
+pub use claims::ClaimsOutput;
+pub use xua::{XuaAttributeOut, XuaInput, XuaOutput};
+
+use crate::model::{FieldId, FieldPart};
+
+/// A broken table: which file, which line, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for MappingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for MappingError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OidForm {
+    Urn,
+    Bare,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownPolicy {
+    Reject,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepeatPolicy {
+    Reject,
+    Merge,
+}
+
+#[derive(Debug, Clone)]
+pub struct XuaSettings {
+    pub emit_legacy: bool,
+    pub hl7_as_element: bool,
+    pub ce_system_form: OidForm,
+    pub ii_root_form: OidForm,
+    pub name_format: Option<String>,
+    pub unknown_attributes: UnknownPolicy,
+    pub ignore: HashSet<String>,
+    pub repeated_attributes: RepeatPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub rar_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XuaSource {
+    NameId,
+    Attribute { name: String, legacy: Vec<String> },
+}
+
+/// XUA value encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XuaCodec {
+    Text,
+    Ce,
+    Ii,
+    Cx,
+    DecisionRef,
+    Oid,
+    List,
+}
+
+impl XuaCodec {
+    pub fn name(self) -> &'static str {
+        match self {
+            XuaCodec::Text => "text",
+            XuaCodec::Ce => "hl7_ce",
+            XuaCodec::Ii => "hl7_ii",
+            XuaCodec::Cx => "cx",
+            XuaCodec::DecisionRef => "decision_ref",
+            XuaCodec::Oid => "oid",
+            XuaCodec::List => "list",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct XuaField {
+    pub field: FieldId,
+    pub part: FieldPart,
+    pub source: XuaSource,
+    pub codec: XuaCodec,
+    /// Element name of an HL7 CE/II value (`Role`, `Purpose`, `id`).
+    pub element: String,
+    pub text_fallback: bool,
+    pub separator: String,
+    pub oid_form: OidForm,
+    pub name_format: Option<String>,
+    pub xsi_type: Option<String>,
+    pub default: Option<String>,
+}
+
+/// JWT claim encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtCodec {
+    String,
+    Identifier,
+    Coded,
+    CodedArray,
+    Coding,
+    CodingArray,
+    DecisionRef,
+    SpaceList,
+    StringArray,
+    Bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtField {
+    pub field: FieldId,
+    pub part: FieldPart,
+    pub claim: Vec<String>,
+    pub codec: JwtCodec,
+}
+
+/// A checked profile, ready to run.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub title: String,
+    /// Where the table came from (file path or `embedded:...`), for messages.
+    pub source: String,
+    pub xua: XuaSettings,
+    pub jwt: JwtSettings,
+    pub xua_fields: Vec<XuaField>,
+    pub jwt_fields: Vec<JwtField>,
+    pub default_system: HashMap<FieldId, String>,
+    pub max: HashMap<FieldId, usize>,
+}
+
+impl Profile {
+    /// Compiles one profile table from its text; `file` names it in error messages.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, MappingError> {
+        table::compile(file, text)
+    }
+
+    fn known_attributes(&self) -> HashSet<String> {
+        table::known_attribute_names(&self.xua_fields, &self.xua.ignore)
+    }
+
+    /// The most values a field may hold in this profile (1 for single-valued fields).
+    pub fn max_values(&self, field: FieldId) -> usize {
+        if field.is_list() {
+            self.max.get(&field).copied().unwrap_or(usize::MAX)
+        } else {
+            1
+        }
+    }
+}
+
+/// The profiles the gateway runs, by name, with one default.
+#[derive(Debug, Clone)]
+pub struct ProfileSet {
+    profiles: Vec<Profile>,
+    default: usize,
+}
+
+/// Tables compiled into the binary, so the gateway runs with no files beside it.
+const EMBEDDED: &[(&str, &str)] = &[(
+    "mappings/profiles/no-pjd.toml",
+    include_str!("../../mappings/profiles/no-pjd.toml"),
+)];
+
+impl ProfileSet {
+    /// The tables shipped in `mappings/`, as compiled into the binary.
+    pub fn embedded(default: &str) -> Result<Self, MappingError> {
+        let profiles = EMBEDDED
+            .iter()
+            .map(|(file, text)| Profile::from_toml(&format!("embedded:{file}"), text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(profiles, default)
+    }
+
+    /// Every `*.toml` in `dir/profiles` (or `dir` itself when it has no `profiles` folder).
+    pub fn load_dir(dir: &Path, default: &str) -> Result<Self, MappingError> {
+        let folder = if dir.join("profiles").is_dir() {
+            dir.join("profiles")
+        } else {
+            dir.to_path_buf()
+        };
+        let io_err = |message: String| MappingError {
+            file: folder.display().to_string(),
+            line: None,
+            message,
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(&folder)
+            .map_err(|e| io_err(format!("cannot read the mapping folder: {e}")))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        paths.sort();
+        let mut profiles = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| MappingError {
+                file: path.display().to_string(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            })?;
+            profiles.push(Profile::from_toml(&path.display().to_string(), &text)?);
+        }
+        Self::new(profiles, default)
+    }
+
+    fn new(profiles: Vec<Profile>, default: &str) -> Result<Self, MappingError> {
+        let mut names = HashSet::new();
+        for p in &profiles {
+            if !names.insert(p.name.clone()) {
+                return Err(MappingError {
+                    file: p.source.clone(),
+                    line: None,
+                    message: format!("profile name {:?} is used by two tables", p.name),
+                });
+            }
+        }
+        let Some(default) = profiles.iter().position(|p| p.name == default) else {
+            return Err(MappingError {
+                file: "mappings".to_string(),
+                line: None,
+                message: format!(
+                    "the default profile {default:?} is not among the loaded tables ({})",
+                    profiles
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        };
+        Ok(Self { profiles, default })
+    }
+
+    pub fn default_profile(&self) -> &Profile {
+        &self.profiles[self.default]
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.profiles.iter().map(|p| p.name.as_str())
+    }
+}

@@ -1,0 +1,620 @@
+//! The TOML schema of a profile file and its compilation into a checked [`Profile`](super::Profile).
+//!
+//! Every problem is reported with the file name and line, because a broken table must stop the gateway at
+//! start-up with a message an integrator can act on.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    JwtCodec, JwtField, JwtSettings, MappingError, OidForm, Profile, RepeatPolicy, UnknownPolicy,
+    XuaCodec, XuaField, XuaSettings, XuaSource,
+};
+use crate::model::{FieldId, FieldKind, FieldPart};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    profile: ProfileMeta,
+    #[serde(default)]
+    xua: XuaSection,
+    #[serde(default)]
+    jwt: JwtSection,
+    #[serde(default)]
+    field: Vec<Spanned<FieldEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileMeta {
+    name: String,
+    #[serde(default)]
+    title: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XuaSection {
+    #[serde(default)]
+    emit_legacy: bool,
+    #[serde(default = "default_hl7_form")]
+    hl7_form: Spanned<String>,
+    #[serde(default = "default_oid_form")]
+    ce_system_form: Spanned<String>,
+    #[serde(default = "default_oid_form")]
+    ii_root_form: Spanned<String>,
+    #[serde(default)]
+    name_format: String,
+    #[serde(default = "default_reject")]
+    unknown_attributes: Spanned<String>,
+    #[serde(default)]
+    ignore: Vec<String>,
+    #[serde(default = "default_reject")]
+    repeated_attributes: Spanned<String>,
+}
+
+impl Default for XuaSection {
+    fn default() -> Self {
+        Self {
+            emit_legacy: false,
+            hl7_form: default_hl7_form(),
+            ce_system_form: default_oid_form(),
+            ii_root_form: default_oid_form(),
+            name_format: String::new(),
+            unknown_attributes: default_reject(),
+            ignore: Vec::new(),
+            repeated_attributes: default_reject(),
+        }
+    }
+}
+
+fn default_hl7_form() -> Spanned<String> {
+    Spanned::new(0..0, "escaped".to_string())
+}
+fn default_oid_form() -> Spanned<String> {
+    Spanned::new(0..0, "urn".to_string())
+}
+fn default_reject() -> Spanned<String> {
+    Spanned::new(0..0, "reject".to_string())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtSection {
+    #[serde(default)]
+    rar_types: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldEntry {
+    model: Spanned<String>,
+    #[serde(default)]
+    default_system: Option<String>,
+    #[serde(default)]
+    max: Option<usize>,
+    #[serde(default)]
+    xua: Option<Spanned<XuaEntry>>,
+    #[serde(default)]
+    jwt: Option<Spanned<JwtEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XuaEntry {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    legacy: Vec<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    element: Option<String>,
+    #[serde(default)]
+    text_fallback: bool,
+    #[serde(default)]
+    separator: Option<String>,
+    #[serde(default)]
+    oid_form: Option<String>,
+    #[serde(default)]
+    name_format: Option<String>,
+    #[serde(default)]
+    xsi_type: Option<String>,
+    #[serde(default)]
+    default: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtEntry {
+    claim: Vec<String>,
+    encoding: String,
+}
+
+/// Turns byte offsets into line numbers for error messages.
+struct Lines<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Lines<'_> {
+    fn err(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> MappingError {
+        let line = if span.start == 0 && span.end == 0 {
+            None
+        } else {
+            Some(
+                self.text[..span.start.min(self.text.len())]
+                    .matches('\n')
+                    .count()
+                    + 1,
+            )
+        };
+        MappingError {
+            file: self.file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses and checks one profile file.
+pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
+    let lines = Lines { file, text };
+    let parsed: ProfileFile = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().to_string();
+        let mut err = lines.err(span.clone(), message);
+        if err.line.is_none() && span.start == 0 {
+            err.line = Some(1);
+        }
+        err
+    })?;
+
+    if parsed.profile.name.trim().is_empty() {
+        return Err(lines.err(0..0, "[profile] name must not be empty"));
+    }
+
+    let xua_settings =
+        XuaSettings {
+            emit_legacy: parsed.xua.emit_legacy,
+            hl7_as_element: match parsed.xua.hl7_form.get_ref().as_str() {
+                "escaped" => false,
+                "element" => true,
+                other => {
+                    return Err(lines.err(
+                        parsed.xua.hl7_form.span(),
+                        format!("xua.hl7_form must be \"escaped\" or \"element\", not {other:?}"),
+                    ))
+                }
+            },
+            ce_system_form: oid_form(&lines, &parsed.xua.ce_system_form)?,
+            ii_root_form: oid_form(&lines, &parsed.xua.ii_root_form)?,
+            name_format: non_empty(parsed.xua.name_format),
+            unknown_attributes: match parsed.xua.unknown_attributes.get_ref().as_str() {
+                "reject" => UnknownPolicy::Reject,
+                "ignore" => UnknownPolicy::Ignore,
+                other => return Err(lines.err(
+                    parsed.xua.unknown_attributes.span(),
+                    format!(
+                        "xua.unknown_attributes must be \"reject\" or \"ignore\", not {other:?}"
+                    ),
+                )),
+            },
+            ignore: parsed.xua.ignore.into_iter().collect(),
+            repeated_attributes: match parsed.xua.repeated_attributes.get_ref().as_str() {
+                "reject" => RepeatPolicy::Reject,
+                "merge" => RepeatPolicy::Merge,
+                other => return Err(lines.err(
+                    parsed.xua.repeated_attributes.span(),
+                    format!(
+                        "xua.repeated_attributes must be \"reject\" or \"merge\", not {other:?}"
+                    ),
+                )),
+            },
+        };
+
+    let mut xua_fields = Vec::new();
+    let mut jwt_fields = Vec::new();
+    let mut default_system: HashMap<FieldId, String> = HashMap::new();
+    let mut max: HashMap<FieldId, usize> = HashMap::new();
+    let mut seen_attrs: HashMap<String, String> = HashMap::new();
+    let mut seen_claims: Vec<(Vec<String>, std::ops::Range<usize>)> = Vec::new();
+    let mut nameid_seen = false;
+
+    for entry in &parsed.field {
+        let span = entry.span();
+        let entry = entry.get_ref();
+        let model = entry.model.get_ref();
+        let Some((field, part)) = FieldId::parse_path(model) else {
+            let known: Vec<&str> = FieldId::all().iter().map(|f| f.name()).collect();
+            return Err(lines.err(
+                entry.model.span(),
+                format!(
+                    "unknown model field {model:?}; known fields are {} (optionally followed by a part such as .id or .name)",
+                    known.join(", ")
+                ),
+            ));
+        };
+        if part != FieldPart::Whole && field.is_list() {
+            return Err(lines.err(
+                entry.model.span(),
+                format!("{field} holds several values; a table cannot address a part of it"),
+            ));
+        }
+        if let Some(system) = &entry.default_system {
+            if part != FieldPart::Whole
+                || !matches!(field.kind(), FieldKind::Identifier | FieldKind::Coded)
+            {
+                return Err(lines.err(
+                    entry.model.span(),
+                    "default_system applies to a whole identifier or coded field only",
+                ));
+            }
+            if default_system.insert(field, system.clone()).is_some() {
+                return Err(lines.err(
+                    entry.model.span(),
+                    format!("default_system for {field} given twice"),
+                ));
+            }
+        }
+        if let Some(m) = entry.max {
+            if !field.is_list() || part != FieldPart::Whole || m == 0 {
+                return Err(lines.err(
+                    entry.model.span(),
+                    "max applies to a whole field that holds several values, and must be at least 1",
+                ));
+            }
+            max.insert(field, m);
+        }
+        if entry.xua.is_none()
+            && entry.jwt.is_none()
+            && entry.default_system.is_none()
+            && entry.max.is_none()
+        {
+            return Err(lines.err(
+                span,
+                format!("the entry for {model} says nothing (no xua, jwt, default_system or max)"),
+            ));
+        }
+
+        if let Some(xua) = &entry.xua {
+            let xspan = xua.span();
+            let compiled = compile_xua(&lines, xspan.clone(), field, part, xua.get_ref())?;
+            match &compiled.source {
+                XuaSource::NameId => {
+                    if nameid_seen {
+                        return Err(lines.err(xspan, "only one field may take the Subject NameID"));
+                    }
+                    nameid_seen = true;
+                }
+                XuaSource::Attribute { name, legacy } => {
+                    for n in std::iter::once(name).chain(legacy.iter()) {
+                        if let Some(other) = seen_attrs.insert(n.clone(), model.clone()) {
+                            return Err(lines.err(
+                                xspan.clone(),
+                                format!("attribute {n:?} is already mapped to {other}; an attribute maps to one field"),
+                            ));
+                        }
+                    }
+                }
+            }
+            xua_fields.push(compiled);
+        }
+
+        if let Some(jwt) = &entry.jwt {
+            let jspan = jwt.span();
+            let compiled = compile_jwt(&lines, jspan.clone(), field, part, jwt.get_ref())?;
+            for (other, _) in &seen_claims {
+                let shorter = other.len().min(compiled.claim.len());
+                if other[..shorter] == compiled.claim[..shorter] {
+                    return Err(lines.err(
+                        jspan.clone(),
+                        format!(
+                            "claim path {:?} overlaps the path {:?} of another field",
+                            compiled.claim, other
+                        ),
+                    ));
+                }
+            }
+            seen_claims.push((compiled.claim.clone(), jspan));
+            jwt_fields.push(compiled);
+        }
+    }
+
+    for name in &xua_settings.ignore {
+        if seen_attrs.contains_key(name) {
+            return Err(lines.err(
+                0..0,
+                format!("attribute {name:?} is both mapped and in xua.ignore"),
+            ));
+        }
+    }
+
+    Ok(Profile {
+        name: parsed.profile.name,
+        title: parsed.profile.title,
+        source: file.to_string(),
+        xua: xua_settings,
+        jwt: JwtSettings {
+            rar_types: parsed.jwt.rar_types,
+        },
+        xua_fields,
+        jwt_fields,
+        default_system,
+        max,
+    })
+}
+
+fn non_empty(s: String) -> Option<String> {
+    if s.is_empty() {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+fn oid_form(lines: &Lines<'_>, value: &Spanned<String>) -> Result<OidForm, MappingError> {
+    parse_oid_form(value.get_ref()).ok_or_else(|| {
+        lines.err(
+            value.span(),
+            format!(
+                "an OID form must be \"urn\" or \"bare\", not {:?}",
+                value.get_ref()
+            ),
+        )
+    })
+}
+
+fn parse_oid_form(s: &str) -> Option<OidForm> {
+    match s {
+        "urn" => Some(OidForm::Urn),
+        "bare" => Some(OidForm::Bare),
+        _ => None,
+    }
+}
+
+fn compile_xua(
+    lines: &Lines<'_>,
+    span: std::ops::Range<usize>,
+    field: FieldId,
+    part: FieldPart,
+    entry: &XuaEntry,
+) -> Result<XuaField, MappingError> {
+    let kind = field.kind();
+    let source = match entry.source.as_deref() {
+        Some("nameid") => {
+            if entry.name.is_some() || !entry.legacy.is_empty() || entry.encoding.is_some() {
+                return Err(lines.err(
+                    span,
+                    "a field with source = \"nameid\" takes no name, legacy or encoding",
+                ));
+            }
+            if !is_string_target(kind, part) || field.is_list() {
+                return Err(lines.err(
+                    span,
+                    format!("the NameID is text; it cannot fill {field} as a whole"),
+                ));
+            }
+            XuaSource::NameId
+        }
+        Some("attribute") | None => {
+            let Some(name) = entry.name.clone().filter(|n| !n.trim().is_empty()) else {
+                return Err(lines.err(span, "xua needs the attribute name (name = \"urn:...\")"));
+            };
+            XuaSource::Attribute {
+                name,
+                legacy: entry.legacy.clone(),
+            }
+        }
+        Some(other) => {
+            return Err(lines.err(
+                span,
+                format!("xua.source must be \"attribute\" or \"nameid\", not {other:?}"),
+            ))
+        }
+    };
+
+    let codec = match (&source, entry.encoding.as_deref()) {
+        (XuaSource::NameId, _) => XuaCodec::Text,
+        (_, Some("text")) => XuaCodec::Text,
+        (_, Some("hl7_ce")) => XuaCodec::Ce,
+        (_, Some("hl7_ii")) => XuaCodec::Ii,
+        (_, Some("cx")) => XuaCodec::Cx,
+        (_, Some("decision_ref")) => XuaCodec::DecisionRef,
+        (_, Some("oid")) => XuaCodec::Oid,
+        (_, Some("list")) => XuaCodec::List,
+        (_, Some(other)) => {
+            return Err(lines.err(
+                span,
+                format!("unknown xua encoding {other:?}; known: text, hl7_ce, hl7_ii, cx, decision_ref, oid, list"),
+            ))
+        }
+        (_, None) => return Err(lines.err(span, "xua needs an encoding")),
+    };
+
+    let fits = match codec {
+        XuaCodec::Text | XuaCodec::Oid => {
+            is_string_target(kind, part) && (!field.is_list() || codec == XuaCodec::Text)
+        }
+        XuaCodec::Ce => kind == FieldKind::Coded && part == FieldPart::Whole,
+        XuaCodec::Ii | XuaCodec::Cx => kind == FieldKind::Identifier && part == FieldPart::Whole,
+        XuaCodec::DecisionRef => kind == FieldKind::DecisionRef && part == FieldPart::Whole,
+        XuaCodec::List => kind == FieldKind::Text && field.is_list(),
+    };
+    if !fits {
+        return Err(lines.err(
+            span,
+            format!(
+                "xua encoding {:?} does not fit the field {}{}",
+                codec.name(),
+                field,
+                part_suffix(part)
+            ),
+        ));
+    }
+    if entry.text_fallback && !matches!(codec, XuaCodec::Ce | XuaCodec::Ii) {
+        return Err(lines.err(span, "text_fallback applies to hl7_ce and hl7_ii only"));
+    }
+    if entry.separator.is_some() != (codec == XuaCodec::List) {
+        return Err(lines.err(
+            span,
+            "separator is required for, and only for, the list encoding",
+        ));
+    }
+    if entry.element.is_some() && !matches!(codec, XuaCodec::Ce | XuaCodec::Ii) {
+        return Err(lines.err(span, "element applies to hl7_ce and hl7_ii only"));
+    }
+    let oid_form = match &entry.oid_form {
+        None => None,
+        Some(s) => match (codec, parse_oid_form(s)) {
+            (XuaCodec::Oid, Some(form)) => Some(form),
+            (XuaCodec::Oid, None) => {
+                return Err(lines.err(
+                    span,
+                    format!("oid_form must be \"urn\" or \"bare\", not {s:?}"),
+                ))
+            }
+            _ => return Err(lines.err(span, "oid_form applies to the oid encoding only")),
+        },
+    };
+    if entry.default.is_some()
+        && !(matches!(codec, XuaCodec::Text | XuaCodec::Oid) && part == FieldPart::Whole)
+    {
+        return Err(lines.err(span, "default applies to whole text fields only"));
+    }
+
+    Ok(XuaField {
+        field,
+        part,
+        source,
+        codec,
+        element: entry.element.clone().unwrap_or_else(|| match codec {
+            XuaCodec::Ii => "id".to_string(),
+            _ => "CE".to_string(),
+        }),
+        text_fallback: entry.text_fallback,
+        separator: entry.separator.clone().unwrap_or_default(),
+        oid_form: oid_form.unwrap_or(OidForm::Urn),
+        name_format: entry.name_format.clone(),
+        xsi_type: entry.xsi_type.clone(),
+        default: entry.default.clone(),
+    })
+}
+
+fn compile_jwt(
+    lines: &Lines<'_>,
+    span: std::ops::Range<usize>,
+    field: FieldId,
+    part: FieldPart,
+    entry: &JwtEntry,
+) -> Result<JwtField, MappingError> {
+    if entry.claim.is_empty() || entry.claim.iter().any(|s| s.is_empty()) {
+        return Err(lines.err(
+            span,
+            "jwt.claim must be a non-empty list of non-empty segments",
+        ));
+    }
+    if entry.claim[0].chars().all(|c| c.is_ascii_digit()) {
+        return Err(lines.err(
+            span,
+            "jwt.claim must start with a claim name, not an array index",
+        ));
+    }
+    const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+    if REGISTERED.contains(&entry.claim[0].as_str()) {
+        return Err(lines.err(
+            span,
+            format!(
+                "jwt.claim may not be the registered claim {:?}; the gateway sets it",
+                entry.claim[0]
+            ),
+        ));
+    }
+    let kind = field.kind();
+    let codec = match entry.encoding.as_str() {
+        "string" => JwtCodec::String,
+        "identifier" => JwtCodec::Identifier,
+        "coded" => JwtCodec::Coded,
+        "coded_array" => JwtCodec::CodedArray,
+        "coding" => JwtCodec::Coding,
+        "coding_array" => JwtCodec::CodingArray,
+        "decision_ref" => JwtCodec::DecisionRef,
+        "space_list" => JwtCodec::SpaceList,
+        "string_array" => JwtCodec::StringArray,
+        "bool" => JwtCodec::Bool,
+        other => {
+            return Err(lines.err(
+                span,
+                format!(
+                    "unknown jwt encoding {other:?}; known: string, identifier, coded, coded_array, coding, coding_array, decision_ref, space_list, string_array, bool"
+                ),
+            ))
+        }
+    };
+    let fits = match codec {
+        JwtCodec::String => {
+            is_string_target(kind, part) && !(part == FieldPart::Whole && field.is_list())
+        }
+        JwtCodec::Identifier => kind == FieldKind::Identifier && part == FieldPart::Whole,
+        JwtCodec::Coded | JwtCodec::Coding => kind == FieldKind::Coded && part == FieldPart::Whole,
+        JwtCodec::CodedArray | JwtCodec::CodingArray => {
+            kind == FieldKind::Coded && part == FieldPart::Whole
+        }
+        JwtCodec::DecisionRef => kind == FieldKind::DecisionRef && part == FieldPart::Whole,
+        JwtCodec::SpaceList | JwtCodec::StringArray => kind == FieldKind::Text && field.is_list(),
+        JwtCodec::Bool => part == FieldPart::UserSelected,
+    };
+    if !fits {
+        return Err(lines.err(
+            span,
+            format!(
+                "jwt encoding {:?} does not fit the field {}{}",
+                entry.encoding,
+                field,
+                part_suffix(part)
+            ),
+        ));
+    }
+    Ok(JwtField {
+        field,
+        part,
+        claim: entry.claim.clone(),
+        codec,
+    })
+}
+
+/// Whether a plain string can fill the target: a text field, or a string part of a structured field.
+fn is_string_target(kind: FieldKind, part: FieldPart) -> bool {
+    match part {
+        FieldPart::Whole => kind == FieldKind::Text,
+        FieldPart::UserSelected => false,
+        _ => true,
+    }
+}
+
+fn part_suffix(part: FieldPart) -> String {
+    if part == FieldPart::Whole {
+        String::new()
+    } else {
+        format!(".{}", part.name())
+    }
+}
+
+/// The attribute names a profile knows, for the unknown-attribute check.
+pub(super) fn known_attribute_names(
+    fields: &[XuaField],
+    ignore: &HashSet<String>,
+) -> HashSet<String> {
+    let mut names: HashSet<String> = ignore.clone();
+    for f in fields {
+        if let XuaSource::Attribute { name, legacy } = &f.source {
+            names.insert(name.clone());
+            names.extend(legacy.iter().cloned());
+        }
+    }
+    names
+}

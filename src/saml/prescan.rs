@@ -1,0 +1,344 @@
+//! The first look at untrusted SAML bytes, before any DOM is built: limits, forbidden constructs, and the
+//! document's shape. Everything rejected here never reaches libxml2 or xmlsec.
+
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+use super::ns;
+use crate::error::Rejection;
+
+/// Size and complexity limits for SAML input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XmlLimits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    pub max_elements: usize,
+    pub max_attributes_per_element: usize,
+}
+
+impl Default for XmlLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 * 1024,
+            max_depth: 64,
+            max_elements: 4096,
+            max_attributes_per_element: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    Assertion,
+    Response,
+}
+
+/// The document's shape, read from unverified bytes: used only to choose the trust anchor and to reject,
+/// never as a source of claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    pub root: Root,
+    /// The Issuer of the (single) Assertion, to pick the issuer's certificate.
+    pub assertion_issuer: Option<String>,
+    pub response_issuer: Option<String>,
+    /// Top-level StatusCode Value of a Response.
+    pub response_status: Option<String>,
+}
+
+fn element_ns(resolved: &ResolveResult<'_>) -> Option<String> {
+    match resolved {
+        ResolveResult::Bound(ns) => Some(ns.as_ref().to_string()),
+        ResolveResult::Unbound => None,
+        ResolveResult::Unknown(_) => Some(String::from("\u{0}unknown-prefix")),
+    }
+}
+
+/// Scans the whole document once. Errors use the checklist's classes.
+pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
+    if xml.len() > limits.max_bytes {
+        return Err(Rejection::limit(format!(
+            "SAML input is larger than {} bytes",
+            limits.max_bytes
+        )));
+    }
+    let text = std::str::from_utf8(xml).map_err(|_| Rejection::parse("SAML input is not UTF-8"))?;
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().check_end_names = true;
+
+    let mut depth = 0usize;
+    let mut elements = 0usize;
+    let mut root: Option<Root> = None;
+    let mut root_closed = false;
+    let mut assertions = 0usize;
+    // Path of (namespace, local name) from the root, to know where Issuer and StatusCode sit.
+    let mut path: Vec<(Option<String>, String)> = Vec::new();
+    let mut shape_issuer: Option<String> = None;
+    let mut response_issuer: Option<String> = None;
+    let mut response_status: Option<String> = None;
+    let mut capture: Option<(bool, String)> = None;
+
+    loop {
+        let (resolved, event) = reader.read_resolved_event().map_err(|e| {
+            Rejection::parse(format!("SAML input is not well-formed XML ({})", kind(&e)))
+        })?;
+        let is_start = matches!(event, Event::Start(_));
+        match &event {
+            Event::Start(start) | Event::Empty(start) => {
+                if root_closed {
+                    return Err(Rejection::structure(
+                        "SAML input has more than one root element",
+                    ));
+                }
+                elements += 1;
+                depth += 1;
+                if depth > limits.max_depth {
+                    return Err(Rejection::limit(format!(
+                        "SAML input is nested deeper than {} elements",
+                        limits.max_depth
+                    )));
+                }
+                if elements > limits.max_elements {
+                    return Err(Rejection::limit(format!(
+                        "SAML input has more than {} elements",
+                        limits.max_elements
+                    )));
+                }
+                if start.attributes().count() > limits.max_attributes_per_element {
+                    return Err(Rejection::limit(format!(
+                        "an element has more than {} attributes",
+                        limits.max_attributes_per_element
+                    )));
+                }
+                for attr in start.attributes() {
+                    let attr =
+                        attr.map_err(|_| Rejection::parse("SAML input has a malformed attribute"))?;
+                    if attr.value.contains('&') {
+                        check_references_in_attribute(&attr.value)?;
+                    }
+                }
+                let namespace = element_ns(&resolved);
+                let local = start.local_name().as_ref().to_string();
+                if namespace.as_deref() == Some(ns::XINCLUDE) {
+                    return Err(Rejection::forbidden("XInclude is not allowed"));
+                }
+                if namespace.as_deref().is_some_and(|n| n.starts_with('\u{0}')) {
+                    return Err(Rejection::parse(
+                        "SAML input uses an undeclared namespace prefix",
+                    ));
+                }
+                if let Some(n) = &namespace {
+                    if n.chars()
+                        .any(|c| c.is_control() || (c as u32) >= 0x80 && (c as u32) < 0xA0)
+                    {
+                        return Err(Rejection::parse(
+                            "SAML input declares an invalid namespace URI",
+                        ));
+                    }
+                }
+                let is_saml = namespace.as_deref() == Some(ns::SAML);
+                if local == "Assertion" && !is_saml {
+                    return Err(Rejection::structure(
+                        "an element named Assertion is not in the SAML 2.0 assertion namespace",
+                    ));
+                }
+                if is_saml && local == "EncryptedAssertion" {
+                    return Err(Rejection::structure(
+                        "encrypted assertions are not supported",
+                    ));
+                }
+                if is_saml && local == "Assertion" {
+                    assertions += 1;
+                    if assertions > 1 {
+                        return Err(Rejection::structure(
+                            "the document holds more than one Assertion",
+                        ));
+                    }
+                }
+                if path.is_empty() {
+                    root =
+                        Some(match (namespace.as_deref(), local.as_str()) {
+                            (Some(ns::SAML), "Assertion") => Root::Assertion,
+                            (Some(ns::SAMLP), "Response") => Root::Response,
+                            _ => return Err(Rejection::structure(
+                                "the root element must be a SAML 2.0 Assertion or a samlp:Response",
+                            )),
+                        });
+                }
+                // Issuer directly under the Assertion (root or Response child), or under the Response.
+                let parent = path.last().map(|(n, l)| (n.as_deref(), l.as_str()));
+                if is_saml && local == "Issuer" {
+                    match parent {
+                        Some((Some(ns::SAML), "Assertion")) if is_start => {
+                            capture = Some((true, String::new()))
+                        }
+                        Some((Some(ns::SAMLP), "Response")) if path.len() == 1 && is_start => {
+                            capture = Some((false, String::new()))
+                        }
+                        _ => {}
+                    }
+                }
+                if namespace.as_deref() == Some(ns::SAMLP)
+                    && local == "StatusCode"
+                    && path.len() == 2
+                    && path
+                        .get(1)
+                        .is_some_and(|(n, l)| n.as_deref() == Some(ns::SAMLP) && l == "Status")
+                {
+                    let value = start
+                        .try_get_attribute("Value")
+                        .ok()
+                        .flatten()
+                        .map(|a| a.value.to_string());
+                    response_status = value;
+                }
+                if is_start {
+                    path.push((namespace, local));
+                } else {
+                    depth -= 1;
+                    if path.is_empty() {
+                        root_closed = true;
+                    }
+                }
+            }
+            Event::End(_) => {
+                if let Some((for_assertion, text)) = capture.take() {
+                    let text = text.trim().to_string();
+                    if for_assertion {
+                        shape_issuer.get_or_insert(text);
+                    } else {
+                        response_issuer.get_or_insert(text);
+                    }
+                }
+                depth = depth.saturating_sub(1);
+                path.pop();
+                if path.is_empty() {
+                    root_closed = true;
+                }
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                if path.is_empty() && !content.trim().is_empty() {
+                    return Err(Rejection::parse(
+                        "SAML input has text outside the root element",
+                    ));
+                }
+                if let Some((_, buf)) = capture.as_mut() {
+                    buf.push_str(&content);
+                }
+            }
+            Event::CData(c) => {
+                if path.is_empty() {
+                    return Err(Rejection::parse(
+                        "SAML input has text outside the root element",
+                    ));
+                }
+                if let Some((_, buf)) = capture.as_mut() {
+                    buf.push_str(&c.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) => {
+                let ch = predefined_or_char(r)?;
+                if let Some((_, buf)) = capture.as_mut() {
+                    buf.push(ch);
+                }
+            }
+            Event::DocType(_) => {
+                return Err(Rejection::forbidden(
+                    "a DOCTYPE is not allowed in SAML input",
+                ))
+            }
+            Event::Comment(_) if !path.is_empty() => return Err(Rejection::structure(
+                "comments are not allowed inside the SAML document (they can split signed text)",
+            )),
+            Event::PI(_) if !path.is_empty() || !root_closed && root.is_none() => {
+                return Err(Rejection::structure(
+                    "processing instructions are not allowed in SAML input",
+                ))
+            }
+            Event::Decl(decl) => {
+                if let Some(Ok(enc)) = decl.encoding() {
+                    if !enc.eq_ignore_ascii_case("utf-8") {
+                        return Err(Rejection::parse("SAML input must be UTF-8"));
+                    }
+                }
+            }
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    let Some(root) = root else {
+        return Err(Rejection::parse("SAML input has no root element"));
+    };
+    if !root_closed {
+        return Err(Rejection::parse("SAML input is truncated"));
+    }
+    if assertions == 0 {
+        return Err(Rejection::structure("the Response holds no Assertion"));
+    }
+    Ok(Shape {
+        root,
+        assertion_issuer: shape_issuer,
+        response_issuer,
+        response_status,
+    })
+}
+
+fn kind(e: &quick_xml::Error) -> &'static str {
+    match e {
+        quick_xml::Error::Syntax(_) => "syntax error",
+        quick_xml::Error::IllFormed(_) => "ill-formed",
+        quick_xml::Error::Encoding(_) => "bad encoding",
+        quick_xml::Error::Escape(_) => "bad escape",
+        quick_xml::Error::Namespace(_) => "namespace error",
+        _ => "parse error",
+    }
+}
+
+pub(super) fn predefined_or_char(r: &quick_xml::events::BytesRef<'_>) -> Result<char, Rejection> {
+    if let Some(ch) = r
+        .resolve_char_ref()
+        .map_err(|_| Rejection::parse("SAML input has an invalid character reference"))?
+    {
+        return Ok(ch);
+    }
+    let name: &str = r;
+    match name {
+        "lt" => Ok('<'),
+        "gt" => Ok('>'),
+        "amp" => Ok('&'),
+        "quot" => Ok('"'),
+        "apos" => Ok('\''),
+        _ => Err(Rejection::forbidden(
+            "SAML input refers to an entity (only the predefined ones are allowed)",
+        )),
+    }
+}
+
+fn check_references_in_attribute(raw: &str) -> Result<(), Rejection> {
+    let mut rest = raw;
+    while let Some(start) = rest.find('&') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(';') else {
+            return Err(Rejection::parse(
+                "SAML input has an unterminated reference in an attribute",
+            ));
+        };
+        let name = &after[..end];
+        let ok = matches!(name, "lt" | "gt" | "amp" | "quot" | "apos")
+            || name
+                .strip_prefix("#x")
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            || name
+                .strip_prefix('#')
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            return Err(Rejection::forbidden(
+                "SAML input refers to an entity (only the predefined ones are allowed)",
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}

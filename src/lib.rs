@@ -13,7 +13,13 @@
 )]
 
 pub mod clock;
+pub mod config;
 pub mod error;
 pub mod mapping;
 pub mod model;
 pub mod saml;
+pub mod audit;
+pub mod jwt;
+pub mod gateway;
+pub mod http;
+pub mod samples;

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use claims::ClaimsOutput;
-pub use xua::{XuaAttributeOut, XuaInput, XuaOutput};
+pub use xua::{XuaAttributeOut, XuaInput, XuaOutput, XuaValueOut};
 
 use crate::model::{FieldId, FieldPart};
 

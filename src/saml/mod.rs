@@ -5,3 +5,7 @@ pub mod ns;
 pub mod prescan;
 pub mod tree;
 pub mod view;
+pub mod checks;
+pub mod dsig;
+pub mod verify;
+pub mod build;

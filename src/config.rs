@@ -1,0 +1,384 @@
+//! Typed configuration. Unknown keys are errors (a typo must not silently fall back to a default), and every
+//! file a configuration names is read at start-up, never per request.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The embedded default configuration and the files it names, so the binary runs with nothing beside it.
+const EMBEDDED_CONFIG: &str = include_str!("../samples/config.toml");
+const EMBEDDED_FILES: &[(&str, &[u8])] = &[
+    (
+        "keys/TEST-ONLY-idp.crt.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-idp.crt.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-gateway-jwt-es256.key.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-gateway-jwt-es256.key.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-gateway-jwt-rsa.key.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-gateway-jwt-rsa.key.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-gateway-saml.key.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-gateway-saml.key.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-gateway-saml.crt.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-gateway-saml.crt.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-idp.key.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-idp.key.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-helseid-es256.key.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-helseid-es256.key.pem"),
+    ),
+    (
+        "keys/TEST-ONLY-helseid-es256.pub.pem",
+        include_bytes!("../samples/keys/TEST-ONLY-helseid-es256.pub.pem"),
+    ),
+];
+
+/// Longest clock skew the configuration may ask for (research/security.md: 60–180 s).
+pub const MAX_CLOCK_SKEW_SECS: u64 = 180;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("{file}: cannot read {path}: {reason}")]
+    Missing {
+        file: String,
+        path: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub gateway: GatewayConfig,
+    pub jwt: JwtConfig,
+    pub saml: SamlConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            workers: 0,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub entity_id: String,
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    #[serde(default)]
+    pub mappings: String,
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: u64,
+}
+
+fn default_profile() -> String {
+    "no-pjd".to_string()
+}
+fn default_skew() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    ES256,
+    RS256,
+    PS256,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    #[serde(default = "default_alg")]
+    pub algorithm: JwtAlgorithm,
+    pub signing_key: String,
+    #[serde(default = "default_jwt_lifetime")]
+    pub max_lifetime_secs: u64,
+    pub audiences: Vec<String>,
+    #[serde(default = "default_typ")]
+    pub typ: String,
+}
+
+fn default_alg() -> JwtAlgorithm {
+    JwtAlgorithm::ES256
+}
+fn default_jwt_lifetime() -> u64 {
+    300
+}
+fn default_typ() -> String {
+    "at+jwt".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerConfig {
+    pub entity_id: String,
+    pub certificate: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlConfig {
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default = "default_methods")]
+    pub confirmation_methods: Vec<String>,
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerConfig>,
+}
+
+fn default_methods() -> Vec<String> {
+    vec![crate::saml::ns::CM_BEARER.to_string()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    #[serde(default = "default_depth")]
+    pub max_xml_depth: usize,
+    #[serde(default = "default_elements")]
+    pub max_xml_elements: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_body(),
+            max_xml_depth: default_depth(),
+            max_xml_elements: default_elements(),
+        }
+    }
+}
+
+fn default_body() -> usize {
+    256 * 1024
+}
+fn default_depth() -> usize {
+    64
+}
+fn default_elements() -> usize {
+    4096
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// JSON-lines file; empty keeps records in memory only (tests).
+    #[serde(default)]
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: default_level(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".to_string()
+}
+
+/// Where a configuration came from, so the files it names can be read relative to it.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Embedded,
+    File(PathBuf),
+}
+
+/// A parsed configuration plus where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub origin: Origin,
+}
+
+impl LoadedConfig {
+    /// The embedded defaults (the sample configuration).
+    pub fn embedded() -> Result<Self, ConfigError> {
+        Self::parse(EMBEDDED_CONFIG, Origin::Embedded)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Missing {
+            file: path.display().to_string(),
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text, Origin::File(path.to_path_buf()))
+    }
+
+    pub fn parse(text: &str, origin: Origin) -> Result<Self, ConfigError> {
+        let label = origin.label();
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            ConfigError::Invalid {
+                file: match line {
+                    Some(l) => format!("{label}:{l}"),
+                    None => label.clone(),
+                },
+                message: e.message().to_string(),
+            }
+        })?;
+        let loaded = Self { config, origin };
+        loaded.check()?;
+        Ok(loaded)
+    }
+
+    fn invalid(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.origin.label(),
+            message: message.into(),
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
+        if c.gateway.entity_id.trim().is_empty() {
+            return Err(self.invalid("gateway.entity_id must not be empty"));
+        }
+        if c.gateway.clock_skew_secs > MAX_CLOCK_SKEW_SECS {
+            return Err(self.invalid(format!(
+                "gateway.clock_skew_secs is {}, more than the allowed {MAX_CLOCK_SKEW_SECS}",
+                c.gateway.clock_skew_secs
+            )));
+        }
+        if c.jwt.audiences.is_empty() {
+            return Err(self.invalid("jwt.audiences must name at least one audience"));
+        }
+        if c.jwt.max_lifetime_secs == 0 || c.jwt.max_lifetime_secs > 3600 {
+            return Err(self.invalid("jwt.max_lifetime_secs must be between 1 and 3600"));
+        }
+        if c.saml.audiences.is_empty() {
+            return Err(self.invalid("saml.audiences must name at least one audience"));
+        }
+        if c.saml.confirmation_methods.is_empty() {
+            return Err(self.invalid("saml.confirmation_methods must name at least one method"));
+        }
+        for m in &c.saml.confirmation_methods {
+            if m != crate::saml::ns::CM_BEARER && m != crate::saml::ns::CM_SENDER_VOUCHES {
+                return Err(self.invalid(format!(
+                    "saml.confirmation_methods: {m:?} is not supported (bearer or sender-vouches)"
+                )));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &c.saml.trusted_issuers {
+            if !seen.insert(&t.entity_id) {
+                return Err(self.invalid(format!("saml.trusted_issuers names {:?} twice", t.entity_id)));
+            }
+        }
+        if c.limits.max_body_bytes < 1024 {
+            return Err(self.invalid("limits.max_body_bytes must be at least 1024"));
+        }
+        Ok(())
+    }
+
+    /// Reads a file the configuration names (relative to the configuration file, or from the embedded set).
+    pub fn read_file(&self, relative: &str) -> Result<Vec<u8>, ConfigError> {
+        match &self.origin {
+            Origin::Embedded => EMBEDDED_FILES
+                .iter()
+                .find(|(name, _)| *name == relative)
+                .map(|(_, bytes)| bytes.to_vec())
+                .ok_or_else(|| ConfigError::Missing {
+                    file: self.origin.label(),
+                    path: relative.to_string(),
+                    reason: "not among the embedded sample files".to_string(),
+                }),
+            Origin::File(path) => {
+                let base = path.parent().unwrap_or_else(|| Path::new("."));
+                let full = base.join(relative);
+                std::fs::read(&full).map_err(|e| ConfigError::Missing {
+                    file: self.origin.label(),
+                    path: full.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Resolves a folder the configuration names, relative to the configuration file.
+    pub fn resolve_dir(&self, relative: &str) -> PathBuf {
+        match &self.origin {
+            Origin::Embedded => PathBuf::from(relative),
+            Origin::File(path) => path.parent().unwrap_or_else(|| Path::new(".")).join(relative),
+        }
+    }
+
+    /// Whether the configuration uses a key shipped as a TEST-ONLY sample.
+    pub fn uses_test_keys(&self) -> bool {
+        let c = &self.config;
+        std::iter::once(&c.jwt.signing_key)
+            .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
+            .any(|p| p.contains("TEST-ONLY"))
+    }
+}
+
+impl Origin {
+    pub fn label(&self) -> String {
+        match self {
+            Origin::Embedded => "embedded:samples/config.toml".to_string(),
+            Origin::File(p) => p.display().to_string(),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! One place that turns a rejection into an HTTP response: RFC 6749 §5.2 / RFC 8693 §2.2.2 error JSON,
+//! with the gateway's error class as an extension member. The message never contains the token.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde_json::json;
+
+use crate::error::{ErrorClass, Rejection};
+
+pub fn error_response(rejection: &Rejection) -> HttpResponse {
+    let (status, error) = match rejection.class {
+        ErrorClass::Target => (StatusCode::BAD_REQUEST, "invalid_target"),
+        ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        _ => (StatusCode::BAD_REQUEST, "invalid_request"),
+    };
+    error_json(status, error, rejection.class, &rejection.message)
+}
+
+pub fn error_json(status: StatusCode, error: &str, class: ErrorClass, description: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(json!({
+            "error": error,
+            "error_description": description,
+            "error_class": class,
+        }))
+}

@@ -1,0 +1,140 @@
+//! Protocol checks on a verified assertion: validity window, audience, subject confirmation, conditions.
+
+use time::{Duration, OffsetDateTime};
+
+use super::ns;
+use super::view::AssertionView;
+use crate::error::Rejection;
+
+/// What an incoming assertion must satisfy.
+#[derive(Debug, Clone)]
+pub struct SamlPolicy {
+    /// Audiences the assertion must be addressed to (one per AudienceRestriction is enough).
+    pub audiences: Vec<String>,
+    /// Accepted SubjectConfirmationData Recipient values, besides the audiences.
+    pub recipients: Vec<String>,
+    pub confirmation_methods: Vec<String>,
+    pub skew: Duration,
+}
+
+fn at(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// The facts the checks establish, for the rest of the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// When the assertion (and its subject confirmation) stops being valid: no output may outlive it.
+    pub expires: OffsetDateTime,
+    pub not_before: Option<OffsetDateTime>,
+    pub one_time_use: bool,
+}
+
+pub fn check(
+    view: &AssertionView,
+    policy: &SamlPolicy,
+    requested_audience: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Checked, Rejection> {
+    let skew = policy.skew;
+    if view.issue_instant > now + skew {
+        return Err(Rejection::time(format!(
+            "assertion was issued in the future ({})",
+            at(view.issue_instant)
+        )));
+    }
+    let Some(conditions) = &view.conditions else {
+        return Err(Rejection::time("assertion has no Conditions (no validity window)"));
+    };
+    let Some(expires) = conditions.not_on_or_after else {
+        return Err(Rejection::time("assertion has no NotOnOrAfter; the gateway issues nothing without an expiry"));
+    };
+    if let Some(nb) = conditions.not_before {
+        if nb >= expires {
+            return Err(Rejection::time("assertion's NotBefore is not before its NotOnOrAfter"));
+        }
+        if now + skew < nb {
+            return Err(Rejection::time(format!("assertion is not valid before {}", at(nb))));
+        }
+    }
+    if now - skew >= expires {
+        return Err(Rejection::time(format!("assertion expired at {}", at(expires))));
+    }
+
+    if conditions.audience_restrictions.is_empty() {
+        return Err(Rejection::aud("assertion has no AudienceRestriction"));
+    }
+    for restriction in &conditions.audience_restrictions {
+        if !restriction.iter().any(|a| policy.audiences.contains(a)) {
+            return Err(Rejection::aud("assertion is addressed to another audience than this gateway"));
+        }
+    }
+    if let Some(unknown) = conditions.unknown.first() {
+        return Err(Rejection::claim(format!(
+            "assertion has a condition the gateway does not understand: {}",
+            unknown.chars().take(80).collect::<String>()
+        )));
+    }
+    if let Some(proxy) = &conditions.proxy_restriction {
+        if proxy.count == Some(0) {
+            return Err(Rejection::claim("ProxyRestriction Count=\"0\" forbids issuing a token from this assertion"));
+        }
+        if !proxy.audiences.is_empty() {
+            let allowed = requested_audience.is_some_and(|a| proxy.audiences.iter().any(|p| p == a));
+            if !allowed {
+                return Err(Rejection::claim("ProxyRestriction does not allow the requested audience"));
+            }
+        }
+    }
+
+    if view.name_id.as_deref().is_none_or(str::is_empty) {
+        return Err(Rejection::subj("assertion has no Subject NameID"));
+    }
+    let mut expires = expires;
+    let mut confirmed = false;
+    let mut reason = "assertion has no SubjectConfirmation with an accepted method".to_string();
+    for c in &view.confirmations {
+        if !policy.confirmation_methods.contains(&c.method) {
+            if c.method == ns::CM_HOLDER_OF_KEY {
+                reason = "holder-of-key confirmation cannot be proven to this gateway".to_string();
+            }
+            continue;
+        }
+        if let Some(noa) = c.not_on_or_after {
+            if now - skew >= noa {
+                reason = format!("subject confirmation expired at {}", at(noa));
+                continue;
+            }
+        }
+        if let Some(nb) = c.not_before {
+            if now + skew < nb {
+                reason = format!("subject confirmation is not valid before {}", at(nb));
+                continue;
+            }
+        }
+        if let Some(recipient) = &c.recipient {
+            if !policy.recipients.contains(recipient) && !policy.audiences.contains(recipient) {
+                reason = "subject confirmation names another Recipient".to_string();
+                continue;
+            }
+        }
+        if c.in_response_to.is_some() {
+            reason = "subject confirmation answers a request this gateway never sent (InResponseTo)".to_string();
+            continue;
+        }
+        confirmed = true;
+        if let Some(noa) = c.not_on_or_after {
+            expires = expires.min(noa);
+        }
+        break;
+    }
+    if !confirmed {
+        return Err(Rejection::subj(reason));
+    }
+    Ok(Checked {
+        expires,
+        not_before: conditions.not_before,
+        one_time_use: conditions.one_time_use,
+    })
+}

@@ -1,0 +1,76 @@
+//! Minting TEST-ONLY inputs: a fresh signed XUA assertion from a claims file, so a newcomer and a test event
+//! always have a valid, unexpired token to start from.
+
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::Rejection;
+use crate::mapping::Profile;
+use crate::saml::build::{self, AssertionSpec, AC_X509};
+use crate::saml::dsig::{self, SigningIdentity};
+
+pub const SAMPLE_IDP: &str = "https://idp.test.xua-gateway.example";
+pub const SAMPLE_AUDIENCE: &str = "https://xua-gateway.test.example";
+pub const SAMPLE_IDP_KEY: &[u8] = include_bytes!("../samples/keys/TEST-ONLY-idp.key.pem");
+pub const SAMPLE_IDP_CERT: &[u8] = include_bytes!("../samples/keys/TEST-ONLY-idp.crt.pem");
+pub const FASTLEGE_CLAIMS: &str = include_str!("../samples/claims/fastlege.json");
+
+#[derive(Debug, Clone)]
+pub struct MintOptions {
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime: Duration,
+}
+
+impl Default for MintOptions {
+    fn default() -> Self {
+        Self {
+            issuer: SAMPLE_IDP.to_string(),
+            audience: SAMPLE_AUDIENCE.to_string(),
+            lifetime: Duration::minutes(60),
+        }
+    }
+}
+
+/// The TEST-ONLY sample X-Assertion Provider.
+pub fn sample_idp() -> Result<SigningIdentity, Rejection> {
+    SigningIdentity::from_pem(SAMPLE_IDP_KEY, SAMPLE_IDP_CERT)
+}
+
+/// Parses a claims file (a JSON object of HelseID-style claims).
+pub fn parse_claims(text: &str) -> Result<Map<String, Value>, Rejection> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Rejection::parse("the claims file must hold a JSON object")),
+        Err(e) => Err(Rejection::parse(format!("the claims file is not JSON: {e}"))),
+    }
+}
+
+/// Builds and signs an assertion carrying the model the claims describe, through the profile's tables.
+pub fn mint_assertion(
+    profile: &Profile,
+    claims: &Map<String, Value>,
+    options: &MintOptions,
+    identity: &SigningIdentity,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, Rejection> {
+    let context = profile.decode_claims(claims)?;
+    let out = profile.encode_xua(&context)?;
+    let name_id = out
+        .name_id
+        .as_deref()
+        .ok_or_else(|| Rejection::claim("the claims name no practitioner identifier for the NameID"))?;
+    let id = build::new_id();
+    let spec = AssertionSpec {
+        id: &id,
+        issuer: &options.issuer,
+        issue_instant: now,
+        not_on_or_after: now + options.lifetime,
+        audience: &options.audience,
+        name_id,
+        authn_instant: now,
+        authn_context_class: AC_X509,
+    };
+    let unsigned = build::assertion(&spec, &out.attributes)?;
+    dsig::sign_assertion(&unsigned, identity)
+}

@@ -1,0 +1,1 @@
+//! Unit tests that need private access to the FFI layer.

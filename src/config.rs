@@ -324,7 +324,10 @@ impl LoadedConfig {
         let mut seen = std::collections::HashSet::new();
         for t in &c.saml.trusted_issuers {
             if !seen.insert(&t.entity_id) {
-                return Err(self.invalid(format!("saml.trusted_issuers names {:?} twice", t.entity_id)));
+                return Err(self.invalid(format!(
+                    "saml.trusted_issuers names {:?} twice",
+                    t.entity_id
+                )));
             }
         }
         if c.limits.max_body_bytes < 1024 {
@@ -361,7 +364,10 @@ impl LoadedConfig {
     pub fn resolve_dir(&self, relative: &str) -> PathBuf {
         match &self.origin {
             Origin::Embedded => PathBuf::from(relative),
-            Origin::File(path) => path.parent().unwrap_or_else(|| Path::new(".")).join(relative),
+            Origin::File(path) => path
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(relative),
         }
     }
 

@@ -76,8 +76,14 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// Builds the gateway from configuration; every key, certificate and table is loaded and checked here.
-    pub fn build(loaded: LoadedConfig, clock: SharedClock, audit: Option<Arc<dyn AuditSink>>) -> Result<Self, StartupError> {
-        dsig::init().map_err(|e| StartupError::Key(format!("cannot initialise XML signature support: {e}")))?;
+    pub fn build(
+        loaded: LoadedConfig,
+        clock: SharedClock,
+        audit: Option<Arc<dyn AuditSink>>,
+    ) -> Result<Self, StartupError> {
+        dsig::init().map_err(|e| {
+            StartupError::Key(format!("cannot initialise XML signature support: {e}"))
+        })?;
         let c = &loaded.config;
         let profiles = if c.gateway.mappings.is_empty() {
             ProfileSet::embedded(&c.gateway.profile)?
@@ -89,22 +95,31 @@ impl Gateway {
         for t in &c.saml.trusted_issuers {
             let pem = loaded.read_file(&t.certificate)?;
             let anchor = TrustAnchor::from_cert_pem(&pem).map_err(|e| {
-                StartupError::Key(format!("saml.trusted_issuers {:?}: certificate {}: {}", t.entity_id, t.certificate, e.message))
+                StartupError::Key(format!(
+                    "saml.trusted_issuers {:?}: certificate {}: {}",
+                    t.entity_id, t.certificate, e.message
+                ))
             })?;
             trust.add(&t.entity_id, anchor);
         }
         if trust.is_empty() {
-            tracing::warn!("no trusted SAML issuers are configured: every assertion will be rejected");
+            tracing::warn!(
+                "no trusted SAML issuers are configured: every assertion will be rejected"
+            );
         }
 
         let key = loaded.read_file(&c.jwt.signing_key)?;
-        let jwt = JwtIssuer::new(c.jwt.algorithm, &key, &c.gateway.entity_id, &c.jwt.typ)
-            .map_err(|e| StartupError::Key(format!("jwt.signing_key {}: {e}", c.jwt.signing_key)))?;
+        let jwt = JwtIssuer::new(c.jwt.algorithm, &key, &c.gateway.entity_id, &c.jwt.typ).map_err(
+            |e| StartupError::Key(format!("jwt.signing_key {}: {e}", c.jwt.signing_key)),
+        )?;
 
         let audit: Arc<dyn AuditSink> = match audit {
             Some(a) => a,
             None if c.audit.path.is_empty() => Arc::new(MemorySink::default()),
-            None => Arc::new(JsonLinesSink::open(Path::new(&c.audit.path)).map_err(|e| StartupError::Audit(e.to_string()))?),
+            None => Arc::new(
+                JsonLinesSink::open(Path::new(&c.audit.path))
+                    .map_err(|e| StartupError::Audit(e.to_string()))?,
+            ),
         };
 
         let saml_policy = SamlPolicy {
@@ -150,10 +165,9 @@ impl Gateway {
     fn profile(&self, name: Option<&str>) -> Result<&Profile, Rejection> {
         match name {
             None => Ok(self.profiles.default_profile()),
-            Some(n) => self
-                .profiles
-                .get(n)
-                .ok_or_else(|| Rejection::request(format!("profile {} is not configured", verify::shown(n)))),
+            Some(n) => self.profiles.get(n).ok_or_else(|| {
+                Rejection::request(format!("profile {} is not configured", verify::shown(n)))
+            }),
         }
     }
 
@@ -165,7 +179,10 @@ impl Gateway {
                 .cloned()
                 .ok_or_else(|| Rejection::internal("no JWT audience is configured")),
             Some(a) if allowed.iter().any(|x| x == a) => Ok(a.to_string()),
-            Some(a) => Err(Rejection::target(format!("audience {} is not one this gateway issues for", verify::shown(a)))),
+            Some(a) => Err(Rejection::target(format!(
+                "audience {} is not one this gateway issues for",
+                verify::shown(a)
+            ))),
         }
     }
 
@@ -204,7 +221,14 @@ impl Gateway {
         record.output_audience = Some(audience.clone());
 
         // verify
-        let verified = verify::verify(xml, &self.trust, &self.saml_policy, &self.xml_limits, Some(&audience), now)?;
+        let verified = verify::verify(
+            xml,
+            &self.trust,
+            &self.saml_policy,
+            &self.xml_limits,
+            Some(&audience),
+            now,
+        )?;
         let view = verified.view();
         record.input_issuer = Some(view.issuer.clone());
         record.input_token_id = Some(view.id.clone());
@@ -218,10 +242,15 @@ impl Gateway {
 
         // encode
         let claims = profile.encode_claims(&context)?;
-        let cap = now + Duration::seconds(i64::try_from(self.loaded.config.jwt.max_lifetime_secs).unwrap_or(300));
+        let cap = now
+            + Duration::seconds(
+                i64::try_from(self.loaded.config.jwt.max_lifetime_secs).unwrap_or(300),
+            );
         let expires = verified.checked().expires.min(cap);
         if expires <= now {
-            return Err(Rejection::time("the assertion expires now; nothing is left to issue"));
+            return Err(Rejection::time(
+                "the assertion expires now; nothing is left to issue",
+            ));
         }
 
         // sign
@@ -248,7 +277,11 @@ impl Gateway {
     }
 
     /// Writes the audit record; an accepted exchange whose record cannot be written issues nothing.
-    fn finish(&self, mut record: AuditRecord, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
+    fn finish(
+        &self,
+        mut record: AuditRecord,
+        result: Result<Issued, Rejection>,
+    ) -> Result<Issued, Rejection> {
         match &result {
             Ok(_) => record.outcome = Outcome::Issued,
             Err(e) => {

@@ -12,14 +12,14 @@
     clippy::dbg_macro
 )]
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod jwt;
 pub mod mapping;
 pub mod model;
 pub mod saml;
-pub mod audit;
-pub mod jwt;
-pub mod gateway;
-pub mod http;
 pub mod samples;

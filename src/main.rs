@@ -15,7 +15,11 @@ use xua_gateway::http::Application;
 use xua_gateway::samples::{self, MintOptions};
 
 #[derive(Parser)]
-#[command(name = "xua-gateway", version, about = "Translates SAML 2.0 XUA assertions and JWTs through one model of the care relationship")]
+#[command(
+    name = "xua-gateway",
+    version,
+    about = "Translates SAML 2.0 XUA assertions and JWTs through one model of the care relationship"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,8 +82,11 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
 }
 
 fn init_logging(loaded: &LoadedConfig) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&loaded.config.logging.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&loaded.config.logging.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match loaded.config.logging.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -93,14 +100,27 @@ fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
             buf = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
         }
         _ => {
-            std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("cannot read standard input")?;
         }
     }
     Ok(buf)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Errors are written as one line without a backtrace: they are messages for an operator.
+            eprintln!("xua-gateway: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, listen } => {
             let loaded = load_config(config.as_ref())?;
@@ -123,7 +143,9 @@ fn main() -> anyhow::Result<()> {
                     listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"),
                     app.port()
                 );
-                app.run_until_stopped().await.context("the server stopped with an error")
+                app.run_until_stopped()
+                    .await
+                    .context("the server stopped with an error")
             })
         }
         Command::Translate {
@@ -142,7 +164,11 @@ fn main() -> anyhow::Result<()> {
                 request_id: uuid::Uuid::new_v4().to_string(),
                 client_address: Some("cli".to_string()),
             };
-            let trimmed = input.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &input[i..]).unwrap_or(&[]);
+            let trimmed = input
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .map(|i| &input[i..])
+                .unwrap_or(&[]);
             if !(trimmed.starts_with(b"<") || trimmed.starts_with("\u{FEFF}".as_bytes())) {
                 bail!("translate takes an XML assertion");
             }
@@ -164,7 +190,8 @@ fn main() -> anyhow::Result<()> {
                 base64url,
             } => {
                 let text = match &claims {
-                    Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                    Some(p) => std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
                     None => samples::FASTLEGE_CLAIMS.to_string(),
                 };
                 let claims = samples::parse_claims(&text)?;
@@ -185,7 +212,11 @@ fn main() -> anyhow::Result<()> {
                 )?;
                 let mut out = std::io::stdout().lock();
                 if base64url {
-                    writeln!(out, "{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&xml))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&xml)
+                    )?;
                 } else {
                     out.write_all(&xml)?;
                     writeln!(out)?;

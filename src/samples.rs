@@ -42,7 +42,9 @@ pub fn parse_claims(text: &str) -> Result<Map<String, Value>, Rejection> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Rejection::parse("the claims file must hold a JSON object")),
-        Err(e) => Err(Rejection::parse(format!("the claims file is not JSON: {e}"))),
+        Err(e) => Err(Rejection::parse(format!(
+            "the claims file is not JSON: {e}"
+        ))),
     }
 }
 
@@ -56,10 +58,9 @@ pub fn mint_assertion(
 ) -> Result<Vec<u8>, Rejection> {
     let context = profile.decode_claims(claims)?;
     let out = profile.encode_xua(&context)?;
-    let name_id = out
-        .name_id
-        .as_deref()
-        .ok_or_else(|| Rejection::claim("the claims name no practitioner identifier for the NameID"))?;
+    let name_id = out.name_id.as_deref().ok_or_else(|| {
+        Rejection::claim("the claims name no practitioner identifier for the NameID")
+    })?;
     let id = build::new_id();
     let spec = AssertionSpec {
         id: &id,

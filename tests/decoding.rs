@@ -116,18 +116,36 @@ fn helseid_kj01_decodes_to_its_model() {
 fn helsenorge_hn01_decodes_v1_names_and_text_fallbacks() {
     let ctx = decode(&corpus("nhn/IT_SamlToken_HN01.xml"));
     // provider-identifier falls back to the fødselsnummer when there is no HPR number (norway.md §2.2)
-    assert_eq!(ctx.practitioner.hpr_nr, Some(ident("29844697323", "urn:oid:2.16.578.1.12.4.1.4.1")));
+    assert_eq!(
+        ctx.practitioner.hpr_nr,
+        Some(ident("29844697323", "urn:oid:2.16.578.1.12.4.1.4.1"))
+    );
     // organization-id as a bare number instead of an II
     let le = ctx.practitioner.legal_entity.as_ref().unwrap();
-    assert_eq!((le.id.as_str(), le.name.as_deref()), ("994598759", Some("Norsk Helsenett")));
+    assert_eq!(
+        (le.id.as_str(), le.name.as_deref()),
+        ("994598759", Some("Norsk Helsenett"))
+    );
     // ISO 14265 purpose of use under the lower-case v1 name
     assert_eq!(ctx.care_relationship.purpose_of_use[0].code, "13");
-    assert_eq!(ctx.care_relationship.purpose_of_use[0].system.as_deref(), Some("urn:oid:1.0.14265.1"));
+    assert_eq!(
+        ctx.care_relationship.purpose_of_use[0].system.as_deref(),
+        Some("urn:oid:1.0.14265.1")
+    );
     // single-escaped CX under the v1 resource-id name
-    assert_eq!(ctx.patients[0].identifier, Some(ident("17855599120", "urn:oid:2.16.578.1.12.4.1.4.1")));
+    assert_eq!(
+        ctx.patients[0].identifier,
+        Some(ident("17855599120", "urn:oid:2.16.578.1.12.4.1.4.1"))
+    );
     assert_eq!(ctx.session.scope.len(), 4);
-    assert_eq!(ctx.session.consent_policy.as_deref(), Some("urn:oid:2.16.578.1.12.4.1.7.2.1.2"));
-    assert_eq!(ctx.session.home_community_id.as_deref(), Some("urn:oid:2.16.578.1.12.4.1.7.1.1"));
+    assert_eq!(
+        ctx.session.consent_policy.as_deref(),
+        Some("urn:oid:2.16.578.1.12.4.1.7.2.1.2")
+    );
+    assert_eq!(
+        ctx.session.home_community_id.as_deref(),
+        Some("urn:oid:2.16.578.1.12.4.1.7.1.1")
+    );
 }
 
 #[test]
@@ -147,7 +165,9 @@ fn assertion(attributes: &str) -> String {
 }
 
 fn attr(name: &str, value: &str) -> String {
-    format!(r#"<saml:Attribute Name="{name}"><saml:AttributeValue>{value}</saml:AttributeValue></saml:Attribute>"#)
+    format!(
+        r#"<saml:Attribute Name="{name}"><saml:AttributeValue>{value}</saml:AttributeValue></saml:Attribute>"#
+    )
 }
 
 fn attr_fmt(name: &str, value: &str) -> String {
@@ -171,10 +191,19 @@ const NAME_V1: &str = "urn:oasis:names:tc:xspa:1.0:subject:subject-id";
 fn canonical_variant() -> Vec<String> {
     vec![
         attr(NAME, "GRØNN VITS"),
-        attr(ROLE, r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#),
+        attr(
+            ROLE,
+            r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#,
+        ),
         attr(NPI, "565501872"),
-        attr(PROVIDER, r#"&lt;id xmlns="urn:hl7-org:v3" xsi:type="II" extension="565501872" root="urn:oid:2.16.578.1.12.4.1.4.4"/&gt;"#),
-        attr(PURPOSE, r#"&lt;Purpose xmlns="urn:hl7-org:v3" xsi:type="CE" code="TREAT" codeSystem="urn:oid:2.16.840.1.113883.1.11.20448" displayName="Treatment"/&gt;"#),
+        attr(
+            PROVIDER,
+            r#"&lt;id xmlns="urn:hl7-org:v3" xsi:type="II" extension="565501872" root="urn:oid:2.16.578.1.12.4.1.4.4"/&gt;"#,
+        ),
+        attr(
+            PURPOSE,
+            r#"&lt;Purpose xmlns="urn:hl7-org:v3" xsi:type="CE" code="TREAT" codeSystem="urn:oid:2.16.840.1.113883.1.11.20448" displayName="Treatment"/&gt;"#,
+        ),
         attr(RESOURCE, "12119000465^^^&amp;2.16.578.1.12.4.1.4.1&amp;ISO"),
     ]
 }
@@ -183,8 +212,14 @@ fn canonical_variant() -> Vec<String> {
 fn every_norwegian_variant_decodes_to_the_same_model() {
     let expected = decode(assertion(&canonical_variant().concat()).as_bytes());
     assert_eq!(expected.practitioner.authorization[0].code, "LE");
-    assert_eq!(expected.practitioner.hpr_nr, Some(ident("565501872", "urn:oid:2.16.578.1.12.4.1.4.4")));
-    assert_eq!(expected.patients[0].identifier, Some(ident("12119000465", "urn:oid:2.16.578.1.12.4.1.4.1")));
+    assert_eq!(
+        expected.practitioner.hpr_nr,
+        Some(ident("565501872", "urn:oid:2.16.578.1.12.4.1.4.4"))
+    );
+    assert_eq!(
+        expected.patients[0].identifier,
+        Some(ident("12119000465", "urn:oid:2.16.578.1.12.4.1.4.1"))
+    );
 
     let replace = |index: usize, with: String| {
         let mut v = canonical_variant();
@@ -192,21 +227,139 @@ fn every_norwegian_variant_decodes_to_the_same_model() {
         v.concat()
     };
     let variants: Vec<(&str, String)> = vec![
-        ("type= instead of xsi:type=", replace(1, attr(ROLE, r#"&lt;Role xmlns="urn:hl7-org:v3" type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#))),
-        ("no xsi:type at all", replace(1, attr(ROLE, r#"&lt;Role xmlns="urn:hl7-org:v3" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#))),
-        ("bare OID in codeSystem", replace(1, attr(ROLE, r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#))),
-        ("bare OID in II root", replace(3, attr(PROVIDER, r#"&lt;id xmlns="urn:hl7-org:v3" type="II" extension="565501872" root="2.16.578.1.12.4.1.4.4" displayable="false"/&gt;"#))),
-        ("double-escaped CX", replace(5, attr(RESOURCE, "12119000465^^^&amp;amp;2.16.578.1.12.4.1.4.1&amp;amp;ISO"))),
-        ("CX with urn:oid authority", replace(5, attr(RESOURCE, "12119000465^^^&amp;urn:oid:2.16.578.1.12.4.1.4.1&amp;ISO"))),
-        ("NameFormat uri present", replace(1, attr_fmt(ROLE, r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#))),
-        ("v1 role name", replace(1, attr(ROLE_V1, r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#))),
-        ("v1 purposeOfUse name with PurposeOfUse element", replace(4, attr(PURPOSE_V1, r#"&lt;PurposeOfUse xmlns="urn:hl7-org:v3" xsi:type="CE" code="TREAT" codeSystem="urn:oid:2.16.840.1.113883.1.11.20448" displayName="Treatment"/&gt;"#))),
+        (
+            "type= instead of xsi:type=",
+            replace(
+                1,
+                attr(
+                    ROLE,
+                    r#"&lt;Role xmlns="urn:hl7-org:v3" type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#,
+                ),
+            ),
+        ),
+        (
+            "no xsi:type at all",
+            replace(
+                1,
+                attr(
+                    ROLE,
+                    r#"&lt;Role xmlns="urn:hl7-org:v3" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#,
+                ),
+            ),
+        ),
+        (
+            "bare OID in codeSystem",
+            replace(
+                1,
+                attr(
+                    ROLE,
+                    r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#,
+                ),
+            ),
+        ),
+        (
+            "bare OID in II root",
+            replace(
+                3,
+                attr(
+                    PROVIDER,
+                    r#"&lt;id xmlns="urn:hl7-org:v3" type="II" extension="565501872" root="2.16.578.1.12.4.1.4.4" displayable="false"/&gt;"#,
+                ),
+            ),
+        ),
+        (
+            "double-escaped CX",
+            replace(
+                5,
+                attr(
+                    RESOURCE,
+                    "12119000465^^^&amp;amp;2.16.578.1.12.4.1.4.1&amp;amp;ISO",
+                ),
+            ),
+        ),
+        (
+            "CX with urn:oid authority",
+            replace(
+                5,
+                attr(
+                    RESOURCE,
+                    "12119000465^^^&amp;urn:oid:2.16.578.1.12.4.1.4.1&amp;ISO",
+                ),
+            ),
+        ),
+        (
+            "NameFormat uri present",
+            replace(
+                1,
+                attr_fmt(
+                    ROLE,
+                    r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#,
+                ),
+            ),
+        ),
+        (
+            "v1 role name",
+            replace(
+                1,
+                attr(
+                    ROLE_V1,
+                    r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/&gt;"#,
+                ),
+            ),
+        ),
+        (
+            "v1 purposeOfUse name with PurposeOfUse element",
+            replace(
+                4,
+                attr(
+                    PURPOSE_V1,
+                    r#"&lt;PurposeOfUse xmlns="urn:hl7-org:v3" xsi:type="CE" code="TREAT" codeSystem="urn:oid:2.16.840.1.113883.1.11.20448" displayName="Treatment"/&gt;"#,
+                ),
+            ),
+        ),
         ("v1 npi name", replace(2, attr(NPI_V1, "565501872"))),
-        ("v1 resource-id name", replace(5, attr(RESOURCE_V1, "12119000465^^^&amp;2.16.578.1.12.4.1.4.1&amp;ISO"))),
-        ("v1 subject-id name", replace(0, attr(NAME_V1, "GRØNN VITS"))),
-        ("CE as a child element (IHE form)", replace(1, format!(r#"<saml:Attribute Name="{ROLE}"><saml:AttributeValue><Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="2.16.578.1.12.4.1.1.9060" displayName="Lege"/></saml:AttributeValue></saml:Attribute>"#))),
-        ("II as a child element", replace(3, format!(r#"<saml:Attribute Name="{PROVIDER}"><saml:AttributeValue><hl7:id xmlns:hl7="urn:hl7-org:v3" extension="565501872" root="2.16.578.1.12.4.1.4.4"/></saml:AttributeValue></saml:Attribute>"#))),
-        ("escaped value with CDATA", replace(1, attr(ROLE, r#"<![CDATA[<Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/>]]>"#))),
+        (
+            "v1 resource-id name",
+            replace(
+                5,
+                attr(
+                    RESOURCE_V1,
+                    "12119000465^^^&amp;2.16.578.1.12.4.1.4.1&amp;ISO",
+                ),
+            ),
+        ),
+        (
+            "v1 subject-id name",
+            replace(0, attr(NAME_V1, "GRØNN VITS")),
+        ),
+        (
+            "CE as a child element (IHE form)",
+            replace(
+                1,
+                format!(
+                    r#"<saml:Attribute Name="{ROLE}"><saml:AttributeValue><Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="2.16.578.1.12.4.1.1.9060" displayName="Lege"/></saml:AttributeValue></saml:Attribute>"#
+                ),
+            ),
+        ),
+        (
+            "II as a child element",
+            replace(
+                3,
+                format!(
+                    r#"<saml:Attribute Name="{PROVIDER}"><saml:AttributeValue><hl7:id xmlns:hl7="urn:hl7-org:v3" extension="565501872" root="2.16.578.1.12.4.1.4.4"/></saml:AttributeValue></saml:Attribute>"#
+                ),
+            ),
+        ),
+        (
+            "escaped value with CDATA",
+            replace(
+                1,
+                attr(
+                    ROLE,
+                    r#"<![CDATA[<Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" displayName="Lege"/>]]>"#,
+                ),
+            ),
+        ),
     ];
     for (what, attributes) in variants {
         let got = decode(assertion(&attributes).as_bytes());
@@ -216,7 +369,10 @@ fn every_norwegian_variant_decodes_to_the_same_model() {
     let mut both = canonical_variant();
     both.push(attr(ROLE_V1, r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060"/&gt;"#));
     both.push(attr(NPI_V1, "565501872"));
-    both.push(attr(RESOURCE_V1, "12119000465^^^&amp;amp;2.16.578.1.12.4.1.4.1&amp;amp;ISO"));
+    both.push(attr(
+        RESOURCE_V1,
+        "12119000465^^^&amp;amp;2.16.578.1.12.4.1.4.1&amp;amp;ISO",
+    ));
     assert_eq!(decode(assertion(&both.concat()).as_bytes()), expected);
 }
 
@@ -225,7 +381,10 @@ fn decode_err(xml: &str) -> xua_gateway::error::Rejection {
     let view = assertion_view(xml.as_bytes()).unwrap();
     profiles
         .default_profile()
-        .decode_xua(XuaInput { name_id: view.name_id.as_deref(), attributes: &view.attributes })
+        .decode_xua(XuaInput {
+            name_id: view.name_id.as_deref(),
+            attributes: &view.attributes,
+        })
         .unwrap_err()
 }
 
@@ -236,27 +395,45 @@ fn contradictions_and_bad_values_are_rejected_with_the_attribute_named() {
     v.push(attr(NPI_V1, "999999999"));
     let e = decode_err(&assertion(&v.concat()));
     assert_eq!(e.class, ErrorClass::Claim);
-    assert!(e.message.contains("disagree about practitioner.hpr_nr"), "{e}");
+    assert!(
+        e.message.contains("disagree about practitioner.hpr_nr"),
+        "{e}"
+    );
     assert!(!e.message.contains("999999999"));
 
     let mut v = canonical_variant();
-    v[1] = attr(ROLE, r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" codeSystem="2.16.578.1.12.4.1.1.9060"/&gt;"#);
+    v[1] = attr(
+        ROLE,
+        r#"&lt;Role xmlns="urn:hl7-org:v3" xsi:type="CE" codeSystem="2.16.578.1.12.4.1.1.9060"/&gt;"#,
+    );
     let e = decode_err(&assertion(&v.concat()));
-    assert_eq!(e.message, format!("attribute {ROLE} has an invalid HL7 CE value: it has no code"));
+    assert_eq!(
+        e.message,
+        format!("attribute {ROLE} has an invalid HL7 CE value: it has no code")
+    );
 
     let mut v = canonical_variant();
     v[1] = attr(ROLE, "LE");
     let e = decode_err(&assertion(&v.concat()));
-    assert!(e.message.contains("invalid HL7 CE value: it is not an HL7 element"), "{e}");
+    assert!(
+        e.message
+            .contains("invalid HL7 CE value: it is not an HL7 element"),
+        "{e}"
+    );
 
     let mut v = canonical_variant();
     v[5] = attr(RESOURCE, "12119000465^^^&amp;not-an-oid&amp;ISO");
-    assert!(decode_err(&assertion(&v.concat())).message.contains("invalid CX value"));
+    assert!(decode_err(&assertion(&v.concat()))
+        .message
+        .contains("invalid CX value"));
 
     let mut v = canonical_variant();
     v.push(attr("urn:example:unknown", "x"));
     let e = decode_err(&assertion(&v.concat()));
-    assert_eq!(e.message, "attribute urn:example:unknown is not part of profile no-pjd");
+    assert_eq!(
+        e.message,
+        "attribute urn:example:unknown is not part of profile no-pjd"
+    );
 
     let mut v = canonical_variant();
     v.push(v[2].clone());
@@ -269,14 +446,26 @@ fn contradictions_and_bad_values_are_rejected_with_the_attribute_named() {
         r#"<saml:Attribute Name="{PURPOSE}"><saml:AttributeValue>&lt;Purpose xmlns="urn:hl7-org:v3" code="TREAT" codeSystem="2.16.840.1.113883.1.11.20448"/&gt;</saml:AttributeValue><saml:AttributeValue>&lt;Purpose xmlns="urn:hl7-org:v3" code="BTG" codeSystem="2.16.840.1.113883.1.11.20448"/&gt;</saml:AttributeValue></saml:Attribute>"#
     );
     let e = decode_err(&assertion(&v.concat()));
-    assert!(e.message.contains("carries 2 values, but care_relationship.purpose_of_use takes one"), "{e}");
+    assert!(
+        e.message
+            .contains("carries 2 values, but care_relationship.purpose_of_use takes one"),
+        "{e}"
+    );
 
     let mut v = canonical_variant();
     v[0] = attr(NAME, "a&#x7;b");
     let e = decode_err(&assertion(&v.concat()));
-    assert_eq!(e.message, "practitioner.identifier.name contains a control character");
+    assert_eq!(
+        e.message,
+        "practitioner.identifier.name contains a control character"
+    );
 
     let mut v = canonical_variant();
-    v[1] = attr(ROLE, r#"&lt;!DOCTYPE r [&lt;!ENTITY x "y"&gt;]&gt;&lt;Role code="&amp;x;"/&gt;"#);
-    assert!(decode_err(&assertion(&v.concat())).message.contains("DOCTYPE"));
+    v[1] = attr(
+        ROLE,
+        r#"&lt;!DOCTYPE r [&lt;!ENTITY x "y"&gt;]&gt;&lt;Role code="&amp;x;"/&gt;"#,
+    );
+    assert!(decode_err(&assertion(&v.concat()))
+        .message
+        .contains("DOCTYPE"));
 }

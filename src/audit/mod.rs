@@ -76,7 +76,9 @@ impl JsonLinesSink {
             .append(true)
             .open(path)
             .map_err(|e| AuditError(format!("cannot open {}: {e}", path.display())))?;
-        Ok(Self { file: Mutex::new(file) })
+        Ok(Self {
+            file: Mutex::new(file),
+        })
     }
 }
 
@@ -84,8 +86,12 @@ impl AuditSink for JsonLinesSink {
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let mut line = serde_json::to_vec(record).map_err(|e| AuditError(e.to_string()))?;
         line.push(b'\n');
-        let mut file = self.file.lock().map_err(|_| AuditError("the audit file lock is poisoned".into()))?;
-        file.write_all(&line).map_err(|e| AuditError(e.to_string()))?;
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| AuditError("the audit file lock is poisoned".into()))?;
+        file.write_all(&line)
+            .map_err(|e| AuditError(e.to_string()))?;
         file.sync_data().map_err(|e| AuditError(e.to_string()))
     }
 }

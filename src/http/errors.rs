@@ -17,7 +17,12 @@ pub fn error_response(rejection: &Rejection) -> HttpResponse {
     error_json(status, error, rejection.class, &rejection.message)
 }
 
-pub fn error_json(status: StatusCode, error: &str, class: ErrorClass, description: &str) -> HttpResponse {
+pub fn error_json(
+    status: StatusCode,
+    error: &str,
+    class: ErrorClass,
+    description: &str,
+) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))

@@ -26,7 +26,12 @@ fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
@@ -71,11 +76,13 @@ impl Application {
                         let mut res = fut.await?;
                         tracing::info!(
                             status = res.status().as_u16(),
-                            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                            micros =
+                                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                             "request done"
                         );
                         if let Ok(v) = HeaderValue::from_str(&id) {
-                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                            res.headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), v);
                         }
                         Ok(res)
                     }

@@ -25,18 +25,27 @@ struct Form {
 
 impl Form {
     fn parse(body: &[u8]) -> Result<Self, Rejection> {
-        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| Rejection::request("the request body is not a valid form (application/x-www-form-urlencoded)"))?;
+        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+            Rejection::request(
+                "the request body is not a valid form (application/x-www-form-urlencoded)",
+            )
+        })?;
         for (i, (k, _)) in params.iter().enumerate() {
             if params[..i].iter().any(|(other, _)| other == k) {
-                return Err(Rejection::request(format!("parameter {} is given more than once", shown(k))));
+                return Err(Rejection::request(format!(
+                    "parameter {} is given more than once",
+                    shown(k)
+                )));
             }
         }
         Ok(Self { params })
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn required(&self, name: &str) -> Result<&str, Rejection> {
@@ -64,7 +73,11 @@ pub fn decode_base64_token(token: &str) -> Result<Vec<u8>, Rejection> {
         .map_err(|_| Rejection::parse("subject_token is not base64url"))
 }
 
-pub async fn token(req: HttpRequest, body: web::Bytes, gateway: web::Data<Gateway>) -> HttpResponse {
+pub async fn token(
+    req: HttpRequest,
+    body: web::Bytes,
+    gateway: web::Data<Gateway>,
+) -> HttpResponse {
     if req.content_type() != "application/x-www-form-urlencoded" {
         return error_json(
             StatusCode::BAD_REQUEST,
@@ -90,7 +103,9 @@ pub async fn token(req: HttpRequest, body: web::Bytes, gateway: web::Data<Gatewa
         None => return error_response(&Rejection::request("parameter grant_type is required")),
     }
     if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
-        return error_response(&Rejection::request("actor tokens (delegation) are not supported"));
+        return error_response(&Rejection::request(
+            "actor tokens (delegation) are not supported",
+        ));
     }
     let subject_token_type = match form.required("subject_token_type") {
         Ok(t) => t.to_string(),

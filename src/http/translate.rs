@@ -22,7 +22,9 @@ pub async fn translate(
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
     let Ok(query) = query else {
-        return error_response(&Rejection::request("the query string takes audience and profile only"));
+        return error_response(&Rejection::request(
+            "the query string takes audience and profile only",
+        ));
     };
     let exchange = ExchangeRequest {
         audience: query.audience.clone(),
@@ -37,7 +39,9 @@ pub async fn translate(
     let looks_like_xml = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
         || body.starts_with("\u{FEFF}".as_bytes());
     if !looks_like_xml {
-        return error_response(&Rejection::request("POST /translate takes an XML assertion as the body"));
+        return error_response(&Rejection::request(
+            "POST /translate takes an XML assertion as the body",
+        ));
     }
     let gw = gateway.into_inner();
     match web::block(move || gw.saml_to_jwt(&body, &exchange)).await {

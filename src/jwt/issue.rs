@@ -39,20 +39,30 @@ pub struct RegisteredClaims {
 }
 
 impl JwtIssuer {
-    pub fn new(algorithm: JwtAlgorithm, key_pem: &[u8], issuer: &str, typ: &str) -> Result<Self, String> {
+    pub fn new(
+        algorithm: JwtAlgorithm,
+        key_pem: &[u8],
+        issuer: &str,
+        typ: &str,
+    ) -> Result<Self, String> {
         let (algorithm, key) = match algorithm {
             JwtAlgorithm::ES256 => (
                 Algorithm::ES256,
-                EncodingKey::from_ec_pem(key_pem).map_err(|e| format!("the ES256 signing key is not a P-256 private key in PEM: {e}"))?,
+                EncodingKey::from_ec_pem(key_pem).map_err(|e| {
+                    format!("the ES256 signing key is not a P-256 private key in PEM: {e}")
+                })?,
             ),
             JwtAlgorithm::RS256 | JwtAlgorithm::PS256 => {
-                let key = EncodingKey::from_rsa_pem(key_pem)
-                    .map_err(|e| format!("the RSA signing key is not an RSA private key in PEM: {e}"))?;
+                let key = EncodingKey::from_rsa_pem(key_pem).map_err(|e| {
+                    format!("the RSA signing key is not an RSA private key in PEM: {e}")
+                })?;
                 let bits = openssl::pkey::PKey::private_key_from_pem(key_pem)
                     .map_err(|_| "the RSA signing key cannot be read".to_string())?
                     .bits();
                 if bits < 2048 {
-                    return Err(format!("the RSA signing key has {bits} bits; at least 2048 are required"));
+                    return Err(format!(
+                        "the RSA signing key has {bits} bits; at least 2048 are required"
+                    ));
                 }
                 let alg = if algorithm == JwtAlgorithm::RS256 {
                     Algorithm::RS256
@@ -62,7 +72,8 @@ impl JwtIssuer {
                 (alg, key)
             }
         };
-        let mut jwk = Jwk::from_encoding_key(&key, algorithm).map_err(|e| format!("cannot derive the public JWK: {e}"))?;
+        let mut jwk = Jwk::from_encoding_key(&key, algorithm)
+            .map_err(|e| format!("cannot derive the public JWK: {e}"))?;
         let kid = jwk
             .thumbprint(ThumbprintHash::SHA256)
             .map_err(|e| format!("cannot compute the key thumbprint: {e}"))?;
@@ -108,10 +119,16 @@ impl JwtIssuer {
     }
 
     /// Signs `claims` (from a profile) plus the registered claims.
-    pub fn issue(&self, mut claims: Map<String, Value>, registered: &RegisteredClaims) -> Result<String, Rejection> {
+    pub fn issue(
+        &self,
+        mut claims: Map<String, Value>,
+        registered: &RegisteredClaims,
+    ) -> Result<String, Rejection> {
         for name in ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"] {
             if claims.contains_key(name) {
-                return Err(Rejection::internal(format!("the profile produced the registered claim {name}")));
+                return Err(Rejection::internal(format!(
+                    "the profile produced the registered claim {name}"
+                )));
             }
         }
         claims.insert("iss".into(), Value::String(self.issuer.clone()));
@@ -120,7 +137,10 @@ impl JwtIssuer {
         let iat = registered.issued_at.unix_timestamp();
         claims.insert("iat".into(), Value::from(iat));
         claims.insert("nbf".into(), Value::from(iat));
-        claims.insert("exp".into(), Value::from(registered.expires.unix_timestamp()));
+        claims.insert(
+            "exp".into(),
+            Value::from(registered.expires.unix_timestamp()),
+        );
         claims.insert("jti".into(), Value::String(registered.token_id.clone()));
         jsonwebtoken::encode(&self.header(), &claims, &self.key)
             .map_err(|e| Rejection::internal(format!("signing the JWT failed: {e}")))

@@ -230,7 +230,7 @@ fn decision_ref_from(v: &Value, what: String) -> Result<DecisionRef, Rejection> 
     })
 }
 
-fn one_or_many<'v>(v: &'v Value) -> Vec<&'v Value> {
+fn one_or_many(v: &Value) -> Vec<&Value> {
     match v {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],

@@ -178,44 +178,47 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         return Err(lines.err(0..0, "[profile] name must not be empty"));
     }
 
-    let xua_settings =
-        XuaSettings {
-            emit_legacy: parsed.xua.emit_legacy,
-            hl7_as_element: match parsed.xua.hl7_form.get_ref().as_str() {
-                "escaped" => false,
-                "element" => true,
-                other => {
-                    return Err(lines.err(
-                        parsed.xua.hl7_form.span(),
-                        format!("xua.hl7_form must be \"escaped\" or \"element\", not {other:?}"),
-                    ))
-                }
-            },
-            ce_system_form: oid_form(&lines, &parsed.xua.ce_system_form)?,
-            ii_root_form: oid_form(&lines, &parsed.xua.ii_root_form)?,
-            name_format: non_empty(parsed.xua.name_format),
-            unknown_attributes: match parsed.xua.unknown_attributes.get_ref().as_str() {
-                "reject" => UnknownPolicy::Reject,
-                "ignore" => UnknownPolicy::Ignore,
-                other => return Err(lines.err(
+    let xua_settings = XuaSettings {
+        emit_legacy: parsed.xua.emit_legacy,
+        hl7_as_element: match parsed.xua.hl7_form.get_ref().as_str() {
+            "escaped" => false,
+            "element" => true,
+            other => {
+                return Err(lines.err(
+                    parsed.xua.hl7_form.span(),
+                    format!("xua.hl7_form must be \"escaped\" or \"element\", not {other:?}"),
+                ))
+            }
+        },
+        ce_system_form: oid_form(&lines, &parsed.xua.ce_system_form)?,
+        ii_root_form: oid_form(&lines, &parsed.xua.ii_root_form)?,
+        name_format: non_empty(parsed.xua.name_format),
+        unknown_attributes: match parsed.xua.unknown_attributes.get_ref().as_str() {
+            "reject" => UnknownPolicy::Reject,
+            "ignore" => UnknownPolicy::Ignore,
+            other => {
+                return Err(lines.err(
                     parsed.xua.unknown_attributes.span(),
                     format!(
                         "xua.unknown_attributes must be \"reject\" or \"ignore\", not {other:?}"
                     ),
-                )),
-            },
-            ignore: parsed.xua.ignore.into_iter().collect(),
-            repeated_attributes: match parsed.xua.repeated_attributes.get_ref().as_str() {
-                "reject" => RepeatPolicy::Reject,
-                "merge" => RepeatPolicy::Merge,
-                other => return Err(lines.err(
+                ))
+            }
+        },
+        ignore: parsed.xua.ignore.into_iter().collect(),
+        repeated_attributes: match parsed.xua.repeated_attributes.get_ref().as_str() {
+            "reject" => RepeatPolicy::Reject,
+            "merge" => RepeatPolicy::Merge,
+            other => {
+                return Err(lines.err(
                     parsed.xua.repeated_attributes.span(),
                     format!(
                         "xua.repeated_attributes must be \"reject\" or \"merge\", not {other:?}"
                     ),
-                )),
-            },
-        };
+                ))
+            }
+        },
+    };
 
     let mut xua_fields = Vec::new();
     let mut jwt_fields = Vec::new();

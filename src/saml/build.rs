@@ -56,7 +56,8 @@ fn empty(w: &mut W, el: BytesStart<'_>) -> Result<(), Rejection> {
 
 fn text_element(w: &mut W, name: &str, text: &str) -> Result<(), Rejection> {
     start(w, BytesStart::new(name))?;
-    w.write_event(Event::Text(BytesText::new(text))).map_err(io)?;
+    w.write_event(Event::Text(BytesText::new(text)))
+        .map_err(io)?;
     end(w, name)
 }
 
@@ -75,7 +76,8 @@ fn fragment(w: &mut W, f: &XmlFragment, parent_ns: Option<&str>) -> Result<(), R
     }
     start(w, el)?;
     if !f.text.is_empty() {
-        w.write_event(Event::Text(BytesText::new(&f.text))).map_err(io)?;
+        w.write_event(Event::Text(BytesText::new(&f.text)))
+            .map_err(io)?;
     }
     for c in &f.children {
         fragment(w, c, f.namespace.as_deref())?;
@@ -86,9 +88,14 @@ fn fragment(w: &mut W, f: &XmlFragment, parent_ns: Option<&str>) -> Result<(), R
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
 /// AuthnStatement XUA requires, and the attributes.
-pub fn assertion(spec: &AssertionSpec<'_>, attributes: &[XuaAttributeOut]) -> Result<Vec<u8>, Rejection> {
+pub fn assertion(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+) -> Result<Vec<u8>, Rejection> {
     if spec.not_on_or_after <= spec.issue_instant {
-        return Err(Rejection::time("the assertion would expire before it is issued"));
+        return Err(Rejection::time(
+            "the assertion would expire before it is issued",
+        ));
     }
     let issued = time(spec.issue_instant)?;
     let expires = time(spec.not_on_or_after)?;
@@ -130,7 +137,11 @@ pub fn assertion(spec: &AssertionSpec<'_>, attributes: &[XuaAttributeOut]) -> Re
     authn.push_attribute(("AuthnInstant", authn_instant.as_str()));
     start(&mut w, authn)?;
     start(&mut w, BytesStart::new("saml:AuthnContext"))?;
-    text_element(&mut w, "saml:AuthnContextClassRef", spec.authn_context_class)?;
+    text_element(
+        &mut w,
+        "saml:AuthnContextClassRef",
+        spec.authn_context_class,
+    )?;
     end(&mut w, "saml:AuthnContext")?;
     end(&mut w, "saml:AuthnStatement")?;
 
@@ -151,7 +162,8 @@ pub fn assertion(spec: &AssertionSpec<'_>, attributes: &[XuaAttributeOut]) -> Re
                             av.push_attribute(("xsi:type", t.as_str()));
                         }
                         start(&mut w, av)?;
-                        w.write_event(Event::Text(BytesText::new(text))).map_err(io)?;
+                        w.write_event(Event::Text(BytesText::new(text)))
+                            .map_err(io)?;
                     }
                     XuaValueOut::Element(f) => {
                         start(&mut w, av)?;

@@ -45,21 +45,33 @@ pub fn check(
         )));
     }
     let Some(conditions) = &view.conditions else {
-        return Err(Rejection::time("assertion has no Conditions (no validity window)"));
+        return Err(Rejection::time(
+            "assertion has no Conditions (no validity window)",
+        ));
     };
     let Some(expires) = conditions.not_on_or_after else {
-        return Err(Rejection::time("assertion has no NotOnOrAfter; the gateway issues nothing without an expiry"));
+        return Err(Rejection::time(
+            "assertion has no NotOnOrAfter; the gateway issues nothing without an expiry",
+        ));
     };
     if let Some(nb) = conditions.not_before {
         if nb >= expires {
-            return Err(Rejection::time("assertion's NotBefore is not before its NotOnOrAfter"));
+            return Err(Rejection::time(
+                "assertion's NotBefore is not before its NotOnOrAfter",
+            ));
         }
         if now + skew < nb {
-            return Err(Rejection::time(format!("assertion is not valid before {}", at(nb))));
+            return Err(Rejection::time(format!(
+                "assertion is not valid before {}",
+                at(nb)
+            )));
         }
     }
     if now - skew >= expires {
-        return Err(Rejection::time(format!("assertion expired at {}", at(expires))));
+        return Err(Rejection::time(format!(
+            "assertion expired at {}",
+            at(expires)
+        )));
     }
 
     if conditions.audience_restrictions.is_empty() {
@@ -67,7 +79,9 @@ pub fn check(
     }
     for restriction in &conditions.audience_restrictions {
         if !restriction.iter().any(|a| policy.audiences.contains(a)) {
-            return Err(Rejection::aud("assertion is addressed to another audience than this gateway"));
+            return Err(Rejection::aud(
+                "assertion is addressed to another audience than this gateway",
+            ));
         }
     }
     if let Some(unknown) = conditions.unknown.first() {
@@ -78,12 +92,17 @@ pub fn check(
     }
     if let Some(proxy) = &conditions.proxy_restriction {
         if proxy.count == Some(0) {
-            return Err(Rejection::claim("ProxyRestriction Count=\"0\" forbids issuing a token from this assertion"));
+            return Err(Rejection::claim(
+                "ProxyRestriction Count=\"0\" forbids issuing a token from this assertion",
+            ));
         }
         if !proxy.audiences.is_empty() {
-            let allowed = requested_audience.is_some_and(|a| proxy.audiences.iter().any(|p| p == a));
+            let allowed =
+                requested_audience.is_some_and(|a| proxy.audiences.iter().any(|p| p == a));
             if !allowed {
-                return Err(Rejection::claim("ProxyRestriction does not allow the requested audience"));
+                return Err(Rejection::claim(
+                    "ProxyRestriction does not allow the requested audience",
+                ));
             }
         }
     }
@@ -120,7 +139,9 @@ pub fn check(
             }
         }
         if c.in_response_to.is_some() {
-            reason = "subject confirmation answers a request this gateway never sent (InResponseTo)".to_string();
+            reason =
+                "subject confirmation answers a request this gateway never sent (InResponseTo)"
+                    .to_string();
             continue;
         }
         confirmed = true;

@@ -81,7 +81,9 @@ pub fn verify(
     if shape.root == Root::Response {
         if let Some(response_issuer) = &shape.response_issuer {
             if response_issuer != issuer {
-                return Err(Rejection::iss("the Response and its Assertion name different issuers"));
+                return Err(Rejection::iss(
+                    "the Response and its Assertion name different issuers",
+                ));
             }
         }
         match shape.response_status.as_deref() {
@@ -94,10 +96,14 @@ pub fn verify(
     let signed = dsig::verify_assertion(xml, anchor)?;
     let view = extract::assertion_view(&signed.signed_bytes)?;
     if view.issuer != issuer {
-        return Err(Rejection::iss("the signed Issuer differs from the one that selected the certificate"));
+        return Err(Rejection::iss(
+            "the signed Issuer differs from the one that selected the certificate",
+        ));
     }
     if view.id != signed.assertion_id {
-        return Err(Rejection::structure("the signed element's ID differs from the verified reference"));
+        return Err(Rejection::structure(
+            "the signed element's ID differs from the verified reference",
+        ));
     }
     let checked = checks::check(&view, policy, requested_audience, now)?;
     Ok(Verified { view, checked })

@@ -1,0 +1,5 @@
+//! Integration tests: the real server on a random port, spoken to over HTTP.
+
+mod helpers;
+mod rejections;
+mod token_exchange;

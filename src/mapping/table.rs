@@ -621,3 +621,70 @@ pub(super) fn known_attribute_names(
     }
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compile;
+
+    const HEAD: &str = "[profile]\nname = \"t\"\n";
+
+    fn err(body: &str) -> String {
+        let text = format!("{HEAD}{body}");
+        compile("mappings/profiles/t.toml", &text)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_shipped_profile_compiles() {
+        let text = include_str!("../../mappings/profiles/no-pjd.toml");
+        let p = compile("no-pjd.toml", text).unwrap();
+        assert_eq!(p.name, "no-pjd");
+        assert!(p.xua_fields.len() > 20);
+    }
+
+    #[test]
+    fn unknown_model_field_names_file_and_line() {
+        let e = err("\n[[field]]\nmodel = \"practitioner.shoe_size\"\njwt = { claim = [\"x\"], encoding = \"string\" }\n");
+        assert!(
+            e.starts_with(
+                "mappings/profiles/t.toml:5: unknown model field \"practitioner.shoe_size\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn encoding_that_does_not_fit_the_field_names_the_line() {
+        let e = err("[[field]]\nmodel = \"patient.identifier\"\nxua = { name = \"urn:x\", encoding = \"hl7_ce\" }\n");
+        assert!(e.starts_with("mappings/profiles/t.toml:5:"), "{e}");
+        assert!(
+            e.contains("does not fit the field patient.identifier"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_errors_and_unknown_keys_name_the_line() {
+        let e = err("[[field]]\nmodel = \"patient.identifier\"\nxua = { name = \"urn:x\", encoding = \"cx\", colour = 1 }\n");
+        assert!(e.starts_with("mappings/profiles/t.toml:5:"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        let e = err("[[field]\n");
+        assert!(e.starts_with("mappings/profiles/t.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn one_attribute_cannot_feed_two_fields_and_registered_claims_are_refused() {
+        let e = err(concat!(
+            "[[field]]\nmodel = \"session.client_id\"\nxua = { name = \"urn:a\", encoding = \"text\" }\n",
+            "[[field]]\nmodel = \"session.security_level\"\nxua = { name = \"urn:b\", legacy = [\"urn:a\"], encoding = \"text\" }\n",
+        ));
+        assert!(
+            e.contains("attribute \"urn:a\" is already mapped to session.client_id"),
+            "{e}"
+        );
+        let e = err("[[field]]\nmodel = \"session.client_id\"\njwt = { claim = [\"sub\"], encoding = \"string\" }\n");
+        assert!(e.contains("registered claim \"sub\""), "{e}");
+    }
+}

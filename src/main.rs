@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use xua_gateway::config::{LoadedConfig, LogFormat};
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::http::translate::{classify, Input};
 use xua_gateway::http::Application;
 use xua_gateway::samples::{self, MintOptions};
 
@@ -45,7 +46,10 @@ enum Command {
         /// Mapping profile (default: gateway.profile).
         #[arg(long)]
         profile: Option<String>,
-        /// The token; `-` or nothing reads standard input.
+        /// The patient (fødselsnummer, D-number or CX) when a JWT input does not name one.
+        #[arg(long)]
+        patient: Option<String>,
+        /// The token (an XML assertion or a compact JWT); `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
@@ -152,6 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             audience,
             profile,
+            patient,
             file,
         } => {
             let loaded = load_config(config.as_ref())?;
@@ -161,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let request = ExchangeRequest {
                 audience,
                 profile,
+                patient,
                 request_id: uuid::Uuid::new_v4().to_string(),
                 client_address: Some("cli".to_string()),
             };

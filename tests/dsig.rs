@@ -1211,6 +1211,27 @@ fn two_references_or_two_signed_infos_are_rejected() {
 }
 
 #[test]
+fn namespace_qualified_attributes_in_signed_info_are_rejected() {
+    // xmlsec would read the first attribute named Algorithm/URI whatever its namespace.
+    let algorithm = edit(
+        signed(),
+        &format!(r#"<ds:Transform Algorithm="{EXC_C14N}">"#),
+        &format!(r#"<ds:Transform xmlns:p="urn:p" p:Algorithm="{XSLT}" Algorithm="{EXC_C14N}">"#),
+    );
+    let rejection = expect_rejection(verify(&algorithm), ErrorClass::Struct);
+    assert!(
+        rejection.message.contains("namespace-qualified"),
+        "{rejection}"
+    );
+    let uri = edit(
+        signed(),
+        "<ds:Reference ",
+        r##"<ds:Reference xmlns:p="urn:p" p:URI="#_evil" "##,
+    );
+    expect_rejection(verify(&uri), ErrorClass::Struct);
+}
+
+#[test]
 fn ds_object_is_rejected() {
     let xml = edit(
         signed(),
@@ -1253,6 +1274,30 @@ fn doctype_is_forbidden() {
         signed()
     );
     expect_rejection(verify(&attlist), ErrorClass::Forbidden);
+}
+
+/// UTF-16 with a byte-order mark: libxml2 decodes it, a byte-level scan for `<!DOCTYPE` does not see it.
+fn utf16le(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes
+}
+
+#[test]
+fn utf16_input_is_decoded_and_its_doctype_still_refused() {
+    let plain = format!(r#"<?xml version="1.0" encoding="UTF-16"?>{}"#, signed());
+    let verified = dsig::verify_assertion(&utf16le(&plain), idp_anchor()).unwrap();
+    assert_eq!(
+        verified.signed_bytes,
+        verify(signed()).unwrap().signed_bytes
+    );
+
+    let with_doctype = format!(
+        r#"<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE saml:Assertion [<!ENTITY e "x">]>{}"#,
+        signed()
+    );
+    let rejection = dsig::verify_assertion(&utf16le(&with_doctype), idp_anchor()).unwrap_err();
+    assert_eq!(rejection.class, ErrorClass::Forbidden, "{rejection}");
 }
 
 #[test]

@@ -68,7 +68,14 @@ pub struct VerifiedAssertion {
     pub signed_bytes: Vec<u8>,
     /// The Assertion's ID attribute value (= the Reference URI without '#').
     pub assertion_id: String,
+    /// Only [`verify_assertion`] can produce a value of this type (holding one means the bytes were verified).
+    /// A private field rather than `#[non_exhaustive]`, which would not stop other modules of this crate.
+    _verified: Verified,
 }
+
+/// Private proof-of-origin marker for [`VerifiedAssertion`].
+#[derive(Clone, PartialEq, Eq)]
+struct Verified;
 
 impl fmt::Debug for VerifiedAssertion {
     /// The signed bytes hold personal data (NameID, attributes); Debug shows only their length.
@@ -305,6 +312,7 @@ fn verify_inner(xml: &[u8], anchor: &TrustAnchor) -> Result<VerifiedAssertion, R
     Ok(VerifiedAssertion {
         signed_bytes,
         assertion_id: assertion.id,
+        _verified: Verified,
     })
 }
 

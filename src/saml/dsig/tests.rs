@@ -230,6 +230,26 @@ fn xmlsec_uses_only_the_preset_key() {
     assert_eq!(xmlsec_only(&tampered), Err(VerifyFailure::DigestMismatch));
 }
 
+#[test]
+fn xmlsec_reads_namespace_qualified_attributes_so_the_profile_refuses_them() {
+    // The differential the profile check closes: our reader sees exc-c14n, xmlsec sees the XPath transform
+    // (and its own allow-list still refuses it).
+    let xml = edit(
+        &signed(),
+        &format!(r#"<ds:Transform Algorithm="{EXC_C14N}">"#),
+        &format!(
+            r#"<ds:Transform xmlns:p="urn:p" p:Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116" Algorithm="{EXC_C14N}">"#
+        ),
+    );
+    profile_refuses(&xml);
+    assert_eq!(
+        xmlsec_only(&xml),
+        Err(VerifyFailure::Processing {
+            reason: ffi::reason::TRANSFORM_DISABLED
+        })
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The post-verification binding (third layer)
 // ---------------------------------------------------------------------------------------------------------------
@@ -347,6 +367,7 @@ fn prescan_finds_a_doctype_only_in_the_prolog() {
     assert!(prolog_has_doctype(
         b"<?xml version=\"1.0\"?>\n<!-- c --><!DOCTYPE x [<!ENTITY a \"b\">]><x/>"
     ));
+    assert!(prolog_has_doctype(b"\xEF\xBB\xBF<!DOCTYPE x><x/>"));
     assert!(!prolog_has_doctype(b"<!-- <!DOCTYPE x> --><x/>"));
     assert!(!prolog_has_doctype(b"<x><![CDATA[<!DOCTYPE x>]]></x>"));
     assert!(!prolog_has_doctype(b"<x/>"));

@@ -1301,6 +1301,19 @@ fn utf16_input_is_decoded_and_its_doctype_still_refused() {
 }
 
 #[test]
+fn xinclude_is_forbidden() {
+    let xml = response_xml(
+        RESPONSE_ID,
+        &format!(
+            r#"<samlp:Extensions><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/></samlp:Extensions>{}"#,
+            signed()
+        ),
+    );
+    let rejection = expect_rejection(verify(&xml), ErrorClass::Forbidden);
+    assert_eq!(rejection.message, "XInclude elements are not allowed");
+}
+
+#[test]
 fn malformed_input_is_a_parse_error() {
     for input in [
         String::new(),

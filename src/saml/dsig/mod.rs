@@ -38,6 +38,12 @@ pub const SAML_ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 /// `samlp:` namespace (SAML 2.0 protocol messages).
 pub const SAML_PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 
+/// XInclude namespaces (the 2001 one is current, the 2003 one appears in old processors).
+const XINCLUDE_NS: [&str; 2] = [
+    "http://www.w3.org/2001/XInclude",
+    "http://www.w3.org/2003/XInclude",
+];
+
 static INIT: OnceLock<Result<(), Rejection>> = OnceLock::new();
 
 /// Initialises libxml2, libxmlsec1 and its OpenSSL backend, checks that the run-time libxmlsec1 matches the
@@ -205,6 +211,13 @@ fn locate(doc: &Doc) -> Result<Located<'_>, Rejection> {
         }
         if element.is(DSIG_NS, "Signature") {
             signatures.push(element);
+        }
+        // Inert here (libxml2 only expands XInclude on request), but a later consumer might not be so careful.
+        if XINCLUDE_NS
+            .iter()
+            .any(|ns| element.namespace() == Some(ns.as_bytes()))
+        {
+            return Err(Rejection::forbidden("XInclude elements are not allowed"));
         }
     }
 

@@ -1437,6 +1437,54 @@ fn comment_inside_name_id_still_verifies_and_signed_bytes_hold_the_full_text() {
 }
 
 // =============================================================================================================
+// Real third-party tokens (../shared/corpus, read in place)
+// =============================================================================================================
+
+fn corpus(path: &str) -> Option<Vec<u8>> {
+    let full = format!("{}/../shared/corpus/ihe/{path}", env!("CARGO_MANIFEST_DIR"));
+    match std::fs::read(&full) {
+        Ok(bytes) => Some(bytes),
+        Err(error) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "corpus file {full} is required in CI: {error}"
+            );
+            eprintln!("!!!!!!!! SKIPPING corpus check: {full}: {error} !!!!!!!!");
+            None
+        }
+    }
+}
+
+/// An epSOS/OpenNCP assertion whose signature really is valid (RSA-SHA1, exc-c14n#WithComments, 1024-bit key):
+/// refused on policy, not because the crypto fails.
+#[test]
+fn a_valid_legacy_epsos_signature_is_refused_by_the_algorithm_policy() {
+    let (Some(xml), Some(cert)) = (
+        corpus("ehdsi/openncp-legacy_hcp_SignedSamlAssertion.xml"),
+        corpus("certs/openncp-legacy_tiani-server1_signer.pem"),
+    ) else {
+        return;
+    };
+    let xml = String::from_utf8(xml).unwrap();
+    if xmlsec1_available() {
+        assert!(
+            cli_verify(&xml, &cert, false).0,
+            "control: xmlsec1 accepts this signature"
+        );
+    }
+    let rejection = expect_rejection(verify(&xml), ErrorClass::Forbidden);
+    assert!(
+        rejection.message.contains("xml-exc-c14n#WithComments"),
+        "{rejection}"
+    );
+    let anchor = TrustAnchor::from_cert_pem(&cert).unwrap_err();
+    assert_eq!(
+        anchor.message,
+        "RSA key of 1024 bits is below the 2048-bit minimum"
+    );
+}
+
+// =============================================================================================================
 // Keys and identities
 // =============================================================================================================
 

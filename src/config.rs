@@ -182,8 +182,9 @@ pub struct JwtIssuerConfig {
     pub refresh_secs: u64,
 }
 
+/// RFC 9068 access tokens; issuers that type their access tokens plain `JWT` must be listed explicitly.
 fn default_types() -> Vec<String> {
-    vec!["at+jwt".to_string(), "jwt".to_string()]
+    vec!["at+jwt".to_string()]
 }
 fn default_inbound_lifetime() -> u64 {
     3600
@@ -429,7 +430,9 @@ impl LoadedConfig {
             let mut seen = std::collections::HashSet::new();
             for i in &t.issuers {
                 if !seen.insert(&i.issuer) {
-                    return Err(self.invalid(format!("jwt.trust.issuers names {:?} twice", i.issuer)));
+                    return Err(
+                        self.invalid(format!("jwt.trust.issuers names {:?} twice", i.issuer))
+                    );
                 }
                 if i.jwks_file.is_some() == i.jwks_url.is_some() {
                     return Err(self.invalid(format!(
@@ -438,10 +441,24 @@ impl LoadedConfig {
                     )));
                 }
                 if i.algorithms.is_empty() {
-                    return Err(self.invalid(format!("jwt.trust.issuers {:?}: algorithms is empty", i.issuer)));
+                    return Err(self.invalid(format!(
+                        "jwt.trust.issuers {:?}: algorithms is empty",
+                        i.issuer
+                    )));
                 }
                 for a in &i.algorithms {
-                    if !matches!(a.as_str(), "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA") {
+                    if !matches!(
+                        a.as_str(),
+                        "RS256"
+                            | "RS384"
+                            | "RS512"
+                            | "PS256"
+                            | "PS384"
+                            | "PS512"
+                            | "ES256"
+                            | "ES384"
+                            | "EdDSA"
+                    ) {
                         return Err(self.invalid(format!(
                             "jwt.trust.issuers {:?}: algorithm {a:?} is not accepted (HMAC and none never are)",
                             i.issuer
@@ -455,7 +472,9 @@ impl LoadedConfig {
                 return Err(self.invalid("saml.signing.audiences must name at least one audience"));
             }
             if s.max_lifetime_secs == 0 || s.max_lifetime_secs > 8 * 3600 {
-                return Err(self.invalid("saml.signing.max_lifetime_secs must be between 1 and 28800"));
+                return Err(
+                    self.invalid("saml.signing.max_lifetime_secs must be between 1 and 28800")
+                );
             }
         }
         if c.limits.max_body_bytes < 1024 {
@@ -505,7 +524,12 @@ impl LoadedConfig {
         std::iter::once(&c.jwt.signing_key)
             .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
             .chain(c.saml.signing.iter().map(|s| &s.key))
-            .chain(c.jwt.trust.iter().flat_map(|t| t.issuers.iter().filter_map(|i| i.jwks_file.as_ref())))
+            .chain(
+                c.jwt
+                    .trust
+                    .iter()
+                    .flat_map(|t| t.issuers.iter().filter_map(|i| i.jwks_file.as_ref())),
+            )
             .any(|p| p.contains("TEST-ONLY"))
     }
 }

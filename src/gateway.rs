@@ -15,7 +15,9 @@ use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::error::Rejection;
 use crate::jwt::keys::{bind_keys, KeySource, RemoteJwks};
-use crate::jwt::{self, JwtIssuer, JwtLimits, JwtPolicy, JwtTrust, RegisteredClaims, TrustedIssuer};
+use crate::jwt::{
+    self, JwtIssuer, JwtLimits, JwtPolicy, JwtTrust, RegisteredClaims, TrustedIssuer,
+};
 use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::{AccessContext, Identifier, Patient};
 use crate::saml::build::{self, AssertionSpec};
@@ -154,14 +156,21 @@ impl Gateway {
         let mut jwt_policy = None;
         if let Some(t) = &c.jwt.trust {
             for i in &t.issuers {
-                let algorithms: Vec<jsonwebtoken::Algorithm> =
-                    i.algorithms.iter().filter_map(|a| parse_algorithm(a)).collect();
+                let algorithms: Vec<jsonwebtoken::Algorithm> = i
+                    .algorithms
+                    .iter()
+                    .filter_map(|a| parse_algorithm(a))
+                    .collect();
                 let keys = match (&i.jwks_file, &i.jwks_url) {
                     (Some(file), _) => {
                         let bytes = loaded.read_file(file)?;
-                        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&bytes).map_err(|e| {
-                            StartupError::Key(format!("jwt.trust.issuers {:?}: {file} is not a JWK set: {e}", i.issuer))
-                        })?;
+                        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&bytes)
+                            .map_err(|e| {
+                                StartupError::Key(format!(
+                                    "jwt.trust.issuers {:?}: {file} is not a JWK set: {e}",
+                                    i.issuer
+                                ))
+                            })?;
                         let (keys, skipped) = bind_keys(&set, &algorithms);
                         for why in skipped {
                             tracing::warn!(issuer = %i.issuer, "ignoring a JWKS entry: {why}");
@@ -181,7 +190,7 @@ impl Gateway {
                             std::time::Duration::from_millis(i.timeout_ms),
                             std::time::Duration::from_secs(i.refresh_secs),
                         );
-                        if let Err(e) = remote.refresh() {
+                        if let Err(e) = remote.initial_fetch() {
                             tracing::warn!(issuer = %i.issuer, "JWKS not fetched at start-up (will retry on demand): {e}");
                         }
                         KeySource::Remote(remote)
@@ -199,7 +208,9 @@ impl Gateway {
                 types: t.types.clone(),
                 skew: secs(c.gateway.clock_skew_secs),
                 max_lifetime: secs(t.max_lifetime_secs),
-                limits: JwtLimits { max_bytes: t.max_bytes },
+                limits: JwtLimits {
+                    max_bytes: t.max_bytes,
+                },
             });
         }
 
@@ -209,7 +220,10 @@ impl Gateway {
                 let key = loaded.read_file(&s.key)?;
                 let cert = loaded.read_file(&s.certificate)?;
                 let identity = SigningIdentity::from_pem(&key, &cert).map_err(|e| {
-                    StartupError::Key(format!("saml.signing {} / {}: {}", s.key, s.certificate, e.message))
+                    StartupError::Key(format!(
+                        "saml.signing {} / {}: {}",
+                        s.key, s.certificate, e.message
+                    ))
                 })?;
                 Some(SamlSigner {
                     identity,
@@ -301,7 +315,12 @@ impl Gateway {
         self.saml_signer.as_ref().map(|s| s.identity.cert_pem())
     }
 
-    fn new_record(&self, direction: Direction, now: OffsetDateTime, request: &ExchangeRequest) -> AuditRecord {
+    fn new_record(
+        &self,
+        direction: Direction,
+        now: OffsetDateTime,
+        request: &ExchangeRequest,
+    ) -> AuditRecord {
         AuditRecord {
             time: rfc3339(now),
             request_id: request.request_id.clone(),
@@ -335,7 +354,11 @@ impl Gateway {
         self.finish(record, result)
     }
 
-    fn saml_audience(&self, signer: &SamlSigner, requested: Option<&str>) -> Result<String, Rejection> {
+    fn saml_audience(
+        &self,
+        signer: &SamlSigner,
+        requested: Option<&str>,
+    ) -> Result<String, Rejection> {
         match requested {
             None => signer
                 .audiences
@@ -401,13 +424,14 @@ impl Gateway {
 
         // encode
         let out = profile.encode_xua(&context)?;
-        let name_id = out
-            .name_id
-            .as_deref()
-            .ok_or_else(|| Rejection::claim("the token names no practitioner identifier for the Subject NameID"))?;
+        let name_id = out.name_id.as_deref().ok_or_else(|| {
+            Rejection::claim("the token names no practitioner identifier for the Subject NameID")
+        })?;
         let expires = verified.expires.min(now + signer.max_lifetime);
         if expires <= now {
-            return Err(Rejection::time("the JWT expires now; nothing is left to issue"));
+            return Err(Rejection::time(
+                "the JWT expires now; nothing is left to issue",
+            ));
         }
         let authn_instant = verified
             .claims()
@@ -426,6 +450,7 @@ impl Gateway {
                 not_on_or_after: expires,
                 audience: &audience,
                 name_id,
+                name_qualifier: out.name_qualifier.as_deref(),
                 authn_instant,
                 authn_context_class: &signer.authn_context_class,
             },
@@ -434,7 +459,8 @@ impl Gateway {
 
         // sign
         let signed = dsig::sign_assertion(&unsigned, &signer.identity)?;
-        let token = String::from_utf8(signed).map_err(|_| Rejection::internal("the signed assertion is not UTF-8"))?;
+        let token = String::from_utf8(signed)
+            .map_err(|_| Rejection::internal("the signed assertion is not UTF-8"))?;
         record.output_token_id = Some(id.clone());
         Ok(Issued {
             token,
@@ -473,6 +499,7 @@ impl Gateway {
         // decode
         let context = profile.decode_xua(XuaInput {
             name_id: view.name_id.as_deref(),
+            name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
         })?;
         record.context = Some(context.clone());
@@ -548,8 +575,11 @@ impl Gateway {
 fn parse_patient(value: &str) -> Result<Identifier, Rejection> {
     let value = value.trim();
     if value.contains('^') {
-        return crate::mapping::hl7::cx_parse(value)
-            .map_err(|why| Rejection::claim(format!("the patient parameter is not a valid CX value: {why}")));
+        return crate::mapping::hl7::cx_parse(value).map_err(|why| {
+            Rejection::claim(format!(
+                "the patient parameter is not a valid CX value: {why}"
+            ))
+        });
     }
     if value.len() != 11 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Rejection::claim(

@@ -76,6 +76,18 @@ enum SampleKind {
         #[arg(long)]
         base64url: bool,
     },
+    /// A fresh HelseID-style JWT (ES256, at+jwt) from a claims file, signed with the TEST-ONLY sample issuer key.
+    Jwt {
+        #[arg(long)]
+        claims: Option<PathBuf>,
+        #[arg(long, default_value = samples::SAMPLE_AUDIENCE)]
+        audience: String,
+        #[arg(long, default_value = samples::SAMPLE_JWT_ISSUER)]
+        issuer: String,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 300)]
+        lifetime: i64,
+    },
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
@@ -170,15 +182,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 request_id: uuid::Uuid::new_v4().to_string(),
                 client_address: Some("cli".to_string()),
             };
-            let trimmed = input
-                .iter()
-                .position(|b| !b.is_ascii_whitespace())
-                .map(|i| &input[i..])
-                .unwrap_or(&[]);
-            if !(trimmed.starts_with(b"<") || trimmed.starts_with("\u{FEFF}".as_bytes())) {
-                bail!("translate takes an XML assertion");
-            }
-            match gateway.saml_to_jwt(&input, &request) {
+            let result = match classify(&input) {
+                Input::Saml => gateway.saml_to_jwt(&input, &request),
+                Input::Jwt(token) => gateway.jwt_to_saml(&token, &request),
+                Input::Unknown => bail!("translate takes an XML assertion or a compact JWT"),
+            };
+            match result {
                 Ok(issued) => {
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "{}", issued.token)?;
@@ -227,6 +236,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     out.write_all(&xml)?;
                     writeln!(out)?;
                 }
+                Ok(())
+            }
+            SampleKind::Jwt {
+                claims,
+                audience,
+                issuer,
+                lifetime,
+            } => {
+                let text = match &claims {
+                    Some(p) => std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                    None => samples::FASTLEGE_CLAIMS.to_string(),
+                };
+                let claims = samples::parse_claims(&text)?;
+                let options = samples::JwtMintOptions {
+                    issuer,
+                    audience,
+                    lifetime: time::Duration::seconds(lifetime),
+                };
+                let jwt = samples::mint_jwt(&claims, &options, time::OffsetDateTime::now_utc())?;
+                writeln!(std::io::stdout().lock(), "{jwt}")?;
                 Ok(())
             }
         },

@@ -26,7 +26,10 @@ pub enum Input {
 
 /// Tells an XML assertion from a compact JWT; anything else is refused before any parsing.
 pub fn classify(body: &[u8]) -> Input {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
     let rest = &body[start..];
     if rest.starts_with(b"<") || rest.starts_with("\u{FEFF}".as_bytes()) {
         return Input::Saml;
@@ -51,7 +54,9 @@ pub async fn translate(
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
     let Ok(query) = query else {
-        return error_response(&Rejection::request("the query string takes audience, profile and patient only"));
+        return error_response(&Rejection::request(
+            "the query string takes audience, profile and patient only",
+        ));
     };
     let exchange = ExchangeRequest {
         audience: query.audience.clone(),

@@ -71,7 +71,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
             return Err(A::Error::custom("\u{0}too-deep"));
         }
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Seed { depth: self.depth + 1 })? {
+        while let Some(v) = seq.next_element_seed(Seed {
+            depth: self.depth + 1,
+        })? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -87,7 +89,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
                 let shown: String = key.chars().filter(|c| !c.is_control()).take(40).collect();
                 return Err(A::Error::custom(format!("\u{0}duplicate:{shown}")));
             }
-            let value = map.next_value_seed(Seed { depth: self.depth + 1 })?;
+            let value = map.next_value_seed(Seed {
+                depth: self.depth + 1,
+            })?;
             out.insert(key, value);
         }
         Ok(Value::Object(out))
@@ -121,8 +125,14 @@ mod tests {
     #[test]
     fn duplicates_depth_and_shape() {
         assert!(parse_object(br#"{"a":1,"b":{"c":[1,2]}}"#).is_ok());
-        assert_eq!(parse_object(br#"{"sub":"alice","sub":"admin"}"#), Err(JsonError::Duplicate("sub".into())));
-        assert_eq!(parse_object(br#"{"x":{"a":1,"a":2}}"#), Err(JsonError::Duplicate("a".into())));
+        assert_eq!(
+            parse_object(br#"{"sub":"alice","sub":"admin"}"#),
+            Err(JsonError::Duplicate("sub".into()))
+        );
+        assert_eq!(
+            parse_object(br#"{"x":{"a":1,"a":2}}"#),
+            Err(JsonError::Duplicate("a".into()))
+        );
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
         assert_eq!(parse_object(deep.as_bytes()), Err(JsonError::TooDeep));
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(500), "]".repeat(500));
@@ -130,7 +140,10 @@ mod tests {
         assert_eq!(parse_object(b"[1]"), Err(JsonError::NotAnObject));
         assert_eq!(parse_object(br#"{"a":1} x"#), Err(JsonError::Invalid));
         assert_eq!(parse_object(br#"{"exp":1e400}"#), Err(JsonError::Invalid));
-        assert_eq!(parse_object(b"{\"a\":\"\\ud800\"}"), Err(JsonError::Invalid));
+        assert_eq!(
+            parse_object(b"{\"a\":\"\\ud800\"}"),
+            Err(JsonError::Invalid)
+        );
         assert_eq!(parse_object(b"{\"a\":\"\xff\"}"), Err(JsonError::Invalid));
     }
 }

@@ -30,7 +30,11 @@ pub fn bind_keys(set: &JwkSet, allowed: &[Algorithm]) -> (Vec<BoundKey>, Vec<Str
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
     for jwk in &set.keys {
-        let label = jwk.common.key_id.clone().unwrap_or_else(|| "(no kid)".to_string());
+        let label = jwk
+            .common
+            .key_id
+            .clone()
+            .unwrap_or_else(|| "(no kid)".to_string());
         match bind_one(jwk, allowed) {
             Ok(k) => keys.push(k),
             Err(why) => skipped.push(format!("key {label}: {why}")),
@@ -83,11 +87,18 @@ fn bind_one(jwk: &Jwk, allowed: &[Algorithm]) -> Result<BoundKey, String> {
         }
         None => fits,
     };
-    let usable: Vec<Algorithm> = candidates.into_iter().filter(|a| allowed.contains(a)).collect();
+    let usable: Vec<Algorithm> = candidates
+        .into_iter()
+        .filter(|a| allowed.contains(a))
+        .collect();
     let algorithm = match usable.as_slice() {
         [one] => *one,
         [] => return Err("its algorithm is not allowed for this issuer".into()),
-        _ => return Err("it has no alg and the issuer allows several algorithms for its type".into()),
+        _ => {
+            return Err(
+                "it has no alg and the issuer allows several algorithms for its type".into(),
+            )
+        }
     };
     if let AlgorithmParameters::RSA(p) = &jwk.algorithm {
         use base64::Engine;
@@ -124,7 +135,12 @@ pub struct RemoteJwks {
 }
 
 impl RemoteJwks {
-    pub fn new(url: &str, allowed: Vec<Algorithm>, timeout: Duration, refresh_interval: Duration) -> Self {
+    pub fn new(
+        url: &str,
+        allowed: Vec<Algorithm>,
+        timeout: Duration,
+        refresh_interval: Duration,
+    ) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(timeout))
             .timeout_global(Some(timeout))
@@ -147,11 +163,25 @@ impl RemoteJwks {
         self.keys.read().map(|k| k.clone()).unwrap_or_default()
     }
 
-    /// Fetches the JWKS unless it was fetched less than `refresh_interval` ago. Returns whether new keys
-    /// were loaded. A failed fetch keeps the previous keys.
+    /// The first fetch, at start-up. A failure here does not start the refresh interval, so the first
+    /// request can try again.
+    pub fn initial_fetch(&self) -> Result<(), String> {
+        self.fetch().map(|_| ())?;
+        if let Ok(mut last) = self.last_fetch.lock() {
+            *last = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Fetches the JWKS unless a fetch was tried less than `refresh_interval` ago (failed tries count too,
+    /// so an unreachable issuer is not hammered). Returns whether new keys were loaded. A failed fetch keeps
+    /// the previous keys.
     pub fn refresh(&self) -> Result<bool, String> {
         {
-            let mut last = self.last_fetch.lock().map_err(|_| "the JWKS lock is poisoned".to_string())?;
+            let mut last = self
+                .last_fetch
+                .lock()
+                .map_err(|_| "the JWKS lock is poisoned".to_string())?;
             if let Some(at) = *last {
                 if at.elapsed() < self.refresh_interval {
                     return Ok(false);
@@ -159,6 +189,10 @@ impl RemoteJwks {
             }
             *last = Some(Instant::now());
         }
+        self.fetch()
+    }
+
+    fn fetch(&self) -> Result<bool, String> {
         let mut response = self
             .agent
             .get(&self.url)
@@ -166,7 +200,10 @@ impl RemoteJwks {
             .call()
             .map_err(|e| format!("cannot fetch the JWKS: {e}"))?;
         if response.status() != 200 {
-            return Err(format!("the JWKS URL answered HTTP {}", response.status().as_u16()));
+            return Err(format!(
+                "the JWKS URL answered HTTP {}",
+                response.status().as_u16()
+            ));
         }
         let body = response
             .body_mut()
@@ -174,7 +211,8 @@ impl RemoteJwks {
             .limit(self.max_bytes)
             .read_to_string()
             .map_err(|e| format!("cannot read the JWKS: {e}"))?;
-        let set: JwkSet = serde_json::from_str(&body).map_err(|_| "the JWKS is not a JWK set".to_string())?;
+        let set: JwkSet =
+            serde_json::from_str(&body).map_err(|_| "the JWKS is not a JWK set".to_string())?;
         let (keys, skipped) = bind_keys(&set, &self.allowed);
         for s in skipped {
             tracing::warn!(jwks = %self.url, "ignoring a JWKS entry: {s}");
@@ -219,9 +257,13 @@ fn pick(keys: &[BoundKey], kid: Option<&str>, algorithm: Algorithm) -> Result<Bo
             .find(|k| k.kid.as_deref() == Some(kid))
             .ok_or_else(|| "the token's kid names no key of its issuer".to_string())?,
         None => {
-            let mut same: Vec<&BoundKey> = keys.iter().filter(|k| k.algorithm == algorithm).collect();
+            let mut same: Vec<&BoundKey> =
+                keys.iter().filter(|k| k.algorithm == algorithm).collect();
             if same.len() != 1 {
-                return Err("the token has no kid and its issuer has no single key for its algorithm".into());
+                return Err(
+                    "the token has no kid and its issuer has no single key for its algorithm"
+                        .into(),
+                );
             }
             same.remove(0)
         }

@@ -20,7 +20,9 @@ pub struct JwtLimits {
 
 impl Default for JwtLimits {
     fn default() -> Self {
-        Self { max_bytes: 8 * 1024 }
+        Self {
+            max_bytes: 8 * 1024,
+        }
     }
 }
 
@@ -128,18 +130,27 @@ fn algorithm(name: &str) -> Result<Algorithm, Rejection> {
                 "alg {name} is a MAC; no issuer key is a shared secret"
             )))
         }
-        other => return Err(Rejection::forbidden(format!("alg {} is not supported", shown(other)))),
+        other => {
+            return Err(Rejection::forbidden(format!(
+                "alg {} is not supported",
+                shown(other)
+            )))
+        }
     })
 }
 
-fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<OffsetDateTime>, Rejection> {
+fn time_claim(
+    claims: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<OffsetDateTime>, Rejection> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            let secs = n
-                .as_i64()
-                .filter(|s| *s >= 0)
-                .ok_or_else(|| Rejection::claim(format!("claim {name} must be a non-negative whole number of seconds")))?;
+            let secs = n.as_i64().filter(|s| *s >= 0).ok_or_else(|| {
+                Rejection::claim(format!(
+                    "claim {name} must be a non-negative whole number of seconds"
+                ))
+            })?;
             OffsetDateTime::from_unix_timestamp(secs)
                 .map(Some)
                 .map_err(|_| Rejection::claim(format!("claim {name} is out of range")))
@@ -148,7 +159,10 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<OffsetDa
     }
 }
 
-fn string_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Rejection> {
+fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, Rejection> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -160,7 +174,12 @@ fn at(t: OffsetDateTime) -> String {
     crate::gateway::rfc3339(t)
 }
 
-pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDateTime) -> Result<VerifiedJwt, Rejection> {
+pub fn verify(
+    token: &str,
+    trust: &JwtTrust,
+    policy: &JwtPolicy,
+    now: OffsetDateTime,
+) -> Result<VerifiedJwt, Rejection> {
     // 1. Size and shape, before anything is split or decoded.
     if token.len() > policy.limits.max_bytes {
         return Err(Rejection::limit(format!(
@@ -178,7 +197,9 @@ pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDate
         }));
     }
     if token.starts_with('{') {
-        return Err(Rejection::parse("JSON-serialised JWS is not accepted; send the compact form"));
+        return Err(Rejection::parse(
+            "JSON-serialised JWS is not accepted; send the compact form",
+        ));
     }
     let mut parts = token.splitn(3, '.');
     let (Some(h64), Some(p64), Some(s64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -187,7 +208,8 @@ pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDate
 
     // 2. Header.
     let header = json_segment(&segment(h64, "header")?, "header")?;
-    let alg_name = string_claim(&header, "alg")?.ok_or_else(|| Rejection::parse("the JWT header has no alg"))?;
+    let alg_name = string_claim(&header, "alg")?
+        .ok_or_else(|| Rejection::parse("the JWT header has no alg"))?;
     let alg = algorithm(alg_name)?;
     for forbidden in ["jwk", "jku", "x5u", "x5c"] {
         if header.contains_key(forbidden) {
@@ -199,18 +221,28 @@ pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDate
     if let Some(crit) = header.get("crit") {
         // This gateway understands no header extension, so any critical one must be refused (RFC 7515 §4.1.11).
         let _ = crit;
-        return Err(Rejection::forbidden("the JWT header marks extensions critical (crit) that the gateway does not understand"));
+        return Err(Rejection::forbidden(
+            "the JWT header marks extensions critical (crit) that the gateway does not understand",
+        ));
     }
     if header.contains_key("enc") || header.contains_key("zip") {
-        return Err(Rejection::forbidden("encrypted or compressed JWTs are not accepted"));
+        return Err(Rejection::forbidden(
+            "encrypted or compressed JWTs are not accepted",
+        ));
     }
     if header.get("b64").is_some() {
-        return Err(Rejection::forbidden("unencoded JWS payloads (b64) are not accepted"));
+        return Err(Rejection::forbidden(
+            "unencoded JWS payloads (b64) are not accepted",
+        ));
     }
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(k)) if !k.is_empty() && k.len() <= 256 => Some(k.as_str()),
-        Some(_) => return Err(Rejection::sig("the JWT kid must be a string of at most 256 characters")),
+        Some(_) => {
+            return Err(Rejection::sig(
+                "the JWT kid must be a string of at most 256 characters",
+            ))
+        }
     };
     if !policy.types.is_empty() {
         let typ = string_claim(&header, "typ")?.unwrap_or("");
@@ -227,13 +259,16 @@ pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDate
 
     // 3. Payload (parsed now to find the issuer; nothing in it is trusted before the signature verifies).
     let claims = json_segment(&segment(p64, "payload")?, "payload")?;
-    let issuer = string_claim(&claims, "iss")?.ok_or_else(|| Rejection::iss("the JWT has no iss"))?;
+    let issuer =
+        string_claim(&claims, "iss")?.ok_or_else(|| Rejection::iss("the JWT has no iss"))?;
     let trusted = trust
         .issuers
         .get(issuer)
         .ok_or_else(|| Rejection::iss(format!("issuer {} is not trusted", shown(issuer))))?;
     if !trusted.algorithms.contains(&alg) {
-        return Err(Rejection::sig(format!("alg {alg_name} is not allowed for this issuer")));
+        return Err(Rejection::sig(format!(
+            "alg {alg_name} is not allowed for this issuer"
+        )));
     }
 
     // 4. Key and signature.
@@ -247,24 +282,36 @@ pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDate
     let ok = jsonwebtoken::crypto::verify(s64, message, &key.key, alg)
         .map_err(|_| Rejection::sig("the JWT signature cannot be checked with its issuer's key"))?;
     if !ok {
-        return Err(Rejection::sig("the JWT signature does not verify with its issuer's key"));
+        return Err(Rejection::sig(
+            "the JWT signature does not verify with its issuer's key",
+        ));
     }
 
     // 5. Registered claims.
-    let expires = time_claim(&claims, "exp")?.ok_or_else(|| Rejection::claim("the JWT has no exp"))?;
+    let expires =
+        time_claim(&claims, "exp")?.ok_or_else(|| Rejection::claim("the JWT has no exp"))?;
     let not_before = time_claim(&claims, "nbf")?;
     let issued_at = time_claim(&claims, "iat")?;
     if now - policy.skew >= expires {
-        return Err(Rejection::time(format!("the JWT expired at {}", at(expires))));
+        return Err(Rejection::time(format!(
+            "the JWT expired at {}",
+            at(expires)
+        )));
     }
     if let Some(nbf) = not_before {
         if now + policy.skew < nbf {
-            return Err(Rejection::time(format!("the JWT is not valid before {}", at(nbf))));
+            return Err(Rejection::time(format!(
+                "the JWT is not valid before {}",
+                at(nbf)
+            )));
         }
     }
     if let Some(iat) = issued_at {
         if iat > now + policy.skew {
-            return Err(Rejection::time(format!("the JWT was issued in the future ({})", at(iat))));
+            return Err(Rejection::time(format!(
+                "the JWT was issued in the future ({})",
+                at(iat)
+            )));
         }
     }
     let lifetime = expires - issued_at.unwrap_or(now);
@@ -280,12 +327,31 @@ pub fn verify(token: &str, trust: &JwtTrust, policy: &JwtPolicy, now: OffsetDate
         Some(Value::String(a)) => vec![a.as_str()],
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().ok_or_else(|| Rejection::claim("claim aud must be a string or an array of strings")))
+            .map(|v| {
+                v.as_str().ok_or_else(|| {
+                    Rejection::claim("claim aud must be a string or an array of strings")
+                })
+            })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(Rejection::claim("claim aud must be a string or an array of strings")),
+        Some(_) => {
+            return Err(Rejection::claim(
+                "claim aud must be a string or an array of strings",
+            ))
+        }
     };
-    if !audiences.iter().any(|a| policy.audiences.iter().any(|p| p == a)) {
-        return Err(Rejection::aud("the JWT is addressed to another audience than this gateway"));
+    if !audiences
+        .iter()
+        .any(|a| policy.audiences.iter().any(|p| p == a))
+    {
+        return Err(Rejection::aud(
+            "the JWT is addressed to another audience than this gateway",
+        ));
+    }
+    // An ID token proves a login to a client; it is not a grant to call an API on the user's behalf.
+    if claims.contains_key("nonce") || claims.contains_key("at_hash") {
+        return Err(Rejection::claim(
+            "the JWT is an ID token (nonce/at_hash); an access token is expected",
+        ));
     }
     let subject = string_claim(&claims, "sub")?.map(str::to_string);
     let token_id = string_claim(&claims, "jti")?.map(str::to_string);

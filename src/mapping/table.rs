@@ -227,6 +227,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
     let mut seen_attrs: HashMap<String, String> = HashMap::new();
     let mut seen_claims: Vec<(Vec<String>, std::ops::Range<usize>)> = Vec::new();
     let mut nameid_seen = false;
+    let mut qualifier_seen = false;
 
     for entry in &parsed.field {
         let span = entry.span();
@@ -293,6 +294,14 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
                         return Err(lines.err(xspan, "only one field may take the Subject NameID"));
                     }
                     nameid_seen = true;
+                }
+                XuaSource::NameQualifier => {
+                    if qualifier_seen {
+                        return Err(
+                            lines.err(xspan, "only one field may take the NameID's NameQualifier")
+                        );
+                    }
+                    qualifier_seen = true;
                 }
                 XuaSource::Attribute { name, legacy } => {
                     for n in std::iter::once(name).chain(legacy.iter()) {
@@ -389,11 +398,11 @@ fn compile_xua(
 ) -> Result<XuaField, MappingError> {
     let kind = field.kind();
     let source = match entry.source.as_deref() {
-        Some("nameid") => {
+        Some(source @ ("nameid" | "nameid_qualifier")) => {
             if entry.name.is_some() || !entry.legacy.is_empty() || entry.encoding.is_some() {
                 return Err(lines.err(
                     span,
-                    "a field with source = \"nameid\" takes no name, legacy or encoding",
+                    "a field with source = \"nameid\" or \"nameid_qualifier\" takes no name, legacy or encoding",
                 ));
             }
             if !is_string_target(kind, part) || field.is_list() {
@@ -402,7 +411,11 @@ fn compile_xua(
                     format!("the NameID is text; it cannot fill {field} as a whole"),
                 ));
             }
-            XuaSource::NameId
+            if source == "nameid" {
+                XuaSource::NameId
+            } else {
+                XuaSource::NameQualifier
+            }
         }
         Some("attribute") | None => {
             let Some(name) = entry.name.clone().filter(|n| !n.trim().is_empty()) else {
@@ -416,13 +429,13 @@ fn compile_xua(
         Some(other) => {
             return Err(lines.err(
                 span,
-                format!("xua.source must be \"attribute\" or \"nameid\", not {other:?}"),
+                format!("xua.source must be \"attribute\", \"nameid\" or \"nameid_qualifier\", not {other:?}"),
             ))
         }
     };
 
     let codec = match (&source, entry.encoding.as_deref()) {
-        (XuaSource::NameId, _) => XuaCodec::Text,
+        (XuaSource::NameId | XuaSource::NameQualifier, _) => XuaCodec::Text,
         (_, Some("text")) => XuaCodec::Text,
         (_, Some("hl7_ce")) => XuaCodec::Ce,
         (_, Some("hl7_ii")) => XuaCodec::Ii,

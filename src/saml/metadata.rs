@@ -13,8 +13,11 @@ const URI_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:URI";
 
 /// The certificate's DER bytes in base64, as `ds:X509Certificate` wants them.
 fn cert_base64(pem: &[u8]) -> Result<String, Rejection> {
-    let cert = openssl::x509::X509::from_pem(pem).map_err(|_| Rejection::internal("the signing certificate is not PEM"))?;
-    let der = cert.to_der().map_err(|_| Rejection::internal("the signing certificate cannot be encoded"))?;
+    let cert = openssl::x509::X509::from_pem(pem)
+        .map_err(|_| Rejection::internal("the signing certificate is not PEM"))?;
+    let der = cert
+        .to_der()
+        .map_err(|_| Rejection::internal("the signing certificate cannot be encoded"))?;
     use base64::Engine;
     Ok(base64::engine::general_purpose::STANDARD.encode(der))
 }
@@ -39,10 +42,17 @@ pub fn entity_descriptor(gateway: &Gateway) -> Result<Option<String>, Rejection>
     kd.push_attribute(("use", "signing"));
     w.write_event(Event::Start(kd)).map_err(io)?;
     for name in ["ds:KeyInfo", "ds:X509Data", "ds:X509Certificate"] {
-        w.write_event(Event::Start(BytesStart::new(name))).map_err(io)?;
+        w.write_event(Event::Start(BytesStart::new(name)))
+            .map_err(io)?;
     }
-    w.write_event(Event::Text(BytesText::new(&cert))).map_err(io)?;
-    for name in ["ds:X509Certificate", "ds:X509Data", "ds:KeyInfo", "md:KeyDescriptor"] {
+    w.write_event(Event::Text(BytesText::new(&cert)))
+        .map_err(io)?;
+    for name in [
+        "ds:X509Certificate",
+        "ds:X509Data",
+        "ds:KeyInfo",
+        "md:KeyDescriptor",
+    ] {
         w.write_event(Event::End(BytesEnd::new(name))).map_err(io)?;
     }
     // Assertions are obtained by token exchange at /token; the URI binding is SAML's name for "fetch it".
@@ -51,7 +61,11 @@ pub fn entity_descriptor(gateway: &Gateway) -> Result<Option<String>, Rejection>
     let location = format!("{}/token", c.public_url.trim_end_matches('/'));
     sso.push_attribute(("Location", location.as_str()));
     w.write_event(Event::Empty(sso)).map_err(io)?;
-    w.write_event(Event::End(BytesEnd::new("md:IDPSSODescriptor"))).map_err(io)?;
-    w.write_event(Event::End(BytesEnd::new("md:EntityDescriptor"))).map_err(io)?;
-    String::from_utf8(w.into_inner()).map(Some).map_err(|_| Rejection::internal("metadata is not UTF-8"))
+    w.write_event(Event::End(BytesEnd::new("md:IDPSSODescriptor")))
+        .map_err(io)?;
+    w.write_event(Event::End(BytesEnd::new("md:EntityDescriptor")))
+        .map_err(io)?;
+    String::from_utf8(w.into_inner())
+        .map(Some)
+        .map_err(|_| Rejection::internal("metadata is not UTF-8"))
 }

@@ -1,5 +1,9 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
 mod helpers;
+mod jwks_url;
+mod jwt_attacks;
+mod jwt_to_saml;
 mod rejections;
+mod roundtrip;
 mod token_exchange;

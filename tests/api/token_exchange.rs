@@ -116,6 +116,7 @@ async fn assertion_signed_by_the_xmlsec1_cli_is_accepted() {
             not_on_or_after: now + minutes(30),
             audience: xua_gateway::samples::SAMPLE_AUDIENCE,
             name_id: out.name_id.as_deref().unwrap(),
+            name_qualifier: out.name_qualifier.as_deref(),
             authn_instant: now,
             authn_context_class: AC_X509,
         },

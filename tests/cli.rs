@@ -118,3 +118,34 @@ fn a_broken_mapping_table_stops_start_up_with_file_and_line() {
     );
     assert!(err.contains(&expected), "expected {expected:?} in {err:?}");
 }
+
+#[test]
+fn sample_jwt_translates_offline_to_an_assertion() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwt = Command::new(BIN)
+        .args(["sample", "jwt", "--claims"])
+        .arg(repo().join("samples/claims/municipal-nurse.json"))
+        .output()
+        .unwrap();
+    assert!(
+        jwt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&jwt.stderr)
+    );
+    let file = dir.path().join("t.jwt");
+    std::fs::write(&file, &jwt.stdout).unwrap();
+    let out = Command::new(BIN)
+        .arg("translate")
+        .arg(&file)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.starts_with("<saml:Assertion"));
+    assert!(xml.contains(">05919034558</saml:NameID>"));
+}

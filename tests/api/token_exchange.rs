@@ -228,3 +228,33 @@ async fn health_and_jwks_are_served() {
     );
     assert_eq!(key["kid"].as_str().unwrap(), app.gateway.jwt_issuer().kid());
 }
+
+#[actix_web::test]
+async fn saml_metadata_publishes_the_signing_certificate() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/saml/metadata", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/samlmetadata+xml"
+    );
+    let xml = res.text().await.unwrap();
+    assert!(xml.contains(r#"entityID="https://xua-gateway.test.example""#));
+    assert!(xml.contains(r#"<md:KeyDescriptor use="signing">"#));
+    let pem = std::fs::read(repo().join("samples/keys/TEST-ONLY-gateway-saml.crt.pem")).unwrap();
+    let der = openssl::x509::X509::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    assert!(
+        xml.contains(&b64),
+        "the published certificate is the signing one"
+    );
+}

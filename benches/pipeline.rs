@@ -46,5 +46,20 @@ fn saml_to_jwt(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, saml_to_jwt);
+fn jwt_to_saml(c: &mut Criterion) {
+    let gw = gateway();
+    let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
+    let jwt = samples::mint_jwt(
+        &claims,
+        &samples::JwtMintOptions::default(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .expect("mint");
+    let request = ExchangeRequest::default();
+    c.bench_function("pipeline/jwt_to_saml/ES256-in", |b| {
+        b.iter(|| gw.jwt_to_saml(&jwt, &request).expect("exchange"))
+    });
+}
+
+criterion_group!(benches, saml_to_jwt, jwt_to_saml);
 criterion_main!(benches);

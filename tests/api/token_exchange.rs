@@ -258,3 +258,38 @@ async fn saml_metadata_publishes_the_signing_certificate() {
         "the published certificate is the signing one"
     );
 }
+
+#[actix_web::test]
+async fn rs256_and_ps256_issuance_verify_in_pyjwt() {
+    for alg in ["RS256", "PS256"] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sample_config_text()
+            .replace("algorithm = \"ES256\"", &format!("algorithm = \"{alg}\""))
+            .replace(
+                "TEST-ONLY-gateway-jwt-es256.key.pem",
+                "TEST-ONLY-gateway-jwt-rsa.key.pem",
+            );
+        let app = spawn_app_with_text(&text, dir.path()).await;
+        let (status, body) = app.exchange_saml(&mint_now("fastlege.json"), &[]).await;
+        assert_eq!(status, 200, "{alg}: {body}");
+        let jwks = write_temp(dir.path(), "jwks.json", app.jwks().await.as_bytes());
+        let token = write_temp(
+            dir.path(),
+            "t.jwt",
+            body["access_token"].as_str().unwrap().as_bytes(),
+        );
+        let out = run(Command::new("python3")
+            .arg(repo().join("tests/support/verify_jwt.py"))
+            .arg(&jwks)
+            .arg(&token)
+            .arg("https://fhir.test.example/pjd")
+            .arg("https://xua-gateway.test.example"));
+        assert!(
+            out.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verified["header"]["alg"], alg);
+    }
+}

@@ -165,6 +165,7 @@ fn model() -> impl Strategy<Value = AccessContext> {
             client_id,
             home_community_id: None,
             consent_policy: None,
+            consent_document: None,
         });
     (practitioner, care, patient, session).prop_map(
         |(practitioner, care_relationship, patients, session)| AccessContext {

@@ -117,10 +117,17 @@ fn coded_json(c: &Coded) -> Value {
     Value::Object(m)
 }
 
-/// FHIR Coding: `{system, code, display}`.
-fn coding_json(c: &Coded) -> Value {
+/// FHIR Coding: `{system, code, display}`, with the system as the profile's JWT side names it.
+fn coding_json(c: &Coded, aliases: &[(String, String)]) -> Value {
     let mut m = Map::new();
-    put(&mut m, "system", &c.system);
+    let system = c.system.as_ref().map(|s| {
+        aliases
+            .iter()
+            .find(|(model, _)| model == s)
+            .map(|(_, jwt)| jwt.clone())
+            .unwrap_or_else(|| s.clone())
+    });
+    put(&mut m, "system", &system);
     m.insert("code".into(), Value::String(c.code.clone()));
     put(&mut m, "display", &c.text);
     Value::Object(m)
@@ -198,16 +205,23 @@ fn coded_from(v: &Value, what: String) -> Result<Coded, Rejection> {
     })
 }
 
-fn coding_from(v: &Value, what: String) -> Result<Coded, Rejection> {
+fn coding_from(v: &Value, what: String, aliases: &[(String, String)]) -> Result<Coded, Rejection> {
     let m = Members::new(
         v,
         what,
         &["system", "version", "code", "display", "userSelected"],
     )?;
+    let system = m.opt("system")?.map(|s| {
+        aliases
+            .iter()
+            .find(|(_, jwt)| *jwt == s)
+            .map(|(model, _)| model.clone())
+            .unwrap_or_else(|| normalize_system(&s))
+    });
     Ok(Coded {
         code: m.req("code")?,
         text: m.opt("display")?,
-        system: m.opt("system")?.map(|s| normalize_system(&s)),
+        system,
         assigner: None,
     })
 }
@@ -246,8 +260,11 @@ impl Profile {
             if values.is_empty() {
                 continue;
             }
-            if let Some(value) = encode_field(f, &values)? {
-                insert_at(&mut out, &f.claim, value)?;
+            let Some(path) = &f.claim else {
+                continue;
+            };
+            if let Some(value) = encode_field(f, &values, &self.jwt.system_aliases)? {
+                insert_at(&mut out, path, value)?;
             }
         }
         Ok(out)
@@ -260,13 +277,28 @@ impl Profile {
         let claims = lifted.as_ref().unwrap_or(claims);
         let mut asm = Assembler::new(self);
         for f in &self.jwt_fields {
-            let Some(value) = lookup(claims, &f.claim) else {
-                continue;
+            for path in f.claim.iter().chain(f.legacy.iter()) {
+                self.decode_path(f, path, claims, &mut asm)?;
+            }
+        }
+        asm.finish()
+    }
+
+    fn decode_path(
+        &self,
+        f: &JwtField,
+        path: &[String],
+        claims: &Map<String, Value>,
+        asm: &mut Assembler<'_>,
+    ) -> Result<(), Rejection> {
+        {
+            let Some(value) = lookup(claims, path) else {
+                return Ok(());
             };
             if value.is_null() {
-                continue;
+                return Ok(());
             }
-            let what = path_label(&f.claim);
+            let what = path_label(path);
             let source = format!("claim {what}");
             if f.part != FieldPart::Whole {
                 let text = match (f.codec, value) {
@@ -278,14 +310,14 @@ impl Profile {
                     _ => return Err(Rejection::claim(format!("{source} must be a string"))),
                 };
                 asm.add_part(f.field, f.part, &source, text)?;
-                continue;
+                return Ok(());
             }
-            let values = decode_field(f, value, &what)?;
+            let values = decode_field(f, value, &what, &self.jwt.system_aliases)?;
             if !values.is_empty() {
                 asm.add_whole(f.field, &source, values)?;
             }
         }
-        asm.finish()
+        Ok(())
     }
 
     fn lift_authorization_details(
@@ -326,7 +358,12 @@ impl Profile {
     }
 }
 
-fn encode_field(f: &JwtField, values: &[FieldValue]) -> Result<Option<Value>, Rejection> {
+fn encode_field(
+    f: &JwtField,
+    values: &[FieldValue],
+    aliases: &[(String, String)],
+) -> Result<Option<Value>, Rejection> {
+    let label = f.claim.as_deref().map(path_label).unwrap_or_default();
     let single = || -> Result<&FieldValue, Rejection> {
         match values {
             [one] => Ok(one),
@@ -334,7 +371,7 @@ fn encode_field(f: &JwtField, values: &[FieldValue]) -> Result<Option<Value>, Re
                 "{} has {} values, but claim {} takes one",
                 f.field,
                 values.len(),
-                path_label(&f.claim)
+                label
             ))),
         }
     };
@@ -367,7 +404,15 @@ fn encode_field(f: &JwtField, values: &[FieldValue]) -> Result<Option<Value>, Re
             _ => return Err(wrong()),
         },
         JwtCodec::Coding => match single()? {
-            FieldValue::Coded(c) => coding_json(c),
+            FieldValue::Coded(c) => coding_json(c, aliases),
+            _ => return Err(wrong()),
+        },
+        JwtCodec::Cx => match single()? {
+            FieldValue::Identifier(i) => {
+                Value::String(super::hl7::cx_format(i).map_err(|why| {
+                    Rejection::claim(format!("{} cannot be written as CX: {why}", f.field))
+                })?)
+            }
             _ => return Err(wrong()),
         },
         JwtCodec::DecisionRef => match single()? {
@@ -379,7 +424,7 @@ fn encode_field(f: &JwtField, values: &[FieldValue]) -> Result<Option<Value>, Re
                 .iter()
                 .map(|v| match (f.codec, v) {
                     (JwtCodec::CodedArray, FieldValue::Coded(c)) => Ok(coded_json(c)),
-                    (_, FieldValue::Coded(c)) => Ok(coding_json(c)),
+                    (_, FieldValue::Coded(c)) => Ok(coding_json(c, aliases)),
                     _ => Err(wrong()),
                 })
                 .collect::<Result<_, _>>()?,
@@ -404,7 +449,12 @@ fn encode_field(f: &JwtField, values: &[FieldValue]) -> Result<Option<Value>, Re
     }))
 }
 
-fn decode_field(f: &JwtField, value: &Value, what: &str) -> Result<Vec<FieldValue>, Rejection> {
+fn decode_field(
+    f: &JwtField,
+    value: &Value,
+    what: &str,
+    aliases: &[(String, String)],
+) -> Result<Vec<FieldValue>, Rejection> {
     let string = |v: &Value| -> Result<String, Rejection> {
         v.as_str()
             .map(str::to_string)
@@ -417,7 +467,19 @@ fn decode_field(f: &JwtField, value: &Value, what: &str) -> Result<Vec<FieldValu
             what.to_string(),
         )?)],
         JwtCodec::Coded => vec![FieldValue::Coded(coded_from(value, what.to_string())?)],
-        JwtCodec::Coding => vec![FieldValue::Coded(coding_from(value, what.to_string())?)],
+        JwtCodec::Coding => vec![FieldValue::Coded(coding_from(
+            value,
+            what.to_string(),
+            aliases,
+        )?)],
+        JwtCodec::Cx => {
+            let text = value
+                .as_str()
+                .ok_or_else(|| Rejection::claim(format!("claim {what} must be a CX string")))?;
+            vec![FieldValue::Identifier(super::hl7::cx_parse(text).map_err(
+                |why| Rejection::claim(format!("claim {what} has an invalid CX value: {why}")),
+            )?)]
+        }
         JwtCodec::DecisionRef => vec![FieldValue::DecisionRef(decision_ref_from(
             value,
             what.to_string(),
@@ -429,7 +491,7 @@ fn decode_field(f: &JwtField, value: &Value, what: &str) -> Result<Vec<FieldValu
             .collect::<Result<_, _>>()?,
         JwtCodec::CodingArray => one_or_many(value)
             .into_iter()
-            .map(|v| coding_from(v, what.to_string()).map(FieldValue::Coded))
+            .map(|v| coding_from(v, what.to_string(), aliases).map(FieldValue::Coded))
             .collect::<Result<_, _>>()?,
         // `scope` is a space-separated string (RFC 8693) but HelseID sends an array; accept both.
         JwtCodec::SpaceList | JwtCodec::StringArray => match value {

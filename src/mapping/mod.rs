@@ -71,6 +71,8 @@ pub struct XuaSettings {
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
     pub rar_types: Vec<String>,
+    /// Code systems named differently in JWT Codings: (model/XUA name, JWT name).
+    pub system_aliases: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,13 +141,18 @@ pub enum JwtCodec {
     SpaceList,
     StringArray,
     Bool,
+    /// HL7 v2 CX as a JSON string (IHE BPPC `patient_id`).
+    Cx,
 }
 
 #[derive(Debug, Clone)]
 pub struct JwtField {
     pub field: FieldId,
     pub part: FieldPart,
-    pub claim: Vec<String>,
+    /// Written on encode and read on decode.
+    pub claim: Option<Vec<String>>,
+    /// Read on decode only.
+    pub legacy: Vec<Vec<String>>,
     pub codec: JwtCodec,
 }
 
@@ -192,10 +199,16 @@ pub struct ProfileSet {
 }
 
 /// Tables compiled into the binary, so the gateway runs with no files beside it.
-const EMBEDDED: &[(&str, &str)] = &[(
-    "mappings/profiles/no-pjd.toml",
-    include_str!("../../mappings/profiles/no-pjd.toml"),
-)];
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "mappings/profiles/no-pjd.toml",
+        include_str!("../../mappings/profiles/no-pjd.toml"),
+    ),
+    (
+        "mappings/profiles/ihe-iua.toml",
+        include_str!("../../mappings/profiles/ihe-iua.toml"),
+    ),
+];
 
 impl ProfileSet {
     /// The tables shipped in `mappings/`, as compiled into the binary.

@@ -24,6 +24,8 @@ struct ProfileFile {
     jwt: JwtSection,
     #[serde(default)]
     field: Vec<Spanned<FieldEntry>>,
+    #[serde(default)]
+    system_alias: Vec<SystemAlias>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,8 +133,22 @@ struct XuaEntry {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JwtEntry {
-    claim: Vec<String>,
+    /// Where the value is written (and read).
+    #[serde(default)]
+    claim: Option<Vec<String>>,
+    /// Other places it is read from, never written (older or national variants).
+    #[serde(default)]
+    legacy: Vec<Vec<String>>,
     encoding: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemAlias {
+    /// The code system as the model (and XUA) names it, e.g. `urn:oid:2.16.840.1.113883.5.8`.
+    model: String,
+    /// The same system as JWT Codings name it, e.g. `http://terminology.hl7.org/CodeSystem/v3-ActReason`.
+    jwt: String,
 }
 
 /// Turns byte offsets into line numbers for error messages.
@@ -320,19 +336,22 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         if let Some(jwt) = &entry.jwt {
             let jspan = jwt.span();
             let compiled = compile_jwt(&lines, jspan.clone(), field, part, jwt.get_ref())?;
-            for (other, _) in &seen_claims {
-                let shorter = other.len().min(compiled.claim.len());
-                if other[..shorter] == compiled.claim[..shorter] {
-                    return Err(lines.err(
-                        jspan.clone(),
-                        format!(
-                            "claim path {:?} overlaps the path {:?} of another field",
-                            compiled.claim, other
-                        ),
-                    ));
+            for path in compiled.claim.iter().chain(compiled.legacy.iter()) {
+                for (other, _) in &seen_claims {
+                    let shorter = other.len().min(path.len());
+                    if other[..shorter] == path[..shorter] {
+                        return Err(lines.err(
+                            jspan.clone(),
+                            format!(
+                                "claim path {path:?} overlaps the path {other:?} of another field"
+                            ),
+                        ));
+                    }
                 }
             }
-            seen_claims.push((compiled.claim.clone(), jspan));
+            for path in compiled.claim.iter().chain(compiled.legacy.iter()) {
+                seen_claims.push((path.clone(), jspan.clone()));
+            }
             jwt_fields.push(compiled);
         }
     }
@@ -353,6 +372,11 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         xua: xua_settings,
         jwt: JwtSettings {
             rar_types: parsed.jwt.rar_types,
+            system_aliases: parsed
+                .system_alias
+                .into_iter()
+                .map(|a| (super::hl7::normalize_system(&a.model), a.jwt))
+                .collect(),
         },
         xua_fields,
         jwt_fields,
@@ -528,27 +552,42 @@ fn compile_jwt(
     part: FieldPart,
     entry: &JwtEntry,
 ) -> Result<JwtField, MappingError> {
-    if entry.claim.is_empty() || entry.claim.iter().any(|s| s.is_empty()) {
+    if entry.claim.is_none() && entry.legacy.is_empty() {
         return Err(lines.err(
             span,
-            "jwt.claim must be a non-empty list of non-empty segments",
-        ));
-    }
-    if entry.claim[0].chars().all(|c| c.is_ascii_digit()) {
-        return Err(lines.err(
-            span,
-            "jwt.claim must start with a claim name, not an array index",
+            "jwt needs a claim path (claim = [...]) or legacy paths to read",
         ));
     }
     const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
-    if REGISTERED.contains(&entry.claim[0].as_str()) {
-        return Err(lines.err(
-            span,
-            format!(
-                "jwt.claim may not be the registered claim {:?}; the gateway sets it",
-                entry.claim[0]
-            ),
-        ));
+    let paths = entry
+        .claim
+        .iter()
+        .map(|p| (p, true))
+        .chain(entry.legacy.iter().map(|p| (p, false)));
+    for (path, written) in paths {
+        if path.is_empty() || path.iter().any(|s| s.is_empty()) {
+            return Err(lines.err(
+                span,
+                "a jwt claim path must be a non-empty list of non-empty segments",
+            ));
+        }
+        if path[0].chars().all(|c| c.is_ascii_digit()) {
+            return Err(lines.err(
+                span,
+                "a jwt claim path must start with a claim name, not an array index",
+            ));
+        }
+        // The gateway sets the registered claims itself; a table may read `sub` but never write any of them.
+        if REGISTERED.contains(&path[0].as_str()) && (written || path[0] != "sub" || path.len() > 1)
+        {
+            return Err(lines.err(
+                span,
+                format!(
+                    "jwt.claim may not be the registered claim {:?}; the gateway sets it (legacy may read \"sub\")",
+                    path[0]
+                ),
+            ));
+        }
     }
     let kind = field.kind();
     let codec = match entry.encoding.as_str() {
@@ -562,11 +601,12 @@ fn compile_jwt(
         "space_list" => JwtCodec::SpaceList,
         "string_array" => JwtCodec::StringArray,
         "bool" => JwtCodec::Bool,
+        "cx" => JwtCodec::Cx,
         other => {
             return Err(lines.err(
                 span,
                 format!(
-                    "unknown jwt encoding {other:?}; known: string, identifier, coded, coded_array, coding, coding_array, decision_ref, space_list, string_array, bool"
+                    "unknown jwt encoding {other:?}; known: string, identifier, coded, coded_array, coding, coding_array, decision_ref, space_list, string_array, bool, cx"
                 ),
             ))
         }
@@ -575,7 +615,9 @@ fn compile_jwt(
         JwtCodec::String => {
             is_string_target(kind, part) && !(part == FieldPart::Whole && field.is_list())
         }
-        JwtCodec::Identifier => kind == FieldKind::Identifier && part == FieldPart::Whole,
+        JwtCodec::Identifier | JwtCodec::Cx => {
+            kind == FieldKind::Identifier && part == FieldPart::Whole
+        }
         JwtCodec::Coded | JwtCodec::Coding => kind == FieldKind::Coded && part == FieldPart::Whole,
         JwtCodec::CodedArray | JwtCodec::CodingArray => {
             kind == FieldKind::Coded && part == FieldPart::Whole
@@ -599,6 +641,7 @@ fn compile_jwt(
         field,
         part,
         claim: entry.claim.clone(),
+        legacy: entry.legacy.clone(),
         codec,
     })
 }

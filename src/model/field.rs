@@ -25,6 +25,7 @@ pub enum FieldId {
     ClientId,
     HomeCommunityId,
     ConsentPolicy,
+    ConsentDocument,
 }
 
 /// What kind of value a field holds.
@@ -87,7 +88,7 @@ impl FieldPart {
     }
 }
 
-const ALL: [FieldId; 18] = [
+const ALL: [FieldId; 19] = [
     FieldId::PractitionerIdentifier,
     FieldId::PractitionerHprNr,
     FieldId::PractitionerAuthorization,
@@ -106,6 +107,7 @@ const ALL: [FieldId; 18] = [
     FieldId::ClientId,
     FieldId::HomeCommunityId,
     FieldId::ConsentPolicy,
+    FieldId::ConsentDocument,
 ];
 
 impl FieldId {
@@ -133,6 +135,7 @@ impl FieldId {
             FieldId::ClientId => "session.client_id",
             FieldId::HomeCommunityId => "session.home_community_id",
             FieldId::ConsentPolicy => "session.consent_policy",
+            FieldId::ConsentDocument => "session.consent_document",
         }
     }
 
@@ -155,7 +158,8 @@ impl FieldId {
             | FieldId::Scope
             | FieldId::ClientId
             | FieldId::HomeCommunityId
-            | FieldId::ConsentPolicy => FieldKind::Text,
+            | FieldId::ConsentPolicy
+            | FieldId::ConsentDocument => FieldKind::Text,
         }
     }
 
@@ -251,6 +255,7 @@ impl AccessContext {
             FieldId::ClientId => text(s.client_id.as_ref()),
             FieldId::HomeCommunityId => text(s.home_community_id.as_ref()),
             FieldId::ConsentPolicy => text(s.consent_policy.as_ref()),
+            FieldId::ConsentDocument => text(s.consent_document.as_ref()),
         }
     }
 
@@ -320,6 +325,9 @@ impl AccessContext {
             }
             FieldId::ConsentPolicy => {
                 self.session.consent_policy = texts(values).into_iter().next()
+            }
+            FieldId::ConsentDocument => {
+                self.session.consent_document = texts(values).into_iter().next()
             }
         }
     }

@@ -82,6 +82,9 @@ pub struct Session {
     pub home_community_id: Option<String>,
     /// XUA access consent policy (`urn:ihe:iti:xua:2012:acp`).
     pub consent_policy: Option<String>,
+    /// The patient's consent document (BPPC `urn:ihe:iti:bppc:2007:docid`).
+    #[serde(default)]
+    pub consent_document: Option<String>,
 }
 
 /// The shared model one exchange carries.

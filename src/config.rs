@@ -40,6 +40,10 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
         "keys/TEST-ONLY-helseid-es256.pub.pem",
         include_bytes!("../samples/keys/TEST-ONLY-helseid-es256.pub.pem"),
     ),
+    (
+        "fastlege-register.toml",
+        include_bytes!("../samples/fastlege-register.toml"),
+    ),
 ];
 
 /// Longest clock skew the configuration may ask for (research/security.md: 60–180 s).
@@ -71,6 +75,9 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// Value validation and the fastlege rule (`src/rules`).
+    #[serde(default)]
+    pub rules: crate::rules::RulesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ use crate::error::Rejection;
 use crate::jwt::{JwtIssuer, RegisteredClaims};
 use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::AccessContext;
+use crate::rules::{RuleDirection, Rules};
 use crate::saml::checks::SamlPolicy;
 use crate::saml::dsig::{self, TrustAnchor};
 use crate::saml::prescan::XmlLimits;
@@ -64,6 +65,7 @@ pub struct Gateway {
     jwt: JwtIssuer,
     clock: SharedClock,
     audit: Arc<dyn AuditSink>,
+    rules: Rules,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -90,6 +92,7 @@ impl Gateway {
         } else {
             ProfileSet::load_dir(&loaded.resolve_dir(&c.gateway.mappings), &c.gateway.profile)?
         };
+        let rules = Rules::build(&loaded, &profiles)?;
 
         let mut trust = TrustStore::new();
         for t in &c.saml.trusted_issuers {
@@ -142,6 +145,7 @@ impl Gateway {
             jwt,
             clock,
             audit,
+            rules,
             loaded,
         })
     }
@@ -156,6 +160,11 @@ impl Gateway {
 
     pub fn profiles(&self) -> &ProfileSet {
         &self.profiles
+    }
+
+    /// Validation, code tables, declared rules and the fastlege register (with its counters).
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -203,6 +212,7 @@ impl Gateway {
             profile: None,
             client_address: request.client_address.clone(),
             context: None,
+            rules: None,
         };
         let result = self.saml_to_jwt_inner(xml, request, now, &mut record);
         self.finish(record, result)
@@ -234,11 +244,22 @@ impl Gateway {
         record.input_token_id = Some(view.id.clone());
 
         // decode
-        let context = profile.decode_xua(XuaInput {
+        let mut context = profile.decode_xua(XuaInput {
             name_id: view.name_id.as_deref(),
             attributes: &view.attributes,
         })?;
         record.context = Some(context.clone());
+
+        // rules: validate the decoded values, then run what is declared for this direction (by default
+        // nothing: the fastlege override applies when encoding XUA)
+        let outcome = self.rules.run(
+            &profile.name,
+            &[RuleDirection::DecodeXua, RuleDirection::EncodeJwt],
+            &mut context,
+        )?;
+        if !outcome.is_empty() {
+            record.rules = Some(outcome);
+        }
 
         // encode
         let claims = profile.encode_claims(&context)?;

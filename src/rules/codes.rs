@@ -215,7 +215,12 @@ fn compile(src: &Source<'_>) -> Result<CodeSystem, MappingError> {
             format!("write the system as the model holds it: {uri:?}"),
         ));
     }
-    if parsed.system.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+    if parsed
+        .system
+        .name
+        .as_deref()
+        .is_some_and(|n| n.trim().is_empty())
+    {
         return Err(src.whole("system.name, when given, must not be empty"));
     }
     if parsed.codes.is_empty() {
@@ -259,7 +264,10 @@ mod tests {
         assert_eq!(t.display(r, "LE"), Some("Lege"));
         assert_eq!(t.system_name(r), Some("Kategori helsepersonell"));
         assert_eq!(t.system(r).unwrap().len(), 32);
-        assert!(t.contains("2.16.578.1.12.4.1.1.9060", "SP"), "bare OIDs are looked up too");
+        assert!(
+            t.contains("2.16.578.1.12.4.1.1.9060", "SP"),
+            "bare OIDs are looked up too"
+        );
         assert!(!t.contains(r, "le"));
         assert!(!t.contains("urn:oid:1.2.3", "LE"));
         assert_eq!(t.system_name("urn:oid:2.16.578.1.12.4.1.1.8254"), None);

@@ -175,19 +175,14 @@ impl RuleEngine {
         for (name, system) in &settings.replacement_systems {
             if let Some(rule) = rules.iter_mut().find(|r| r.name == *name) {
                 let v = &rule.set.value;
-                rule.set.value = replacement(
-                    codes,
-                    name,
-                    &v.code,
-                    system,
-                    None,
-                    v.assigner.clone(),
-                )
-                .map_err(|message| MappingError {
-                    file: set.source.clone(),
-                    line: None,
-                    message: format!("{message} (asked for by the configuration)"),
-                })?;
+                rule.set.value =
+                    replacement(codes, name, &v.code, system, None, v.assigner.clone()).map_err(
+                        |message| MappingError {
+                            file: set.source.clone(),
+                            line: None,
+                            message: format!("{message} (asked for by the configuration)"),
+                        },
+                    )?;
             }
         }
         Ok(Self {
@@ -278,10 +273,13 @@ impl RuleEngine {
                     vec![FieldValue::Coded(rule.set.value.clone())],
                 );
                 for set in &rule.also {
-                    let before = ctx.field_values(set.field).into_iter().find_map(|v| match v {
-                        FieldValue::Text(t) => Some(t),
-                        _ => None,
-                    });
+                    let before = ctx
+                        .field_values(set.field)
+                        .into_iter()
+                        .find_map(|v| match v {
+                            FieldValue::Text(t) => Some(t),
+                            _ => None,
+                        });
                     ctx.set_field_values(set.field, vec![FieldValue::Text(set.value.clone())]);
                     decision.also.push(TextChange {
                         field: set.field,
@@ -329,7 +327,11 @@ impl RuleEngine {
 
 /// The identifier a condition needs, or why it cannot be used (no identifier, or one of another system:
 /// HelseNorge's tokens carry the fødselsnummer in provider-identifier when there is no HPR number).
-fn identifier(ctx: &AccessContext, field: FieldId, systems: &[String]) -> Result<Identifier, String> {
+fn identifier(
+    ctx: &AccessContext,
+    field: FieldId,
+    systems: &[String],
+) -> Result<Identifier, String> {
     let Some(id) = ctx.field_values(field).into_iter().find_map(|v| match v {
         FieldValue::Identifier(i) if !i.id.trim().is_empty() => Some(i),
         _ => None,

@@ -136,7 +136,9 @@ fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<(), &'
     }
     if month > 80 {
         if !synthetic {
-            return Err("it is a synthetic test number (month + 80), which this deployment does not accept");
+            return Err(
+                "it is a synthetic test number (month + 80), which this deployment does not accept",
+            );
         }
         month -= 80;
     }
@@ -210,7 +212,13 @@ mod tests {
                 Err("it is a synthetic test number (month + 80), which this deployment does not accept")
             );
         }
-        for n in ["100100673", "993467049", "874716782", "910000012", "981275721"] {
+        for n in [
+            "100100673",
+            "993467049",
+            "874716782",
+            "910000012",
+            "981275721",
+        ] {
             assert_eq!(check(IdKind::Orgnr, n, false), Ok(()), "{n}");
         }
         for n in ["565501872", "9144900", "7123456"] {
@@ -287,7 +295,10 @@ mod tests {
             Err("the month is not a valid month")
         );
         // 29 February exists in 2000 (individual 500-999, year 00) but not in 1900 (individual 000-499).
-        assert_eq!(check(IdKind::Nin, &with_checks("290200", 512), false), Ok(()));
+        assert_eq!(
+            check(IdKind::Nin, &with_checks("290200", 512), false),
+            Ok(())
+        );
         assert_eq!(
             check(IdKind::Nin, &with_checks("290200", 312), false),
             Err("the day is not a valid day of its month")
@@ -296,15 +307,30 @@ mod tests {
 
     #[test]
     fn organisation_numbers_have_one_check_digit() {
-        assert_eq!(check(IdKind::Orgnr, "993467048", false), Err("the check digit is wrong"));
-        assert_eq!(check(IdKind::Orgnr, "99346704", false), Err("it is not 9 digits"));
+        assert_eq!(
+            check(IdKind::Orgnr, "993467048", false),
+            Err("the check digit is wrong")
+        );
+        assert_eq!(
+            check(IdKind::Orgnr, "99346704", false),
+            Err("it is not 9 digits")
+        );
     }
 
     #[test]
     fn serial_numbers_are_digits_only() {
-        assert_eq!(check(IdKind::Hpr, "", false), Err("it is not 1 to 9 digits"));
-        assert_eq!(check(IdKind::Hpr, "1234567890", false), Err("it is not 1 to 9 digits"));
-        assert_eq!(check(IdKind::Hpr, "12a", false), Err("it is not 1 to 9 digits"));
+        assert_eq!(
+            check(IdKind::Hpr, "", false),
+            Err("it is not 1 to 9 digits")
+        );
+        assert_eq!(
+            check(IdKind::Hpr, "1234567890", false),
+            Err("it is not 1 to 9 digits")
+        );
+        assert_eq!(
+            check(IdKind::Hpr, "12a", false),
+            Err("it is not 1 to 9 digits")
+        );
         assert_eq!(check(IdKind::Resh, "0123", false), Err("it starts with 0"));
         assert_eq!(IdKind::parse("nin"), Some(IdKind::Nin));
         assert!(IdKind::Nin.accepts(IdKind::Dnr));

@@ -251,7 +251,10 @@ impl Rules {
                 return Err(MappingError {
                     file: set.source.clone(),
                     line: None,
-                    message: format!("these rules are for profile {:?}, which is not loaded", set.profile),
+                    message: format!(
+                        "these rules are for profile {:?}, which is not loaded",
+                        set.profile
+                    ),
                 }
                 .into());
             }
@@ -266,7 +269,10 @@ impl Rules {
         }
         for name in profiles.names() {
             if !sets.iter().any(|s| s.profile == name) {
-                tracing::warn!(profile = name, "no rules file for this profile: its values are not validated");
+                tracing::warn!(
+                    profile = name,
+                    "no rules file for this profile: its values are not validated"
+                );
             }
         }
 
@@ -277,7 +283,8 @@ impl Rules {
             RegisterBackend::File => {
                 if f.file.is_empty() {
                     return Err(invalid(
-                        "rules.fastlege.register is \"file\" but rules.fastlege.file is empty".into(),
+                        "rules.fastlege.register is \"file\" but rules.fastlege.file is empty"
+                            .into(),
                     )
                     .into());
                 }
@@ -290,7 +297,8 @@ impl Rules {
             RegisterBackend::Http => {
                 let Some(http) = &f.http else {
                     return Err(invalid(
-                        "rules.fastlege.register is \"http\" but [rules.fastlege.http] is missing".into(),
+                        "rules.fastlege.register is \"http\" but [rules.fastlege.http] is missing"
+                            .into(),
                     )
                     .into());
                 };
@@ -331,9 +339,10 @@ impl Rules {
             replacement_systems: Vec::new(),
         };
         if !config.fastlege.replacement_system.is_empty() {
-            engine_settings
-                .replacement_systems
-                .push(("fastlege".to_string(), config.fastlege.replacement_system.clone()));
+            engine_settings.replacement_systems.push((
+                "fastlege".to_string(),
+                config.fastlege.replacement_system.clone(),
+            ));
         }
         let mut profiles = HashMap::new();
         for set in sets {

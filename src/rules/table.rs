@@ -236,7 +236,10 @@ fn whole_field(
 ) -> Result<FieldId, MappingError> {
     let (field, part) = field_path(src, span.clone(), path)?;
     if part != FieldPart::Whole {
-        return Err(src.err(span, format!("{what} names a whole field, not a part ({path})")));
+        return Err(src.err(
+            span,
+            format!("{what} names a whole field, not a part ({path})"),
+        ));
     }
     if let Some(kind) = kind {
         if field.kind() != kind {
@@ -280,9 +283,7 @@ fn compile(src: &Source<'_>, codes: &CodeTables) -> Result<RuleSet, MappingError
         None => UnknownCodes::Strict,
     };
     let default_max_len = match &parsed.ruleset.max_len {
-        Some(v) if *v.get_ref() == 0 => {
-            return Err(src.err(v.span(), "max_len must be at least 1"))
-        }
+        Some(v) if *v.get_ref() == 0 => return Err(src.err(v.span(), "max_len must be at least 1")),
         Some(v) => *v.get_ref(),
         None => DEFAULT_MAX_LEN,
     };
@@ -337,7 +338,8 @@ fn compile(src: &Source<'_>, codes: &CodeTables) -> Result<RuleSet, MappingError
                 Some(edges)
             }
         };
-        spec.charsets.insert(name.clone(), Charset { allowed, edges });
+        spec.charsets
+            .insert(name.clone(), Charset { allowed, edges });
     }
 
     for (path, entry) in &parsed.validation {
@@ -384,7 +386,10 @@ fn compile(src: &Source<'_>, codes: &CodeTables) -> Result<RuleSet, MappingError
         }
         if let Some(systems) = &e.codes {
             if part != FieldPart::Whole || field.kind() != FieldKind::Coded {
-                return Err(src.err(span, format!("{path}: codes applies to a whole coded field")));
+                return Err(src.err(
+                    span,
+                    format!("{path}: codes applies to a whole coded field"),
+                ));
             }
             if systems.is_empty() {
                 return Err(src.err(span, format!("{path}: codes lists no code system")));
@@ -494,7 +499,11 @@ fn compile_rule(
     let span = entry.span();
     let e = entry.get_ref();
     let name = e.name.trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(src.err(
             span,
             "a rule needs a name of letters, digits, - and _ (it appears in audit records and configuration)",
@@ -536,15 +545,28 @@ fn compile_rule(
 
     let set_span = e.set.span();
     let s = e.set.get_ref();
-    let field = whole_field(src, set_span.clone(), &s.field, Some(FieldKind::Coded), "set")?;
+    let field = whole_field(
+        src,
+        set_span.clone(),
+        &s.field,
+        Some(FieldKind::Coded),
+        "set",
+    )?;
     if field.is_list() {
         return Err(src.err(
             set_span,
             format!("rule {name}: set replaces a single-valued field; {field} holds several"),
         ));
     }
-    let value = replacement(codes, name, &s.code, &s.system, s.text.clone(), s.assigner.clone())
-        .map_err(|m| src.err(set_span, m))?;
+    let value = replacement(
+        codes,
+        name,
+        &s.code,
+        &s.system,
+        s.text.clone(),
+        s.assigner.clone(),
+    )
+    .map_err(|m| src.err(set_span, m))?;
 
     let mut also = Vec::new();
     for a in &e.also {

@@ -41,7 +41,11 @@ pub type Warning = Finding;
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} fails rule {}: {}", self.field, self.rule, self.problem)
+        write!(
+            f,
+            "{} fails rule {}: {}",
+            self.field, self.rule, self.problem
+        )
     }
 }
 
@@ -285,7 +289,13 @@ impl Validator {
         }
     }
 
-    fn check_text(&self, c: &mut Collector<'_>, field: FieldId, part: FieldPart, text: Option<&str>) {
+    fn check_text(
+        &self,
+        c: &mut Collector<'_>,
+        field: FieldId,
+        part: FieldPart,
+        text: Option<&str>,
+    ) {
         let Some(text) = text else {
             return;
         };
@@ -323,7 +333,10 @@ impl Validator {
         }
         if let Some(edges) = &charset.edges {
             let first = text.chars().next().is_some_and(|ch| edges.contains(&ch));
-            let last = text.chars().next_back().is_some_and(|ch| edges.contains(&ch));
+            let last = text
+                .chars()
+                .next_back()
+                .is_some_and(|ch| edges.contains(&ch));
             if !first || !last {
                 c.error(
                     part_name,

@@ -79,7 +79,10 @@ mod tests {
     fn reads_the_sample_register() {
         let text = include_str!("../../../samples/fastlege-register.toml");
         let r = FileRegister::from_toml("samples/fastlege-register.toml", text).unwrap();
-        assert_eq!(r.gp_of("21868534521").unwrap().as_deref(), Some("565501872"));
+        assert_eq!(
+            r.gp_of("21868534521").unwrap().as_deref(),
+            Some("565501872")
+        );
         assert_ne!(r.gp_of("03128734502").unwrap().as_deref(), Some("9144900"));
         assert_eq!(r.gp_of("00000000000").unwrap(), None);
         assert!(!format!("{r:?}").contains("21868534521"));
@@ -89,8 +92,8 @@ mod tests {
     fn bad_entries_name_the_line() {
         let err = FileRegister::from_toml("r.toml", "[gp]\n\"123\" = \"565501872\"\n").unwrap_err();
         assert_eq!((err.file.as_str(), err.line), ("r.toml", Some(2)));
-        let err =
-            FileRegister::from_toml("r.toml", "[gp]\n\"21868534521\" = \"Dr. Svendsen\"\n").unwrap_err();
+        let err = FileRegister::from_toml("r.toml", "[gp]\n\"21868534521\" = \"Dr. Svendsen\"\n")
+            .unwrap_err();
         assert!(err.message.contains("HPR number"), "{err}");
     }
 }

@@ -161,7 +161,10 @@ fn check_settings(s: &HttpRegisterSettings) -> Result<(), String> {
         return Err("hpr_pointer must be a JSON pointer: empty or starting with /".to_string());
     }
     if s.timeout.is_zero() || s.connect_timeout.is_zero() || s.connect_timeout > s.timeout {
-        return Err("the register timeouts must be positive, the connect timeout at most the total".to_string());
+        return Err(
+            "the register timeouts must be positive, the connect timeout at most the total"
+                .to_string(),
+        );
     }
     if s.max_concurrent == 0 {
         return Err("max_concurrent must be at least 1".to_string());
@@ -281,6 +284,8 @@ impl HttpRegister {
                     "the value at the configured pointer is not an HPR number",
                 )))
             }
+            // `{"gp": null}` for the pointer `/gp/hprNumber` is "no GP" too.
+            None if null_on_the_way(&json, &self.settings.hpr_pointer) => return Ok(None),
             // A register that changed its answer's shape must not turn every GP into "no GP" silently.
             None => {
                 return Err(self.fail(RegisterError::Malformed(
@@ -295,6 +300,14 @@ impl HttpRegister {
         }
         Ok(Some(hpr))
     }
+}
+
+/// Whether some prefix of `pointer` resolves to `null` in `json`.
+fn null_on_the_way(json: &Value, pointer: &str) -> bool {
+    pointer
+        .match_indices('/')
+        .skip(1)
+        .any(|(i, _)| json.pointer(&pointer[..i]).is_some_and(Value::is_null))
 }
 
 impl FastlegeRegister for HttpRegister {
@@ -348,6 +361,14 @@ mod tests {
         s.connect_timeout = Duration::from_secs(5);
         s.timeout = Duration::from_secs(1);
         assert!(new(s).is_err());
+    }
+
+    #[test]
+    fn null_on_the_pointer_path() {
+        let v: Value = serde_json::json!({"gp": null, "a": {"b": 1}});
+        assert!(null_on_the_way(&v, "/gp/hprNumber"));
+        assert!(!null_on_the_way(&v, "/a/c"));
+        assert!(!null_on_the_way(&v, "/x/y"));
     }
 
     #[test]

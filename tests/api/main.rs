@@ -2,4 +2,5 @@
 
 mod helpers;
 mod rejections;
+mod rules;
 mod token_exchange;

@@ -19,7 +19,7 @@ const GP_PATIENT: &str = "21868534521"; // GP 565501872 (the fastlege sample)
 const OTHER_GP_PATIENT: &str = "03128734502"; // GP 9876543, answered as a JSON number
 const UNLISTED: &str = "14035234595"; // 404
 const NULL_GP: &str = "11111111111"; // {"gp": null}
-const SLOW: &str = "22222222222"; // answers after 1.5 s
+const SLOW: &str = "22222222222"; // answers after 3 s
 const FAILING: &str = "33333333333"; // 500
 const NOT_JSON: &str = "44444444444";
 const WRONG_SHAPE: &str = "55555555555"; // JSON without the pointer's target
@@ -98,7 +98,7 @@ fn serve(stream: TcpStream, counts: &Mutex<HashMap<String, usize>>) {
         ),
         NULL_GP => ("200 OK", r#"{"gp": null}"#.to_string(), ""),
         SLOW => {
-            std::thread::sleep(Duration::from_millis(1500));
+            std::thread::sleep(Duration::from_millis(3000));
             (
                 "200 OK",
                 r#"{"gp": {"hprNumber": "565501872"}}"#.to_string(),
@@ -144,8 +144,9 @@ fn settings(url: String) -> HttpRegisterSettings {
     HttpRegisterSettings {
         url,
         hpr_pointer: "/gp/hprNumber".into(),
-        connect_timeout: Duration::from_millis(300),
-        timeout: Duration::from_millis(400),
+        // Generous for a loaded CI machine; the slow endpoint takes far longer.
+        connect_timeout: Duration::from_millis(500),
+        timeout: Duration::from_millis(1000),
         ..HttpRegisterSettings::default()
     }
 }
@@ -200,12 +201,12 @@ fn the_cache_expires() {
     let server = Register::start();
     let stats = Arc::new(RegisterStats::default());
     let mut s = settings(server.url());
-    s.cache_ttl = Duration::from_millis(150);
+    s.cache_ttl = Duration::from_millis(600);
     let reg = HttpRegister::new(s, stats).unwrap();
     reg.gp_of(GP_PATIENT).unwrap();
     reg.gp_of(GP_PATIENT).unwrap();
     assert_eq!(server.requests(GP_PATIENT), 1);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(900));
     reg.gp_of(GP_PATIENT).unwrap();
     assert_eq!(server.requests(GP_PATIENT), 2);
 }
@@ -218,7 +219,7 @@ fn failures_are_unavailable_and_not_cached() {
     let started = Instant::now();
     assert_eq!(reg.gp_of(SLOW), Err(RegisterError::Timeout));
     assert!(
-        started.elapsed() < Duration::from_millis(1200),
+        started.elapsed() < Duration::from_millis(2500),
         "the timeout did not cut the slow answer short: {:?}",
         started.elapsed()
     );
@@ -282,7 +283,7 @@ fn concurrency_is_bounded_and_one_patient_is_asked_once() {
     let mut s = settings(server.url());
     s.max_concurrent = 1;
     s.queue_wait = Duration::from_millis(50);
-    s.timeout = Duration::from_millis(1000);
+    s.timeout = Duration::from_millis(1500);
     let reg = Arc::new(HttpRegister::new(s, stats.clone()).unwrap());
 
     // One slot, held by a slow lookup: another patient's lookup gives up after the queue wait.

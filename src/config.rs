@@ -41,6 +41,10 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../samples/keys/TEST-ONLY-helseid-es256.pub.pem"),
     ),
     (
+        "keys/TEST-ONLY-helseid.jwks.json",
+        include_bytes!("../samples/keys/TEST-ONLY-helseid.jwks.json"),
+    ),
+    (
         "fastlege-register.toml",
         include_bytes!("../samples/fastlege-register.toml"),
     ),
@@ -112,6 +116,13 @@ pub struct GatewayConfig {
     pub mappings: String,
     #[serde(default = "default_skew")]
     pub clock_skew_secs: u64,
+    /// Where callers reach the gateway (used in /saml/metadata).
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+}
+
+fn default_public_url() -> String {
+    "http://127.0.0.1:8080".to_string()
 }
 
 fn default_profile() -> String {
@@ -139,6 +150,60 @@ pub struct JwtConfig {
     pub audiences: Vec<String>,
     #[serde(default = "default_typ")]
     pub typ: String,
+    /// Which JWTs the gateway accepts as input (JWT → SAML).
+    #[serde(default)]
+    pub trust: Option<JwtTrustConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtTrustConfig {
+    /// An incoming JWT's `aud` must name one of these.
+    pub audiences: Vec<String>,
+    /// Accepted `typ` header values; empty accepts any.
+    #[serde(default = "default_types")]
+    pub types: Vec<String>,
+    /// Longest accepted lifetime (`exp - iat`) of an incoming JWT.
+    #[serde(default = "default_inbound_lifetime")]
+    pub max_lifetime_secs: u64,
+    #[serde(default = "default_jwt_bytes")]
+    pub max_bytes: usize,
+    #[serde(default)]
+    pub issuers: Vec<JwtIssuerConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuerConfig {
+    pub issuer: String,
+    /// A JWKS file (relative to the configuration) ...
+    #[serde(default)]
+    pub jwks_file: Option<String>,
+    /// ... or a JWKS URL, fetched with a timeout and refreshed on an unknown `kid` at most once per interval.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    pub algorithms: Vec<String>,
+    #[serde(default = "default_fetch_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+}
+
+/// RFC 9068 access tokens; issuers that type their access tokens plain `JWT` must be listed explicitly.
+fn default_types() -> Vec<String> {
+    vec!["at+jwt".to_string()]
+}
+fn default_inbound_lifetime() -> u64 {
+    3600
+}
+fn default_jwt_bytes() -> usize {
+    8 * 1024
+}
+fn default_fetch_timeout_ms() -> u64 {
+    2000
+}
+fn default_refresh_secs() -> u64 {
+    300
 }
 
 fn default_alg() -> JwtAlgorithm {
@@ -168,6 +233,31 @@ pub struct SamlConfig {
     pub confirmation_methods: Vec<String>,
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
+    /// How the gateway issues XUA assertions (JWT → SAML).
+    #[serde(default)]
+    pub signing: Option<SamlSigningConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlSigningConfig {
+    /// RSA private key (PEM) and its X.509 certificate (PEM), published at /saml/metadata.
+    pub key: String,
+    pub certificate: String,
+    /// Audiences a caller may request for an assertion; the first is used when none is requested.
+    pub audiences: Vec<String>,
+    /// No assertion lives longer than this, and never longer than the JWT it was made from.
+    #[serde(default = "default_saml_lifetime")]
+    pub max_lifetime_secs: u64,
+    #[serde(default = "default_authn_class")]
+    pub authn_context_class: String,
+}
+
+fn default_saml_lifetime() -> u64 {
+    3600
+}
+fn default_authn_class() -> String {
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:X509".to_string()
 }
 
 fn default_methods() -> Vec<String> {
@@ -337,6 +427,63 @@ impl LoadedConfig {
                 )));
             }
         }
+        if let Some(t) = &c.jwt.trust {
+            if t.audiences.is_empty() {
+                return Err(self.invalid("jwt.trust.audiences must name at least one audience"));
+            }
+            if t.max_bytes < 512 || t.max_bytes > 64 * 1024 {
+                return Err(self.invalid("jwt.trust.max_bytes must be between 512 and 65536"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for i in &t.issuers {
+                if !seen.insert(&i.issuer) {
+                    return Err(
+                        self.invalid(format!("jwt.trust.issuers names {:?} twice", i.issuer))
+                    );
+                }
+                if i.jwks_file.is_some() == i.jwks_url.is_some() {
+                    return Err(self.invalid(format!(
+                        "jwt.trust.issuers {:?}: give exactly one of jwks_file and jwks_url",
+                        i.issuer
+                    )));
+                }
+                if i.algorithms.is_empty() {
+                    return Err(self.invalid(format!(
+                        "jwt.trust.issuers {:?}: algorithms is empty",
+                        i.issuer
+                    )));
+                }
+                for a in &i.algorithms {
+                    if !matches!(
+                        a.as_str(),
+                        "RS256"
+                            | "RS384"
+                            | "RS512"
+                            | "PS256"
+                            | "PS384"
+                            | "PS512"
+                            | "ES256"
+                            | "ES384"
+                            | "EdDSA"
+                    ) {
+                        return Err(self.invalid(format!(
+                            "jwt.trust.issuers {:?}: algorithm {a:?} is not accepted (HMAC and none never are)",
+                            i.issuer
+                        )));
+                    }
+                }
+            }
+        }
+        if let Some(s) = &c.saml.signing {
+            if s.audiences.is_empty() {
+                return Err(self.invalid("saml.signing.audiences must name at least one audience"));
+            }
+            if s.max_lifetime_secs == 0 || s.max_lifetime_secs > 8 * 3600 {
+                return Err(
+                    self.invalid("saml.signing.max_lifetime_secs must be between 1 and 28800")
+                );
+            }
+        }
         if c.limits.max_body_bytes < 1024 {
             return Err(self.invalid("limits.max_body_bytes must be at least 1024"));
         }
@@ -383,6 +530,13 @@ impl LoadedConfig {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
             .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
+            .chain(c.saml.signing.iter().map(|s| &s.key))
+            .chain(
+                c.jwt
+                    .trust
+                    .iter()
+                    .flat_map(|t| t.issuers.iter().filter_map(|i| i.jwks_file.as_ref())),
+            )
             .any(|p| p.contains("TEST-ONLY"))
     }
 }

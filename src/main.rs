@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use xua_gateway::config::{LoadedConfig, LogFormat};
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::http::translate::{classify, Input};
 use xua_gateway::http::Application;
 use xua_gateway::samples::{self, MintOptions};
 
@@ -45,7 +46,10 @@ enum Command {
         /// Mapping profile (default: gateway.profile).
         #[arg(long)]
         profile: Option<String>,
-        /// The token; `-` or nothing reads standard input.
+        /// The patient (fødselsnummer, D-number or CX) when a JWT input does not name one.
+        #[arg(long)]
+        patient: Option<String>,
+        /// The token (an XML assertion or a compact JWT); `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
@@ -71,6 +75,18 @@ enum SampleKind {
         /// Print base64url (no padding), ready for RFC 8693 `subject_token`, instead of XML.
         #[arg(long)]
         base64url: bool,
+    },
+    /// A fresh HelseID-style JWT (ES256, at+jwt) from a claims file, signed with the TEST-ONLY sample issuer key.
+    Jwt {
+        #[arg(long)]
+        claims: Option<PathBuf>,
+        #[arg(long, default_value = samples::SAMPLE_AUDIENCE)]
+        audience: String,
+        #[arg(long, default_value = samples::SAMPLE_JWT_ISSUER)]
+        issuer: String,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 300)]
+        lifetime: i64,
     },
 }
 
@@ -152,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             audience,
             profile,
+            patient,
             file,
         } => {
             let loaded = load_config(config.as_ref())?;
@@ -161,18 +178,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let request = ExchangeRequest {
                 audience,
                 profile,
+                patient,
                 request_id: uuid::Uuid::new_v4().to_string(),
                 client_address: Some("cli".to_string()),
             };
-            let trimmed = input
-                .iter()
-                .position(|b| !b.is_ascii_whitespace())
-                .map(|i| &input[i..])
-                .unwrap_or(&[]);
-            if !(trimmed.starts_with(b"<") || trimmed.starts_with("\u{FEFF}".as_bytes())) {
-                bail!("translate takes an XML assertion");
-            }
-            match gateway.saml_to_jwt(&input, &request) {
+            let result = match classify(&input) {
+                Input::Saml => gateway.saml_to_jwt(&input, &request),
+                Input::Jwt(token) => gateway.jwt_to_saml(&token, &request),
+                Input::Unknown => bail!("translate takes an XML assertion or a compact JWT"),
+            };
+            match result {
                 Ok(issued) => {
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "{}", issued.token)?;
@@ -221,6 +236,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     out.write_all(&xml)?;
                     writeln!(out)?;
                 }
+                Ok(())
+            }
+            SampleKind::Jwt {
+                claims,
+                audience,
+                issuer,
+                lifetime,
+            } => {
+                let text = match &claims {
+                    Some(p) => std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                    None => samples::FASTLEGE_CLAIMS.to_string(),
+                };
+                let claims = samples::parse_claims(&text)?;
+                let options = samples::JwtMintOptions {
+                    issuer,
+                    audience,
+                    lifetime: time::Duration::seconds(lifetime),
+                };
+                let jwt = samples::mint_jwt(&claims, &options, time::OffsetDateTime::now_utc())?;
+                writeln!(std::io::stdout().lock(), "{jwt}")?;
                 Ok(())
             }
         },

@@ -69,9 +69,76 @@ pub fn mint_assertion(
         not_on_or_after: now + options.lifetime,
         audience: &options.audience,
         name_id,
+        name_qualifier: out.name_qualifier.as_deref(),
         authn_instant: now,
         authn_context_class: AC_X509,
     };
     let unsigned = build::assertion(&spec, &out.attributes)?;
     dsig::sign_assertion(&unsigned, identity)
+}
+
+pub const SAMPLE_JWT_ISSUER: &str = "https://helseid-sts.test.xua-gateway.example";
+pub const SAMPLE_JWT_KEY: &[u8] = include_bytes!("../samples/keys/TEST-ONLY-helseid-es256.key.pem");
+const SAMPLE_JWKS: &str = include_str!("../samples/keys/TEST-ONLY-helseid.jwks.json");
+
+#[derive(Debug, Clone)]
+pub struct JwtMintOptions {
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime: Duration,
+}
+
+impl Default for JwtMintOptions {
+    fn default() -> Self {
+        Self {
+            issuer: SAMPLE_JWT_ISSUER.to_string(),
+            audience: SAMPLE_AUDIENCE.to_string(),
+            lifetime: Duration::minutes(5),
+        }
+    }
+}
+
+/// Signs the claims as the TEST-ONLY sample HelseID-style issuer (ES256, `typ: at+jwt`), adding the
+/// registered claims. Claims in the file win over nothing: registered names in it are refused.
+pub fn mint_jwt(
+    claims: &Map<String, Value>,
+    options: &JwtMintOptions,
+    now: OffsetDateTime,
+) -> Result<String, Rejection> {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(SAMPLE_JWT_KEY)
+        .map_err(|_| Rejection::internal("the sample JWT key cannot be read"))?;
+    let jwks: Value = serde_json::from_str(SAMPLE_JWKS)
+        .map_err(|_| Rejection::internal("the sample JWKS is broken"))?;
+    let kid = jwks["keys"][0]["kid"].as_str().map(str::to_string);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.typ = Some("at+jwt".to_string());
+    header.kid = kid;
+    let mut all = claims.clone();
+    for name in ["iss", "aud", "iat", "nbf", "exp", "jti", "sub"] {
+        if all.contains_key(name) {
+            return Err(Rejection::claim(format!(
+                "the claims file sets {name}; the sample issuer sets it"
+            )));
+        }
+    }
+    let iat = now.unix_timestamp();
+    all.insert("iss".into(), Value::from(options.issuer.clone()));
+    all.insert("aud".into(), Value::from(options.audience.clone()));
+    all.insert("iat".into(), Value::from(iat));
+    all.insert("nbf".into(), Value::from(iat));
+    all.insert(
+        "exp".into(),
+        Value::from((now + options.lifetime).unix_timestamp()),
+    );
+    all.insert(
+        "jti".into(),
+        Value::from(uuid::Uuid::new_v4().simple().to_string()),
+    );
+    // HelseID's `sub` is a pairwise pseudonym, not the person's number.
+    all.insert(
+        "sub".into(),
+        Value::from(format!("sample-{}", uuid::Uuid::new_v4().simple())),
+    );
+    jsonwebtoken::encode(&header, &all, &key)
+        .map_err(|e| Rejection::internal(format!("cannot sign the sample JWT: {e}")))
 }

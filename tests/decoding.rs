@@ -16,6 +16,7 @@ fn decode(xml: &[u8]) -> AccessContext {
         .default_profile()
         .decode_xua(XuaInput {
             name_id: view.name_id.as_deref(),
+            name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
         })
         .unwrap()
@@ -383,6 +384,7 @@ fn decode_err(xml: &str) -> xua_gateway::error::Rejection {
         .default_profile()
         .decode_xua(XuaInput {
             name_id: view.name_id.as_deref(),
+            name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
         })
         .unwrap_err()

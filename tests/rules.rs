@@ -121,6 +121,7 @@ fn read_back(profile: &Profile, out: &XuaOutput) -> AccessContext {
     profile
         .decode_xua(XuaInput {
             name_id: out.name_id.as_deref(),
+            name_qualifier: out.name_qualifier.as_deref(),
             attributes: &attributes,
         })
         .unwrap()
@@ -923,6 +924,7 @@ fn the_nhn_corpus_in_lenient_mode() {
         let ctx = profile
             .decode_xua(XuaInput {
                 name_id: view.name_id.as_deref(),
+                name_qualifier: view.name_id_qualifier.as_deref(),
                 attributes: &view.attributes,
             })
             .unwrap();

@@ -12,3 +12,16 @@ pub async fn jwks(gateway: web::Data<Gateway>) -> HttpResponse {
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
+
+/// SAML metadata naming the gateway as an assertion issuer, with its signing certificate.
+pub async fn saml_metadata(gateway: web::Data<Gateway>) -> HttpResponse {
+    match crate::saml::metadata::entity_descriptor(&gateway) {
+        Ok(Some(xml)) => HttpResponse::Ok()
+            .content_type("application/samlmetadata+xml")
+            .insert_header(("Cache-Control", "public, max-age=300"))
+            .body(xml),
+        Ok(None) => HttpResponse::NotFound()
+            .json(serde_json::json!({"error": "not_found", "error_description": "this gateway issues no SAML assertions"})),
+        Err(e) => super::errors::error_response(&e),
+    }
+}

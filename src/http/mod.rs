@@ -4,7 +4,7 @@
 mod errors;
 mod meta;
 mod token;
-mod translate;
+pub mod translate;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token::token))
         .route("/translate", web::post().to(translate::translate))
         .route("/.well-known/jwks.json", web::get().to(meta::jwks))
+        .route("/saml/metadata", web::get().to(meta::saml_metadata))
         .route("/healthz", web::get().to(meta::healthz));
 }
 

@@ -16,6 +16,9 @@ pub const TT_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const TT_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// IHE IUA writes the RFC's `access_token` with a hyphen (research/ihe.md F15); accepted as a synonym.
 pub const TT_ACCESS_TOKEN_IUA: &str = "urn:ietf:params:oauth:token-type:access-token";
+/// The extension parameter that names the patient when the JWT does not (HelseID leaves the patient out of
+/// the attestation and sends it as a request parameter: research/norway.md §1.1).
+pub const PATIENT_PARAMETER: &str = "patient";
 
 /// The form, parsed strictly: every parameter at most once (RFC 6749 §3.2).
 #[derive(Debug, Default)]
@@ -118,6 +121,7 @@ pub async fn token(
     let exchange = ExchangeRequest {
         audience: form.get("audience").map(str::to_string),
         profile: form.get("profile").map(str::to_string),
+        patient: form.get(PATIENT_PARAMETER).map(str::to_string),
         request_id: req
             .extensions()
             .get::<RequestId>()
@@ -152,6 +156,32 @@ pub async fn token(
                         "access_token": issued.token,
                         "issued_token_type": issued_type,
                         "token_type": "Bearer",
+                        "expires_in": issued.expires_in,
+                    })),
+                Ok(Err(rejection)) => error_response(&rejection),
+                Err(_) => error_response(&Rejection::internal("the translation worker failed")),
+            }
+        }
+        TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA => {
+            match form.get("requested_token_type") {
+                None | Some(TT_SAML2) => {}
+                Some(other) => {
+                    return error_response(&Rejection::request(format!(
+                        "requested_token_type {} is not supported for a JWT subject_token (only {TT_SAML2})",
+                        shown(other)
+                    )))
+                }
+            }
+            let gw = gateway.into_inner();
+            match web::block(move || gw.jwt_to_saml(&subject_token, &exchange)).await {
+                Ok(Ok(issued)) => HttpResponse::Ok()
+                    .insert_header(("Cache-Control", "no-store"))
+                    .insert_header(("Pragma", "no-cache"))
+                    .json(json!({
+                        "access_token": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(issued.token.as_bytes()),
+                        "issued_token_type": TT_SAML2,
+                        // A XUA assertion travels in a WS-Security header, not as an OAuth access token.
+                        "token_type": "N_A",
                         "expires_in": issued.expires_in,
                     })),
                 Ok(Err(rejection)) => error_response(&rejection),

@@ -1,4 +1,5 @@
-//! `POST /translate`: raw assertion XML in, JWT out (for people and scripts).
+//! `POST /translate`: for people and scripts. An XML assertion in gives a JWT out (`application/jwt`); a
+//! JWT in gives a signed assertion out (`application/samlassertion+xml`).
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -13,6 +14,37 @@ use crate::gateway::{ExchangeRequest, Gateway};
 pub struct TranslateQuery {
     audience: Option<String>,
     profile: Option<String>,
+    patient: Option<String>,
+}
+
+/// What kind of token a body holds.
+pub enum Input {
+    Saml,
+    Jwt(String),
+    Unknown,
+}
+
+/// Tells an XML assertion from a compact JWT; anything else is refused before any parsing.
+pub fn classify(body: &[u8]) -> Input {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let rest = &body[start..];
+    if rest.starts_with(b"<") || rest.starts_with("\u{FEFF}".as_bytes()) {
+        return Input::Saml;
+    }
+    match std::str::from_utf8(rest) {
+        Ok(text) => {
+            let text = text.trim();
+            if text.starts_with("ey") && text.bytes().filter(|b| *b == b'.').count() >= 2 {
+                Input::Jwt(text.to_string())
+            } else {
+                Input::Unknown
+            }
+        }
+        Err(_) => Input::Unknown,
+    }
 }
 
 pub async fn translate(
@@ -23,12 +55,13 @@ pub async fn translate(
 ) -> HttpResponse {
     let Ok(query) = query else {
         return error_response(&Rejection::request(
-            "the query string takes audience and profile only",
+            "the query string takes audience, profile and patient only",
         ));
     };
     let exchange = ExchangeRequest {
         audience: query.audience.clone(),
         profile: query.profile.clone(),
+        patient: query.patient.clone(),
         request_id: req
             .extensions()
             .get::<RequestId>()
@@ -36,17 +69,25 @@ pub async fn translate(
             .unwrap_or_default(),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
     };
-    let looks_like_xml = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
-        || body.starts_with("\u{FEFF}".as_bytes());
-    if !looks_like_xml {
-        return error_response(&Rejection::request(
-            "POST /translate takes an XML assertion as the body",
-        ));
-    }
     let gw = gateway.into_inner();
-    match web::block(move || gw.saml_to_jwt(&body, &exchange)).await {
+    let (result, content_type) = match classify(&body) {
+        Input::Saml => (
+            web::block(move || gw.saml_to_jwt(&body, &exchange)).await,
+            "application/jwt",
+        ),
+        Input::Jwt(token) => (
+            web::block(move || gw.jwt_to_saml(&token, &exchange)).await,
+            "application/samlassertion+xml",
+        ),
+        Input::Unknown => {
+            return error_response(&Rejection::request(
+                "POST /translate takes an XML assertion or a compact JWT as the body",
+            ))
+        }
+    };
+    match result {
         Ok(Ok(issued)) => HttpResponse::Ok()
-            .content_type("application/jwt")
+            .content_type(content_type)
             .insert_header(("Cache-Control", "no-store"))
             .body(issued.token),
         Ok(Err(rejection)) => error_response(&rejection),

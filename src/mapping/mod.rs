@@ -76,7 +76,12 @@ pub struct JwtSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XuaSource {
     NameId,
-    Attribute { name: String, legacy: Vec<String> },
+    /// The NameID's `NameQualifier` (the domain that qualifies the name: e.g. the identifier's authority).
+    NameQualifier,
+    Attribute {
+        name: String,
+        legacy: Vec<String>,
+    },
 }
 
 /// XUA value encodings.

@@ -227,6 +227,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
     let mut seen_attrs: HashMap<String, String> = HashMap::new();
     let mut seen_claims: Vec<(Vec<String>, std::ops::Range<usize>)> = Vec::new();
     let mut nameid_seen = false;
+    let mut qualifier_seen = false;
 
     for entry in &parsed.field {
         let span = entry.span();
@@ -293,6 +294,14 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
                         return Err(lines.err(xspan, "only one field may take the Subject NameID"));
                     }
                     nameid_seen = true;
+                }
+                XuaSource::NameQualifier => {
+                    if qualifier_seen {
+                        return Err(
+                            lines.err(xspan, "only one field may take the NameID's NameQualifier")
+                        );
+                    }
+                    qualifier_seen = true;
                 }
                 XuaSource::Attribute { name, legacy } => {
                     for n in std::iter::once(name).chain(legacy.iter()) {
@@ -389,11 +398,11 @@ fn compile_xua(
 ) -> Result<XuaField, MappingError> {
     let kind = field.kind();
     let source = match entry.source.as_deref() {
-        Some("nameid") => {
+        Some(source @ ("nameid" | "nameid_qualifier")) => {
             if entry.name.is_some() || !entry.legacy.is_empty() || entry.encoding.is_some() {
                 return Err(lines.err(
                     span,
-                    "a field with source = \"nameid\" takes no name, legacy or encoding",
+                    "a field with source = \"nameid\" or \"nameid_qualifier\" takes no name, legacy or encoding",
                 ));
             }
             if !is_string_target(kind, part) || field.is_list() {
@@ -402,7 +411,11 @@ fn compile_xua(
                     format!("the NameID is text; it cannot fill {field} as a whole"),
                 ));
             }
-            XuaSource::NameId
+            if source == "nameid" {
+                XuaSource::NameId
+            } else {
+                XuaSource::NameQualifier
+            }
         }
         Some("attribute") | None => {
             let Some(name) = entry.name.clone().filter(|n| !n.trim().is_empty()) else {
@@ -416,13 +429,13 @@ fn compile_xua(
         Some(other) => {
             return Err(lines.err(
                 span,
-                format!("xua.source must be \"attribute\" or \"nameid\", not {other:?}"),
+                format!("xua.source must be \"attribute\", \"nameid\" or \"nameid_qualifier\", not {other:?}"),
             ))
         }
     };
 
     let codec = match (&source, entry.encoding.as_deref()) {
-        (XuaSource::NameId, _) => XuaCodec::Text,
+        (XuaSource::NameId | XuaSource::NameQualifier, _) => XuaCodec::Text,
         (_, Some("text")) => XuaCodec::Text,
         (_, Some("hl7_ce")) => XuaCodec::Ce,
         (_, Some("hl7_ii")) => XuaCodec::Ii,
@@ -620,4 +633,71 @@ pub(super) fn known_attribute_names(
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compile;
+
+    const HEAD: &str = "[profile]\nname = \"t\"\n";
+
+    fn err(body: &str) -> String {
+        let text = format!("{HEAD}{body}");
+        compile("mappings/profiles/t.toml", &text)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_shipped_profile_compiles() {
+        let text = include_str!("../../mappings/profiles/no-pjd.toml");
+        let p = compile("no-pjd.toml", text).unwrap();
+        assert_eq!(p.name, "no-pjd");
+        assert!(p.xua_fields.len() > 20);
+    }
+
+    #[test]
+    fn unknown_model_field_names_file_and_line() {
+        let e = err("\n[[field]]\nmodel = \"practitioner.shoe_size\"\njwt = { claim = [\"x\"], encoding = \"string\" }\n");
+        assert!(
+            e.starts_with(
+                "mappings/profiles/t.toml:5: unknown model field \"practitioner.shoe_size\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn encoding_that_does_not_fit_the_field_names_the_line() {
+        let e = err("[[field]]\nmodel = \"patient.identifier\"\nxua = { name = \"urn:x\", encoding = \"hl7_ce\" }\n");
+        assert!(e.starts_with("mappings/profiles/t.toml:5:"), "{e}");
+        assert!(
+            e.contains("does not fit the field patient.identifier"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_errors_and_unknown_keys_name_the_line() {
+        let e = err("[[field]]\nmodel = \"patient.identifier\"\nxua = { name = \"urn:x\", encoding = \"cx\", colour = 1 }\n");
+        assert!(e.starts_with("mappings/profiles/t.toml:5:"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        let e = err("[[field]\n");
+        assert!(e.starts_with("mappings/profiles/t.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn one_attribute_cannot_feed_two_fields_and_registered_claims_are_refused() {
+        let e = err(concat!(
+            "[[field]]\nmodel = \"session.client_id\"\nxua = { name = \"urn:a\", encoding = \"text\" }\n",
+            "[[field]]\nmodel = \"session.security_level\"\nxua = { name = \"urn:b\", legacy = [\"urn:a\"], encoding = \"text\" }\n",
+        ));
+        assert!(
+            e.contains("attribute \"urn:a\" is already mapped to session.client_id"),
+            "{e}"
+        );
+        let e = err("[[field]]\nmodel = \"session.client_id\"\njwt = { claim = [\"sub\"], encoding = \"string\" }\n");
+        assert!(e.contains("registered claim \"sub\""), "{e}");
+    }
 }

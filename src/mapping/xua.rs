@@ -14,6 +14,7 @@ use crate::saml::view::{SamlAttribute, SamlValue};
 #[derive(Debug, Clone, Copy)]
 pub struct XuaInput<'a> {
     pub name_id: Option<&'a str>,
+    pub name_qualifier: Option<&'a str>,
     pub attributes: &'a [SamlAttribute],
 }
 
@@ -38,6 +39,7 @@ pub struct XuaAttributeOut {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct XuaOutput {
     pub name_id: Option<String>,
+    pub name_qualifier: Option<String>,
     pub attributes: Vec<XuaAttributeOut>,
 }
 
@@ -158,16 +160,21 @@ impl Profile {
         let mut asm = Assembler::new(self);
         for f in &self.xua_fields {
             match &f.source {
-                XuaSource::NameId => {
-                    if let Some(name_id) = input.name_id {
+                XuaSource::NameId | XuaSource::NameQualifier => {
+                    let (value, source) = if f.source == XuaSource::NameId {
+                        (input.name_id, "Subject NameID")
+                    } else {
+                        (input.name_qualifier, "NameID NameQualifier")
+                    };
+                    if let Some(value) = value {
                         if f.part == FieldPart::Whole {
                             asm.add_whole(
                                 f.field,
-                                "Subject NameID",
-                                vec![FieldValue::Text(name_id.to_string())],
+                                source,
+                                vec![FieldValue::Text(value.to_string())],
                             )?;
                         } else {
-                            asm.add_part(f.field, f.part, "Subject NameID", name_id.to_string())?;
+                            asm.add_part(f.field, f.part, source, value.to_string())?;
                         }
                     }
                 }
@@ -259,11 +266,16 @@ impl Profile {
                 continue;
             }
             match &f.source {
-                XuaSource::NameId => {
-                    out.name_id = texts.into_iter().find_map(|t| match t {
+                XuaSource::NameId | XuaSource::NameQualifier => {
+                    let text = texts.into_iter().find_map(|t| match t {
                         XuaValueOut::Text { text, .. } => Some(text),
                         XuaValueOut::Element(_) => None,
-                    })
+                    });
+                    if f.source == XuaSource::NameId {
+                        out.name_id = text;
+                    } else {
+                        out.name_qualifier = text;
+                    }
                 }
                 XuaSource::Attribute { name, legacy } => {
                     let name_format = f

@@ -20,6 +20,7 @@ pub struct AssertionSpec<'a> {
     pub not_on_or_after: OffsetDateTime,
     pub audience: &'a str,
     pub name_id: &'a str,
+    pub name_qualifier: Option<&'a str>,
     pub authn_instant: OffsetDateTime,
     pub authn_context_class: &'a str,
 }
@@ -113,7 +114,14 @@ pub fn assertion(
     text_element(&mut w, "saml:Issuer", spec.issuer)?;
 
     start(&mut w, BytesStart::new("saml:Subject"))?;
-    text_element(&mut w, "saml:NameID", spec.name_id)?;
+    let mut name_id = BytesStart::new("saml:NameID");
+    if let Some(q) = spec.name_qualifier {
+        name_id.push_attribute(("NameQualifier", q));
+    }
+    start(&mut w, name_id)?;
+    w.write_event(Event::Text(BytesText::new(spec.name_id)))
+        .map_err(io)?;
+    end(&mut w, "saml:NameID")?;
     let mut sc = BytesStart::new("saml:SubjectConfirmation");
     sc.push_attribute(("Method", ns::CM_BEARER));
     start(&mut w, sc)?;

@@ -143,18 +143,24 @@ pub fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Rejection::iss("the assertion has no Issuer"))?;
 
-    let (name_id, name_id_format, confirmations) = match subject {
+    let subject = match subject {
         Some(s) => read_subject(s)?,
-        None => (None, None, Vec::new()),
+        None => SubjectParts {
+            name_id: None,
+            format: None,
+            qualifier: None,
+            confirmations: Vec::new(),
+        },
     };
 
     Ok(AssertionView {
         id,
         issue_instant,
         issuer,
-        name_id,
-        name_id_format,
-        confirmations,
+        name_id: subject.name_id,
+        name_id_format: subject.format,
+        name_id_qualifier: subject.qualifier,
+        confirmations: subject.confirmations,
         conditions,
         authn_instant,
         authn_context_class,
@@ -162,11 +168,17 @@ pub fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
     })
 }
 
-type SubjectParts = (Option<String>, Option<String>, Vec<SubjectConfirmation>);
+struct SubjectParts {
+    name_id: Option<String>,
+    format: Option<String>,
+    qualifier: Option<String>,
+    confirmations: Vec<SubjectConfirmation>,
+}
 
 fn read_subject(s: &Node) -> Result<SubjectParts, Rejection> {
     let mut name_id = None;
     let mut format = None;
+    let mut qualifier = None;
     let mut confirmations = Vec::new();
     for child in &s.children {
         match (child.ns.as_deref(), child.local.as_str()) {
@@ -176,6 +188,7 @@ fn read_subject(s: &Node) -> Result<SubjectParts, Rejection> {
                 }
                 name_id = Some(text_only(child, "NameID")?);
                 format = child.attr("Format").map(str::to_string);
+                qualifier = child.attr("NameQualifier").map(str::to_string);
             }
             (Some(ns::SAML), "SubjectConfirmation") => {
                 let method = child
@@ -209,7 +222,12 @@ fn read_subject(s: &Node) -> Result<SubjectParts, Rejection> {
             _ => return Err(Rejection::structure("Subject holds an unexpected element")),
         }
     }
-    Ok((name_id, format, confirmations))
+    Ok(SubjectParts {
+        name_id,
+        format,
+        qualifier,
+        confirmations,
+    })
 }
 
 fn read_conditions(c: &Node) -> Result<Conditions, Rejection> {

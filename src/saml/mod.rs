@@ -9,6 +9,7 @@ pub mod checks;
 pub mod dsig;
 pub mod extract;
 pub mod fragment;
+pub mod metadata;
 pub mod ns;
 pub mod prescan;
 pub mod tree;

@@ -71,6 +71,7 @@ pub struct AssertionView {
     pub issuer: String,
     pub name_id: Option<String>,
     pub name_id_format: Option<String>,
+    pub name_id_qualifier: Option<String>,
     pub confirmations: Vec<SubjectConfirmation>,
     pub conditions: Option<Conditions>,
     pub authn_instant: Option<OffsetDateTime>,

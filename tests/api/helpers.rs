@@ -167,3 +167,59 @@ pub fn run(cmd: &mut Command) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
     out
 }
+
+/// The sample configuration with its key and register paths made absolute, so it can be edited and loaded
+/// from anywhere.
+pub fn sample_config_text() -> String {
+    let keys = repo().join("samples/keys");
+    let register = repo().join("samples/fastlege-register.toml");
+    std::fs::read_to_string(repo().join("samples/config.toml"))
+        .unwrap()
+        .replace("\"keys/", &format!("\"{}/", keys.display()))
+        .replace(
+            "file = \"fastlege-register.toml\"",
+            &format!("file = \"{}\"", register.display()),
+        )
+        .replace("path = \"xua-gateway-audit.jsonl\"", "path = \"\"")
+}
+
+/// Starts the gateway on a configuration text (written into `dir`, so relative paths resolve there).
+pub async fn spawn_app_with_text(text: &str, dir: &Path) -> TestApp {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    spawn_app_with(LoadedConfig::from_file(&path).expect("test config")).await
+}
+
+impl TestApp {
+    /// JWT → SAML over `/token`; returns the status and the body (with the assertion decoded on success).
+    pub async fn exchange_jwt(
+        &self,
+        jwt: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value, Option<String>) {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token_type", TT_JWT),
+            ("subject_token", jwt),
+            ("requested_token_type", TT_SAML2),
+        ];
+        form.extend_from_slice(extra);
+        let (status, body) = self.post_form(&form).await;
+        let xml = body["access_token"].as_str().map(|t| {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .expect("base64url without padding");
+            String::from_utf8(bytes).unwrap()
+        });
+        (status, body, xml)
+    }
+}
+
+pub fn mint_sample_jwt(claims: &str) -> String {
+    xua_gateway::samples::mint_jwt(
+        &claims_file(claims),
+        &xua_gateway::samples::JwtMintOptions::default(),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+}

@@ -1,6 +1,10 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
 mod helpers;
+mod jwks_url;
+mod jwt_attacks;
+mod jwt_to_saml;
 mod rejections;
+mod roundtrip;
 mod rules;
 mod token_exchange;

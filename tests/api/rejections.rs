@@ -204,7 +204,11 @@ async fn comment_inside_nameid_is_struct() {
     let app = spawn_app().await;
     let signed = String::from_utf8(mint_now("fastlege.json")).unwrap();
     // exc-c14n drops comments, so the signature still verifies; the gateway must refuse the split text.
-    let split = signed.replace("<saml:NameID>12837", "<saml:NameID>12837<!---->");
+    let split = signed.replace(
+        ">12837034688</saml:NameID>",
+        ">12837<!---->034688</saml:NameID>",
+    );
+    assert_ne!(split, signed);
     expect_rejected(&app, split.as_bytes(), "STRUCT", "comment").await;
 }
 

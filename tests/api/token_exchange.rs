@@ -116,6 +116,7 @@ async fn assertion_signed_by_the_xmlsec1_cli_is_accepted() {
             not_on_or_after: now + minutes(30),
             audience: xua_gateway::samples::SAMPLE_AUDIENCE,
             name_id: out.name_id.as_deref().unwrap(),
+            name_qualifier: out.name_qualifier.as_deref(),
             authn_instant: now,
             authn_context_class: AC_X509,
         },
@@ -226,4 +227,69 @@ async fn health_and_jwks_are_served() {
         "the private key must never be published"
     );
     assert_eq!(key["kid"].as_str().unwrap(), app.gateway.jwt_issuer().kid());
+}
+
+#[actix_web::test]
+async fn saml_metadata_publishes_the_signing_certificate() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/saml/metadata", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/samlmetadata+xml"
+    );
+    let xml = res.text().await.unwrap();
+    assert!(xml.contains(r#"entityID="https://xua-gateway.test.example""#));
+    assert!(xml.contains(r#"<md:KeyDescriptor use="signing">"#));
+    let pem = std::fs::read(repo().join("samples/keys/TEST-ONLY-gateway-saml.crt.pem")).unwrap();
+    let der = openssl::x509::X509::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    assert!(
+        xml.contains(&b64),
+        "the published certificate is the signing one"
+    );
+}
+
+#[actix_web::test]
+async fn rs256_and_ps256_issuance_verify_in_pyjwt() {
+    for alg in ["RS256", "PS256"] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sample_config_text()
+            .replace("algorithm = \"ES256\"", &format!("algorithm = \"{alg}\""))
+            .replace(
+                "TEST-ONLY-gateway-jwt-es256.key.pem",
+                "TEST-ONLY-gateway-jwt-rsa.key.pem",
+            );
+        let app = spawn_app_with_text(&text, dir.path()).await;
+        let (status, body) = app.exchange_saml(&mint_now("fastlege.json"), &[]).await;
+        assert_eq!(status, 200, "{alg}: {body}");
+        let jwks = write_temp(dir.path(), "jwks.json", app.jwks().await.as_bytes());
+        let token = write_temp(
+            dir.path(),
+            "t.jwt",
+            body["access_token"].as_str().unwrap().as_bytes(),
+        );
+        let out = run(Command::new("python3")
+            .arg(repo().join("tests/support/verify_jwt.py"))
+            .arg(&jwks)
+            .arg(&token)
+            .arg("https://fhir.test.example/pjd")
+            .arg("https://xua-gateway.test.example"));
+        assert!(
+            out.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verified["header"]["alg"], alg);
+    }
 }

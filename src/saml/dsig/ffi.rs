@@ -471,6 +471,21 @@ impl<'d> Elem<'d> {
         }
     }
 
+    /// True if the element has any namespace-qualified attribute (`p:URI`, `xml:lang`, ...).
+    pub(super) fn has_qualified_attribute(&self) -> bool {
+        // SAFETY: walking the attribute list of a live element, read-only.
+        unsafe {
+            let mut attr = (*self.ptr.as_ptr()).properties;
+            while !attr.is_null() {
+                if !(*attr).ns.is_null() {
+                    return true;
+                }
+                attr = (*attr).next;
+            }
+        }
+        false
+    }
+
     /// The un-namespaced attribute node `name` (for pointer-identity checks against the ID table).
     fn attr_node(&self, name: &[u8]) -> Option<*mut xs::xmlAttr> {
         // SAFETY: walking the attribute list of a live element, read-only.

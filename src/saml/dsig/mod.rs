@@ -38,6 +38,12 @@ pub const SAML_ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 /// `samlp:` namespace (SAML 2.0 protocol messages).
 pub const SAML_PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 
+/// XInclude namespaces (the 2001 one is current, the 2003 one appears in old processors).
+const XINCLUDE_NS: [&str; 2] = [
+    "http://www.w3.org/2001/XInclude",
+    "http://www.w3.org/2003/XInclude",
+];
+
 static INIT: OnceLock<Result<(), Rejection>> = OnceLock::new();
 
 /// Initialises libxml2, libxmlsec1 and its OpenSSL backend, checks that the run-time libxmlsec1 matches the
@@ -68,7 +74,14 @@ pub struct VerifiedAssertion {
     pub signed_bytes: Vec<u8>,
     /// The Assertion's ID attribute value (= the Reference URI without '#').
     pub assertion_id: String,
+    /// Only [`verify_assertion`] can produce a value of this type (holding one means the bytes were verified).
+    /// A private field rather than `#[non_exhaustive]`, which would not stop other modules of this crate.
+    _verified: Verified,
 }
+
+/// Private proof-of-origin marker for [`VerifiedAssertion`].
+#[derive(Clone, PartialEq, Eq)]
+struct Verified;
 
 impl fmt::Debug for VerifiedAssertion {
     /// The signed bytes hold personal data (NameID, attributes); Debug shows only their length.
@@ -199,6 +212,13 @@ fn locate(doc: &Doc) -> Result<Located<'_>, Rejection> {
         if element.is(DSIG_NS, "Signature") {
             signatures.push(element);
         }
+        // Inert here (libxml2 only expands XInclude on request), but a later consumer might not be so careful.
+        if XINCLUDE_NS
+            .iter()
+            .any(|ns| element.namespace() == Some(ns.as_bytes()))
+        {
+            return Err(Rejection::forbidden("XInclude elements are not allowed"));
+        }
     }
 
     let assertion = match assertions.as_slice() {
@@ -305,6 +325,7 @@ fn verify_inner(xml: &[u8], anchor: &TrustAnchor) -> Result<VerifiedAssertion, R
     Ok(VerifiedAssertion {
         signed_bytes,
         assertion_id: assertion.id,
+        _verified: Verified,
     })
 }
 

@@ -123,6 +123,25 @@ pub(super) fn check(signature: Elem<'_>, signed_id: &str) -> Result<CheckedSigna
         ));
     }
 
+    // xmlsec reads URI and Algorithm with xmlGetProp, which ignores namespaces and takes the first attribute of
+    // that local name; we read the un-namespaced one. `p:Algorithm="xslt" Algorithm="exc-c14n"` would make the
+    // two disagree, so qualified attributes are refused wherever xmlsec reads attributes (KeyInfo is never read).
+    let read_by_xmlsec = [signature, signed_info]
+        .into_iter()
+        .chain(signed_info.descendants())
+        .chain(
+            signature
+                .children()
+                .filter(|e| e.is(DSIG_NS, "SignatureValue")),
+        );
+    for element in read_by_xmlsec {
+        if element.has_qualified_attribute() {
+            return Err(Rejection::structure(
+                "namespace-qualified attributes are not allowed in ds:Signature, ds:SignedInfo or ds:SignatureValue",
+            ));
+        }
+    }
+
     let checked = check_signed_info(signed_info, signed_id)?;
 
     // Comments in SignedInfo or DigestValue do not change what is signed (c14n drops them) but are the raw

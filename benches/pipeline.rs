@@ -1,0 +1,65 @@
+//! Whole-pipeline cost in-process, per direction (no HTTP): what one exchange costs on this machine.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use xua_gateway::config::LoadedConfig;
+use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::samples::{self, MintOptions};
+
+fn gateway() -> Gateway {
+    let loaded = LoadedConfig::embedded().expect("embedded config");
+    Gateway::build(
+        loaded,
+        xua_gateway::clock::system(),
+        Some(Arc::new(NullSink)),
+    )
+    .expect("gateway")
+}
+
+/// The audit cost is measured on its own; here records are dropped.
+#[derive(Debug)]
+struct NullSink;
+impl xua_gateway::audit::AuditSink for NullSink {
+    fn write(
+        &self,
+        _: &xua_gateway::audit::AuditRecord,
+    ) -> Result<(), xua_gateway::audit::AuditError> {
+        Ok(())
+    }
+}
+
+fn saml_to_jwt(c: &mut Criterion) {
+    let gw = gateway();
+    let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
+    let xml = samples::mint_assertion(
+        gw.profiles().default_profile(),
+        &claims,
+        &MintOptions::default(),
+        &samples::sample_idp().expect("idp"),
+        time::OffsetDateTime::now_utc(),
+    )
+    .expect("mint");
+    let request = ExchangeRequest::default();
+    c.bench_function("pipeline/saml_to_jwt/ES256", |b| {
+        b.iter(|| gw.saml_to_jwt(&xml, &request).expect("exchange"))
+    });
+}
+
+fn jwt_to_saml(c: &mut Criterion) {
+    let gw = gateway();
+    let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
+    let jwt = samples::mint_jwt(
+        &claims,
+        &samples::JwtMintOptions::default(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .expect("mint");
+    let request = ExchangeRequest::default();
+    c.bench_function("pipeline/jwt_to_saml/ES256-in", |b| {
+        b.iter(|| gw.jwt_to_saml(&jwt, &request).expect("exchange"))
+    });
+}
+
+criterion_group!(benches, saml_to_jwt, jwt_to_saml);
+criterion_main!(benches);

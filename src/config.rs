@@ -44,6 +44,10 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
         "keys/TEST-ONLY-helseid.jwks.json",
         include_bytes!("../samples/keys/TEST-ONLY-helseid.jwks.json"),
     ),
+    (
+        "fastlege-register.toml",
+        include_bytes!("../samples/fastlege-register.toml"),
+    ),
 ];
 
 /// Longest clock skew the configuration may ask for (research/security.md: 60–180 s).
@@ -75,6 +79,9 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// Value validation and the fastlege rule (`src/rules`).
+    #[serde(default)]
+    pub rules: crate::rules::RulesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,7 @@ use crate::jwt::{
 };
 use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::{AccessContext, Identifier, Patient};
+use crate::rules::{RuleDirection, Rules};
 use crate::saml::build::{self, AssertionSpec};
 use crate::saml::checks::SamlPolicy;
 use crate::saml::dsig::{self, SigningIdentity, TrustAnchor};
@@ -75,6 +76,7 @@ pub struct Gateway {
     saml_signer: Option<SamlSigner>,
     clock: SharedClock,
     audit: Arc<dyn AuditSink>,
+    rules: Rules,
 }
 
 /// The gateway's XUA issuing identity and policy.
@@ -129,6 +131,7 @@ impl Gateway {
         } else {
             ProfileSet::load_dir(&loaded.resolve_dir(&c.gateway.mappings), &c.gateway.profile)?
         };
+        let rules = Rules::build(&loaded, &profiles)?;
 
         let mut trust = TrustStore::new();
         for t in &c.saml.trusted_issuers {
@@ -266,6 +269,7 @@ impl Gateway {
             saml_signer,
             clock,
             audit,
+            rules,
             loaded,
         })
     }
@@ -280,6 +284,11 @@ impl Gateway {
 
     pub fn profiles(&self) -> &ProfileSet {
         &self.profiles
+    }
+
+    /// Validation, code tables, declared rules and the fastlege register (with its counters).
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -335,6 +344,7 @@ impl Gateway {
             profile: None,
             client_address: request.client_address.clone(),
             context: None,
+            rules: None,
         }
     }
 
@@ -497,12 +507,23 @@ impl Gateway {
         record.input_token_id = Some(view.id.clone());
 
         // decode
-        let context = profile.decode_xua(XuaInput {
+        let mut context = profile.decode_xua(XuaInput {
             name_id: view.name_id.as_deref(),
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
         })?;
         record.context = Some(context.clone());
+
+        // rules: validate the decoded values, then run what is declared for this direction (by default
+        // nothing: the fastlege override applies when encoding XUA)
+        let outcome = self.rules.run(
+            &profile.name,
+            &[RuleDirection::DecodeXua, RuleDirection::EncodeJwt],
+            &mut context,
+        )?;
+        if !outcome.is_empty() {
+            record.rules = Some(outcome);
+        }
 
         // encode
         let claims = profile.encode_claims(&context)?;

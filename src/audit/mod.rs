@@ -52,6 +52,10 @@ pub struct AuditRecord {
     /// The grounds for access, as decoded (absent when the input never got that far).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<AccessContext>,
+    /// What the rules stage did: lenient-mode warnings and every rule decision (e.g. the fastlege override
+    /// with the original value and the register's answer). Absent when there was nothing to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::rules::RulesOutcome>,
 }
 
 #[derive(Debug, thiserror::Error)]

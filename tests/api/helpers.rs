@@ -168,12 +168,18 @@ pub fn run(cmd: &mut Command) -> std::process::Output {
     out
 }
 
-/// The sample configuration with its key paths made absolute, so it can be edited and loaded from anywhere.
+/// The sample configuration with its key and register paths made absolute, so it can be edited and loaded
+/// from anywhere.
 pub fn sample_config_text() -> String {
     let keys = repo().join("samples/keys");
+    let register = repo().join("samples/fastlege-register.toml");
     std::fs::read_to_string(repo().join("samples/config.toml"))
         .unwrap()
         .replace("\"keys/", &format!("\"{}/", keys.display()))
+        .replace(
+            "file = \"fastlege-register.toml\"",
+            &format!("file = \"{}\"", register.display()),
+        )
         .replace("path = \"xua-gateway-audit.jsonl\"", "path = \"\"")
 }
 

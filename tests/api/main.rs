@@ -6,4 +6,5 @@ mod jwt_attacks;
 mod jwt_to_saml;
 mod rejections;
 mod roundtrip;
+mod rules;
 mod token_exchange;

@@ -1,0 +1,339 @@
+//! Well-formedness of Norwegian identifiers: fødselsnummer and D-number (date and both mod-11 check digits),
+//! organisation number (mod-11), HPR number and RESH id (form only: neither carries a published check digit).
+//!
+//! Every problem is a fixed phrase that describes what is wrong and never repeats the identifier, because
+//! these messages reach error responses and ordinary logs.
+
+use std::fmt;
+
+/// Which check an identifier gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdKind {
+    /// A fødselsnummer or a D-number, whichever it is (`nin`).
+    Nin,
+    /// Fødselsnummer (urn:oid:2.16.578.1.12.4.1.4.1).
+    Fnr,
+    /// D-number (urn:oid:2.16.578.1.12.4.1.4.2): a fødselsnummer whose day has 4 added to its first digit.
+    Dnr,
+    /// HPR number (urn:oid:2.16.578.1.12.4.1.4.4).
+    Hpr,
+    /// Enhetsregisteret organisation number (urn:oid:2.16.578.1.12.4.1.4.101).
+    Orgnr,
+    /// RESH id of a health-trust unit (urn:oid:2.16.578.1.12.4.1.4.102).
+    Resh,
+}
+
+impl IdKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdKind::Nin => "nin",
+            IdKind::Fnr => "fnr",
+            IdKind::Dnr => "dnr",
+            IdKind::Hpr => "hpr",
+            IdKind::Orgnr => "orgnr",
+            IdKind::Resh => "resh",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<IdKind> {
+        Some(match name {
+            "nin" => IdKind::Nin,
+            "fnr" => IdKind::Fnr,
+            "dnr" => IdKind::Dnr,
+            "hpr" => IdKind::Hpr,
+            "orgnr" => IdKind::Orgnr,
+            "resh" => IdKind::Resh,
+            _ => return None,
+        })
+    }
+
+    /// Whether an identifier whose system says `specific` satisfies a rule asking for `self`.
+    pub fn accepts(self, specific: IdKind) -> bool {
+        self == specific || (self == IdKind::Nin && matches!(specific, IdKind::Fnr | IdKind::Dnr))
+    }
+
+    pub const ALL: [IdKind; 6] = [
+        IdKind::Nin,
+        IdKind::Fnr,
+        IdKind::Dnr,
+        IdKind::Hpr,
+        IdKind::Orgnr,
+        IdKind::Resh,
+    ];
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Checks one identifier. `synthetic` accepts synthetic test numbers (Skatteetaten's Tenor test data adds 80
+/// to the month of a fødselsnummer or D-number; NHN's test tokens use them).
+pub fn check(kind: IdKind, id: &str, synthetic: bool) -> Result<(), &'static str> {
+    match kind {
+        IdKind::Nin => check_nin(id, synthetic, None),
+        IdKind::Fnr => check_nin(id, synthetic, Some(false)),
+        IdKind::Dnr => check_nin(id, synthetic, Some(true)),
+        IdKind::Orgnr => check_orgnr(id),
+        IdKind::Hpr | IdKind::Resh => check_serial(id),
+    }
+}
+
+fn digits<const N: usize>(id: &str) -> Option<[u32; N]> {
+    let bytes = id.as_bytes();
+    if bytes.len() != N || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut out = [0u32; N];
+    for (slot, b) in out.iter_mut().zip(bytes) {
+        *slot = u32::from(b - b'0');
+    }
+    Some(out)
+}
+
+/// The mod-11 check digit for `digits` under `weights`, or `None` when the remainder leaves no valid digit
+/// (such numbers are never issued).
+fn mod11(digits: &[u32], weights: &[u32]) -> Option<u32> {
+    let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
+    match 11 - sum % 11 {
+        11 => Some(0),
+        10 => None,
+        k => Some(k),
+    }
+}
+
+const NIN_K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
+const NIN_K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+const ORG_WEIGHTS: [u32; 8] = [3, 2, 7, 6, 5, 4, 3, 2];
+
+/// `want_dnr`: `Some(true)` requires a D-number, `Some(false)` a fødselsnummer, `None` either.
+fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<(), &'static str> {
+    let d = digits::<11>(id).ok_or("it is not 11 digits")?;
+    if mod11(&d[..9], &NIN_K1) != Some(d[9]) {
+        return Err("the first check digit is wrong");
+    }
+    if mod11(&d[..10], &NIN_K2) != Some(d[10]) {
+        return Err("the second check digit is wrong");
+    }
+    let mut day = d[0] * 10 + d[1];
+    let mut month = d[2] * 10 + d[3];
+    let year = d[4] * 10 + d[5];
+    let individual = d[6] * 100 + d[7] * 10 + d[8];
+
+    let is_dnr = day > 40;
+    match want_dnr {
+        Some(true) if !is_dnr => {
+            return Err("it is not a D-number (its day does not start with 4 to 7), but its system says D-number")
+        }
+        Some(false) if is_dnr => {
+            return Err("it is a D-number, but its system says fødselsnummer")
+        }
+        _ => {}
+    }
+    if is_dnr {
+        day -= 40;
+    }
+    if month > 80 {
+        if !synthetic {
+            return Err(
+                "it is a synthetic test number (month + 80), which this deployment does not accept",
+            );
+        }
+        month -= 80;
+    }
+    if !(1..=12).contains(&month) {
+        return Err("the month is not a valid month");
+    }
+    let Some(full_year) = century(individual, year).map(|c| c + year) else {
+        return Err("its individual number and year fit no century");
+    };
+    if day == 0 || day > days_in_month(month, full_year) {
+        return Err("the day is not a valid day of its month");
+    }
+    Ok(())
+}
+
+/// The century a fødselsnummer's individual number assigns to its two-digit year (Skatteetaten's ranges).
+fn century(individual: u32, year: u32) -> Option<u32> {
+    match individual {
+        0..=499 => Some(1900),
+        500..=749 if year >= 54 => Some(1800),
+        500..=999 if year <= 39 => Some(2000),
+        900..=999 if year >= 40 => Some(1900),
+        _ => None,
+    }
+}
+
+fn days_in_month(month: u32, year: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn check_orgnr(id: &str) -> Result<(), &'static str> {
+    let d = digits::<9>(id).ok_or("it is not 9 digits")?;
+    if mod11(&d[..8], &ORG_WEIGHTS) != Some(d[8]) {
+        return Err("the check digit is wrong");
+    }
+    Ok(())
+}
+
+/// HPR numbers and RESH ids are serial numbers without a published check digit: 1 to 9 digits, no leading 0.
+fn check_serial(id: &str) -> Result<(), &'static str> {
+    let b = id.as_bytes();
+    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
+        return Err("it is not 1 to 9 digits");
+    }
+    if b[0] == b'0' {
+        return Err("it starts with 0");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_and_corpus_numbers_pass() {
+        // Ordinary fødselsnumre (from the trust framework's and the seed's examples).
+        for n in ["03128734502", "14035234595", "04056600324", "12119000465"] {
+            assert_eq!(check(IdKind::Fnr, n, false), Ok(()), "{n}");
+        }
+        // Tenor synthetic numbers (month + 80): samples and NHN test tokens.
+        for n in ["12837034688", "21868534521", "06828399789", "17855599120"] {
+            assert_eq!(check(IdKind::Fnr, n, true), Ok(()), "{n}");
+            assert_eq!(
+                check(IdKind::Fnr, n, false),
+                Err("it is a synthetic test number (month + 80), which this deployment does not accept")
+            );
+        }
+        for n in [
+            "100100673",
+            "993467049",
+            "874716782",
+            "910000012",
+            "981275721",
+        ] {
+            assert_eq!(check(IdKind::Orgnr, n, false), Ok(()), "{n}");
+        }
+        for n in ["565501872", "9144900", "7123456"] {
+            assert_eq!(check(IdKind::Hpr, n, false), Ok(()), "{n}");
+        }
+        assert_eq!(check(IdKind::Resh, "705592", false), Ok(()));
+    }
+
+    /// A number with valid check digits for a six-digit date, with the first individual number from `from`
+    /// (upwards) for which both check digits exist.
+    fn with_checks(date: &str, from: u32) -> String {
+        (from..from + 50)
+            .find_map(|individual| {
+                let first9 = format!("{date}{individual:03}");
+                let d: Vec<u32> = first9.bytes().map(|b| u32::from(b - b'0')).collect();
+                let k1 = mod11(&d, &NIN_K1)?;
+                let mut d10 = d.clone();
+                d10.push(k1);
+                let k2 = mod11(&d10, &NIN_K2)?;
+                Some(format!("{first9}{k1}{k2}"))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn check_digits_are_checked_one_by_one() {
+        let good = "03128734502";
+        assert_eq!(
+            check(IdKind::Nin, "03128734512", false),
+            Err("the first check digit is wrong")
+        );
+        assert_eq!(
+            check(IdKind::Nin, "03128734503", false),
+            Err("the second check digit is wrong")
+        );
+        assert_eq!(check(IdKind::Nin, good, false), Ok(()));
+        assert_eq!(
+            check(IdKind::Nin, "0312873450", false),
+            Err("it is not 11 digits")
+        );
+        assert_eq!(
+            check(IdKind::Nin, "0312873450a", false),
+            Err("it is not 11 digits")
+        );
+    }
+
+    #[test]
+    fn d_numbers_add_four_to_the_day() {
+        let dnr = with_checks("431287", 345); // 3 December 1987 as a D-number
+        assert_eq!(check(IdKind::Dnr, &dnr, false), Ok(()));
+        assert_eq!(check(IdKind::Nin, &dnr, false), Ok(()));
+        assert_eq!(
+            check(IdKind::Fnr, &dnr, false),
+            Err("it is a D-number, but its system says fødselsnummer")
+        );
+        assert!(check(IdKind::Dnr, "03128734502", false).is_err());
+        let synthetic_dnr = with_checks("439287", 345);
+        assert_eq!(check(IdKind::Dnr, &synthetic_dnr, true), Ok(()));
+    }
+
+    #[test]
+    fn dates_must_exist() {
+        assert_eq!(
+            check(IdKind::Nin, &with_checks("311187", 345), false),
+            Err("the day is not a valid day of its month")
+        );
+        assert_eq!(
+            check(IdKind::Nin, &with_checks("031387", 345), false),
+            Err("the month is not a valid month")
+        );
+        // H-numbers (month + 40) are not accepted as fødselsnumre.
+        assert_eq!(
+            check(IdKind::Nin, &with_checks("035287", 345), false),
+            Err("the month is not a valid month")
+        );
+        // 29 February exists in 2000 (individual 500-999, year 00) but not in 1900 (individual 000-499).
+        assert_eq!(
+            check(IdKind::Nin, &with_checks("290200", 512), false),
+            Ok(())
+        );
+        assert_eq!(
+            check(IdKind::Nin, &with_checks("290200", 312), false),
+            Err("the day is not a valid day of its month")
+        );
+    }
+
+    #[test]
+    fn organisation_numbers_have_one_check_digit() {
+        assert_eq!(
+            check(IdKind::Orgnr, "993467048", false),
+            Err("the check digit is wrong")
+        );
+        assert_eq!(
+            check(IdKind::Orgnr, "99346704", false),
+            Err("it is not 9 digits")
+        );
+    }
+
+    #[test]
+    fn serial_numbers_are_digits_only() {
+        assert_eq!(
+            check(IdKind::Hpr, "", false),
+            Err("it is not 1 to 9 digits")
+        );
+        assert_eq!(
+            check(IdKind::Hpr, "1234567890", false),
+            Err("it is not 1 to 9 digits")
+        );
+        assert_eq!(
+            check(IdKind::Hpr, "12a", false),
+            Err("it is not 1 to 9 digits")
+        );
+        assert_eq!(check(IdKind::Resh, "0123", false), Err("it starts with 0"));
+        assert_eq!(IdKind::parse("nin"), Some(IdKind::Nin));
+        assert!(IdKind::Nin.accepts(IdKind::Dnr));
+        assert!(!IdKind::Fnr.accepts(IdKind::Dnr));
+    }
+}

@@ -1,0 +1,99 @@
+//! A fastlege register read from a TOML file at start-up: `patient fødselsnummer = GP's HPR number`.
+//!
+//! For development, test events and small deployments that receive an extract of the register; the file is
+//! read once, never per request.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{plausible_hpr, FastlegeRegister, RegisterError};
+use crate::mapping::MappingError;
+use crate::rules::source::Source;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterFile {
+    #[serde(default)]
+    gp: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Clone, Default)]
+pub struct FileRegister {
+    gp: HashMap<String, String>,
+}
+
+// The map holds identifiers of persons; Debug shows only its size so it can never reach a log.
+impl std::fmt::Debug for FileRegister {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileRegister")
+            .field("patients", &self.gp.len())
+            .finish()
+    }
+}
+
+impl FileRegister {
+    /// Parses a register file; `file` names it in error messages.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, MappingError> {
+        let src = Source { file, text };
+        let parsed: RegisterFile = src.parse()?;
+        let mut gp = HashMap::with_capacity(parsed.gp.len());
+        for (patient, hpr) in parsed.gp {
+            let span = hpr.span();
+            if patient.len() != 11 || !patient.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(src.err(
+                    span,
+                    "a patient key must be an 11-digit fødselsnummer or D-number",
+                ));
+            }
+            let hpr = hpr.into_inner();
+            if !plausible_hpr(&hpr) {
+                return Err(src.err(span, "a GP must be given by HPR number (1 to 9 digits)"));
+            }
+            gp.insert(patient, hpr);
+        }
+        Ok(Self { gp })
+    }
+
+    pub fn len(&self) -> usize {
+        self.gp.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.gp.is_empty()
+    }
+}
+
+impl FastlegeRegister for FileRegister {
+    fn gp_of(&self, patient: &str) -> Result<Option<String>, RegisterError> {
+        Ok(self.gp.get(patient).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_sample_register() {
+        let text = include_str!("../../../samples/fastlege-register.toml");
+        let r = FileRegister::from_toml("samples/fastlege-register.toml", text).unwrap();
+        assert_eq!(
+            r.gp_of("21868534521").unwrap().as_deref(),
+            Some("565501872")
+        );
+        assert_ne!(r.gp_of("03128734502").unwrap().as_deref(), Some("9144900"));
+        assert_eq!(r.gp_of("00000000000").unwrap(), None);
+        assert!(!format!("{r:?}").contains("21868534521"));
+    }
+
+    #[test]
+    fn bad_entries_name_the_line() {
+        let err = FileRegister::from_toml("r.toml", "[gp]\n\"123\" = \"565501872\"\n").unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("r.toml", Some(2)));
+        let err = FileRegister::from_toml("r.toml", "[gp]\n\"21868534521\" = \"Dr. Svendsen\"\n")
+            .unwrap_err();
+        assert!(err.message.contains("HPR number"), "{err}");
+    }
+}

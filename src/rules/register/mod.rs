@@ -1,0 +1,130 @@
+//! The fastlege (regular GP) register: who is the registered GP of a patient.
+//!
+//! A trait with backends: a local file ([`FileRegister`], the default; `samples/fastlege-register.toml`) and
+//! an HTTP lookup ([`HttpRegister`]) with timeouts, a TTL cache and bounded concurrency. The trait is
+//! synchronous because the pipeline runs on actix's blocking thread pool.
+
+mod file;
+mod http;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+pub use file::FileRegister;
+pub use http::{HttpRegister, HttpRegisterSettings};
+
+/// Why the register could not answer. The texts name no person and no URL (the URL holds the patient's
+/// identifier), so they can go into error responses and audit records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the register did not answer in time")]
+    Timeout,
+    #[error("too many register lookups are in progress")]
+    Saturated,
+    #[error("the register cannot be reached")]
+    Connect,
+    #[error("the register answered with HTTP status {0}")]
+    Status(u16),
+    #[error("the register's answer is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("no fastlege register is configured")]
+    NotConfigured,
+    #[error("the register lookup failed: {0}")]
+    Other(&'static str),
+}
+
+/// Answers "who is the registered GP of this patient?".
+pub trait FastlegeRegister: Send + Sync + fmt::Debug {
+    /// The HPR number of the patient's registered GP; `Ok(None)` when the register lists none.
+    /// `patient` is a fødselsnummer or D-number.
+    fn gp_of(&self, patient: &str) -> Result<Option<String>, RegisterError>;
+}
+
+/// The register of a deployment that configures none: every lookup is unavailable, so a rule that needs
+/// the register follows the configured failure policy (and says so in the audit record).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRegister;
+
+impl FastlegeRegister for NoRegister {
+    fn gp_of(&self, _patient: &str) -> Result<Option<String>, RegisterError> {
+        Err(RegisterError::NotConfigured)
+    }
+}
+
+/// Counters for metrics: lookups and their outcomes as the rule engine saw them, and what the HTTP backend
+/// did to answer them. Read with [`RegisterStats::snapshot`].
+#[derive(Debug, Default)]
+pub struct RegisterStats {
+    /// Lookups the rule engine made.
+    pub lookups: AtomicU64,
+    /// The practitioner was the patient's GP.
+    pub hits: AtomicU64,
+    /// The patient has another GP or none.
+    pub misses: AtomicU64,
+    /// The register could not answer.
+    pub unavailable: AtomicU64,
+    /// Rules that changed the model.
+    pub overrides_applied: AtomicU64,
+    /// Unavailable answers under the `keep` policy (the input value went out unchanged).
+    pub kept_on_unavailable: AtomicU64,
+    /// Unavailable answers under the `reject` policy (nothing was issued).
+    pub rejected_on_unavailable: AtomicU64,
+    /// HTTP backend: answers served from the cache.
+    pub cache_hits: AtomicU64,
+    /// HTTP backend: requests sent.
+    pub http_requests: AtomicU64,
+    /// HTTP backend: requests that timed out.
+    pub timeouts: AtomicU64,
+    /// HTTP backend: error statuses, connection failures and malformed answers.
+    pub http_errors: AtomicU64,
+    /// HTTP backend: lookups refused because the concurrency limit stayed full.
+    pub saturated: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RegisterStatsSnapshot {
+    pub lookups: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub unavailable: u64,
+    pub overrides_applied: u64,
+    pub kept_on_unavailable: u64,
+    pub rejected_on_unavailable: u64,
+    pub cache_hits: u64,
+    pub http_requests: u64,
+    pub timeouts: u64,
+    pub http_errors: u64,
+    pub saturated: u64,
+}
+
+impl RegisterStats {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> RegisterStatsSnapshot {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RegisterStatsSnapshot {
+            lookups: r(&self.lookups),
+            hits: r(&self.hits),
+            misses: r(&self.misses),
+            unavailable: r(&self.unavailable),
+            overrides_applied: r(&self.overrides_applied),
+            kept_on_unavailable: r(&self.kept_on_unavailable),
+            rejected_on_unavailable: r(&self.rejected_on_unavailable),
+            cache_hits: r(&self.cache_hits),
+            http_requests: r(&self.http_requests),
+            timeouts: r(&self.timeouts),
+            http_errors: r(&self.http_errors),
+            saturated: r(&self.saturated),
+        }
+    }
+}
+
+/// Whether a register's answer is a plausible HPR number (digits only); anything else is malformed.
+pub(crate) fn plausible_hpr(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit())
+}

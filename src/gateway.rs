@@ -430,10 +430,23 @@ impl Gateway {
                 ))
             }
         }
+        // HelseID's request form carries codes without display texts; XUA readers show displayName.
+        self.rules.codes().fill_display_texts(&mut context);
         record.context = Some(context.clone());
 
+        // rules: validate, then what is declared for this direction (the fastlege override when encoding XUA)
+        let outcome = self.rules.run(
+            &profile.name,
+            &[RuleDirection::DecodeJwt, RuleDirection::EncodeXua],
+            &mut context,
+        )?;
+        if !outcome.is_empty() {
+            record.rules = Some(outcome);
+            record.context = Some(context.clone());
+        }
+
         // encode
-        let out = profile.encode_xua(&context)?;
+        let out = profile.encode_xua_named(&context, self.rules.codes())?;
         let name_id = out.name_id.as_deref().ok_or_else(|| {
             Rejection::claim("the token names no practitioner identifier for the Subject NameID")
         })?;

@@ -797,6 +797,11 @@ fn embedded_tables_match_the_mappings_folder() {
         .collect();
     codes.sort();
     assert_eq!(codes, listed("mappings/codes"));
+    let mut profiles: Vec<String> = xua_gateway::mapping::embedded_profile_files()
+        .map(str::to_string)
+        .collect();
+    profiles.sort();
+    assert_eq!(profiles, listed("mappings/profiles"));
     let mut rules: Vec<String> = xua_gateway::rules::embedded_rule_files()
         .map(str::to_string)
         .collect();
@@ -808,8 +813,13 @@ fn embedded_tables_match_the_mappings_folder() {
     let embedded = CodeTables::embedded().unwrap();
     assert_eq!(from_dir.systems(), embedded.systems());
     let sets = RuleSet::load_dir(&repo().join("mappings/rules"), &from_dir).unwrap();
-    assert_eq!(sets.len(), 1);
-    assert_eq!(sets[0].rule_names().collect::<Vec<_>>(), vec!["fastlege"]);
+    assert_eq!(sets.len(), 2);
+    let names: Vec<Vec<&str>> = sets.iter().map(|s| s.rule_names().collect()).collect();
+    assert!(names.contains(&vec!["fastlege"]), "{names:?}");
+    assert!(
+        names.contains(&vec![]),
+        "the ihe-iua rules change nothing: {names:?}"
+    );
 }
 
 #[test]

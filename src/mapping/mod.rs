@@ -19,6 +19,11 @@ pub use xua::{XuaAttributeOut, XuaInput, XuaOutput, XuaValueOut};
 
 use crate::model::{FieldId, FieldPart};
 
+/// Names of code systems (HL7 `codeSystemName`), from the code tables, for encoders that write them.
+pub trait SystemNames {
+    fn system_name(&self, system: &str) -> Option<&str>;
+}
+
 /// A broken table: which file, which line, what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingError {
@@ -289,4 +294,9 @@ impl ProfileSet {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.profiles.iter().map(|p| p.name.as_str())
     }
+}
+
+/// The names of the embedded profile tables, so a test can check the list matches the folder.
+pub fn embedded_profile_files() -> impl Iterator<Item = &'static str> {
+    EMBEDDED.iter().map(|(name, _)| *name)
 }

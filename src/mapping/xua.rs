@@ -228,6 +228,24 @@ impl Profile {
 
     /// Encodes the model as XUA attributes (and the NameID) per this profile.
     pub fn encode_xua(&self, ctx: &AccessContext) -> Result<XuaOutput, Rejection> {
+        self.encode_xua_inner(ctx, None)
+    }
+
+    /// As [`Profile::encode_xua`], writing `codeSystemName` on coded values from the code tables (IHE XUA
+    /// requires it on Role).
+    pub fn encode_xua_named(
+        &self,
+        ctx: &AccessContext,
+        names: &dyn super::SystemNames,
+    ) -> Result<XuaOutput, Rejection> {
+        self.encode_xua_inner(ctx, Some(names))
+    }
+
+    fn encode_xua_inner(
+        &self,
+        ctx: &AccessContext,
+        names: Option<&dyn super::SystemNames>,
+    ) -> Result<XuaOutput, Rejection> {
         let mut out = XuaOutput::default();
         for f in &self.xua_fields {
             let values = ctx.field_values(f.field);
@@ -247,7 +265,7 @@ impl Profile {
             } else if f.part == FieldPart::Whole {
                 let mut encoded = Vec::with_capacity(values.len());
                 for v in &values {
-                    encoded.extend(self.encode_value(f, v)?);
+                    encoded.extend(self.encode_value(f, v, names)?);
                 }
                 if encoded.is_empty() {
                     if let Some(default) = &f.default {
@@ -324,6 +342,7 @@ impl Profile {
         &self,
         f: &XuaField,
         value: &FieldValue,
+        names: Option<&dyn super::SystemNames>,
     ) -> Result<Vec<XuaValueOut>, Rejection> {
         let invalid = |reason: String| {
             Rejection::claim(format!(
@@ -340,7 +359,9 @@ impl Profile {
                 vec![self.element_out(hl7::ce_to_fragment(
                     c,
                     &f.element,
-                    None,
+                    c.system
+                        .as_deref()
+                        .and_then(|s| names.and_then(|n| n.system_name(s))),
                     self.xua.ce_system_form,
                 ))]
             }

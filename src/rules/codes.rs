@@ -190,6 +190,34 @@ impl CodeTables {
         self.display(system, code).is_some()
     }
 
+    /// Gives every coded value without a display text the one its code table has.
+    pub fn fill_display_texts(&self, ctx: &mut crate::model::AccessContext) {
+        use crate::model::{FieldId, FieldKind, FieldValue};
+        for field in FieldId::all()
+            .iter()
+            .copied()
+            .filter(|f| f.kind() == FieldKind::Coded)
+        {
+            let mut values = ctx.field_values(field);
+            let mut changed = false;
+            for v in &mut values {
+                if let FieldValue::Coded(c) = v {
+                    if c.text.is_none() {
+                        if let Some(display) =
+                            c.system.as_deref().and_then(|s| self.display(s, &c.code))
+                        {
+                            c.text = Some(display.to_string());
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if changed {
+                ctx.set_field_values(field, values);
+            }
+        }
+    }
+
     pub fn has_system(&self, system: &str) -> bool {
         self.lookup(system).is_some()
     }
@@ -251,6 +279,12 @@ fn compile(src: &Source<'_>) -> Result<CodeSystem, MappingError> {
         file: src.file.to_string(),
         codes,
     })
+}
+
+impl crate::mapping::SystemNames for CodeTables {
+    fn system_name(&self, system: &str) -> Option<&str> {
+        CodeTables::system_name(self, system)
+    }
 }
 
 #[cfg(test)]

@@ -64,10 +64,16 @@ impl UnknownCodes {
 }
 
 /// The rules files shipped in `mappings/rules/`, compiled into the binary.
-const EMBEDDED_RULES: &[(&str, &str)] = &[(
-    "mappings/rules/no-pjd.toml",
-    include_str!("../../mappings/rules/no-pjd.toml"),
-)];
+const EMBEDDED_RULES: &[(&str, &str)] = &[
+    (
+        "mappings/rules/no-pjd.toml",
+        include_str!("../../mappings/rules/no-pjd.toml"),
+    ),
+    (
+        "mappings/rules/ihe-iua.toml",
+        include_str!("../../mappings/rules/ihe-iua.toml"),
+    ),
+];
 
 /// The names of the embedded rules files, so a test can check the list matches the folder.
 pub fn embedded_rule_files() -> impl Iterator<Item = &'static str> {

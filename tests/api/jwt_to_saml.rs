@@ -138,10 +138,10 @@ async fn patient_comes_from_the_token_or_the_patient_parameter() {
         .contains("21868534521^^^&amp;2.16.578.1.12.4.1.4.1&amp;ISO"));
 
     // A D-number gets the D-number system; a CX value is taken as it is.
-    let (_, _, xml) = app.exchange_jwt(&jwt, &[("patient", "41018012345")]).await;
+    let (_, _, xml) = app.exchange_jwt(&jwt, &[("patient", "41018010001")]).await;
     assert!(xml
         .unwrap()
-        .contains("41018012345^^^&amp;2.16.578.1.12.4.1.4.2&amp;ISO"));
+        .contains("41018010001^^^&amp;2.16.578.1.12.4.1.4.2&amp;ISO"));
     let (_, _, xml) = app
         .exchange_jwt(
             &jwt,
@@ -312,5 +312,90 @@ async fn jwts_minted_by_pyjwt_with_rs256_ps256_and_es256_are_accepted() {
             .unwrap()
             .contains("not the one its key is bound to"),
         "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn seed_example_8_1_fastlege_gets_the_override_in_xua_and_the_audit_keeps_the_original() {
+    let app = spawn_app().await;
+    let (status, body, xml) = app
+        .exchange_jwt(&mint_sample_jwt("fastlege.json"), &[])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let view = assertion_view(xml.unwrap().as_bytes()).unwrap();
+    let hs = view
+        .attributes
+        .iter()
+        .find(|a| a.name == "urn:nhn:trust-framework:1.0:ext:care-relationship:healthcare-service")
+        .unwrap();
+    let value = &hs.values[0].text;
+    assert!(value.contains(r#"code="KX17""#), "{value}");
+    assert!(
+        value.contains(r#"codeSystem="urn:oid:2.16.578.1.12.4.1.1.8666""#),
+        "{value}"
+    );
+    assert!(
+        value.contains(r#"displayName="Fastlege, liste uten fast lege""#),
+        "{value}"
+    );
+    // Nothing else changed: the other attributes are those of the model without the override.
+    let mut model = profiles()
+        .default_profile()
+        .decode_claims(&claims_file("fastlege.json"))
+        .unwrap();
+    let decoded = {
+        let profiles = profiles();
+        profiles
+            .default_profile()
+            .decode_xua(XuaInput {
+                name_id: view.name_id.as_deref(),
+                name_qualifier: view.name_id_qualifier.as_deref(),
+                attributes: &view.attributes,
+            })
+            .unwrap()
+    };
+    model.care_relationship.healthcare_service =
+        decoded.care_relationship.healthcare_service.clone();
+    model.session.home_community_id = decoded.session.home_community_id.clone();
+    assert_eq!(decoded, model);
+
+    let record = app.records().pop().unwrap();
+    let rules = serde_json::to_value(record.rules.as_ref().unwrap()).unwrap();
+    let decision = &rules["decisions"][0];
+    assert_eq!(decision["rule"], "fastlege");
+    assert_eq!(decision["applied"], true);
+    assert_eq!(decision["original"]["code"], "KA01");
+    assert_eq!(decision["replacement"]["code"], "KX17");
+
+    // A physician who is not the patient's GP keeps the input's healthcare service.
+    let (status, _, xml) = app
+        .exchange_jwt(&mint_sample_jwt("hospital-physician.json"), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert!(xml.unwrap().contains(r#"code="S03""#));
+    let record = app.records().pop().unwrap();
+    let rules = serde_json::to_value(record.rules.as_ref().unwrap()).unwrap();
+    assert_eq!(rules["decisions"][0]["applied"], false);
+}
+
+#[actix_web::test]
+async fn slim_request_form_gets_display_texts_and_code_system_names_from_the_code_tables() {
+    let app = spawn_app().await;
+    let mut claims = claims_file("hospital-physician.json");
+    let p = &mut claims["nhn:tillitsrammeverk:parameters"];
+    p["practitioner"]["authorization"] =
+        json!({"code": "LE", "system": "urn:oid:2.16.578.1.12.4.1.1.9060"});
+    p["care_relationship"]["purpose_of_use"] =
+        json!({"code": "TREAT", "system": "urn:oid:2.16.840.1.113883.1.11.20448"});
+    let jwt =
+        xua_gateway::samples::mint_jwt(&claims, &Default::default(), OffsetDateTime::now_utc())
+            .unwrap();
+    let (status, body, xml) = app.exchange_jwt(&jwt, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let xml = xml.unwrap();
+    assert!(xml.contains(r#"code="LE" codeSystem="urn:oid:2.16.578.1.12.4.1.1.9060" codeSystemName="Kategori helsepersonell" displayName="Lege""#), "{xml}");
+    assert!(
+        xml.contains(r#"code="TREAT" codeSystem="urn:oid:2.16.840.1.113883.1.11.20448" codeSystemName="PurposeOfUse" displayName="Treatment""#),
+        "{xml}"
     );
 }

@@ -26,7 +26,14 @@ async fn self_trusting_app(dir: &std::path::Path) -> TestApp {
     .unwrap();
     let jwks = write_temp(dir, "own.jwks.json", issuer.jwks_json().as_bytes());
     let keys = repo().join("samples/keys");
-    let text = sample_config_text().replace(
+    // Nobody is anybody's GP here, so the fastlege rule leaves healthcare_service as it is.
+    let register = write_temp(dir, "empty-register.toml", b"[gp]\n");
+    let text = sample_config_text()
+        .replace(
+            &repo().join("samples/fastlege-register.toml").display().to_string(),
+            &register.display().to_string(),
+        )
+        .replace(
         "audiences = [\"https://xua-gateway.test.example\"]\n# Accepted typ",
         "audiences = [\"https://xua-gateway.test.example\", \"https://fhir.test.example/pjd\"]\n# Accepted typ",
     ) + &format!(

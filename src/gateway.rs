@@ -291,6 +291,14 @@ impl Gateway {
         &self.rules
     }
 
+    pub(crate) fn saml_trust(&self) -> (&TrustStore, &SamlPolicy, &XmlLimits) {
+        (&self.trust, &self.saml_policy, &self.xml_limits)
+    }
+
+    pub(crate) fn jwt_trust(&self) -> (&JwtTrust, Option<&JwtPolicy>) {
+        (&self.jwt_trust, self.jwt_policy.as_ref())
+    }
+
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }

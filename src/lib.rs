@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod inspect;
 pub mod jwt;
 pub mod mapping;
 pub mod model;

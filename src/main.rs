@@ -52,6 +52,23 @@ enum Command {
         /// The token (an XML assertion or a compact JWT); `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Report item by item what the gateway sees in a token (SAML assertion, Response, XML holding
+    /// assertions, compact JWT or JWT payload). Issues nothing.
+    Inspect {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Mapping profile (default: the one that reads the most items).
+        #[arg(long)]
+        profile: Option<String>,
+        /// text or json
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Check validity windows as of this RFC 3339 time instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The token; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
     Sample {
         #[command(subcommand)]
@@ -195,6 +212,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Err(rejection) => bail!("{} ({})", rejection.message, rejection.class),
             }
+        }
+        Command::Inspect {
+            config,
+            profile,
+            format,
+            at,
+            file,
+        } => {
+            let loaded = load_config(config.as_ref())?;
+            init_logging(&loaded);
+            let input = read_input(file.as_ref())?;
+            let at = at
+                .as_deref()
+                .map(|s| xua_gateway::saml::extract::parse_datetime("--at", s))
+                .transpose()?;
+            // Inspection issues nothing, so its attempts are not access-log records.
+            let gateway = Gateway::build(
+                loaded,
+                xua_gateway::clock::system(),
+                Some(Arc::new(xua_gateway::audit::MemorySink::default())),
+            )?;
+            let report = gateway.inspect(
+                &input,
+                &xua_gateway::inspect::InspectOptions { profile, at },
+            );
+            let mut out = std::io::stdout().lock();
+            match format.as_str() {
+                "json" => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+                "text" => write!(out, "{}", xua_gateway::inspect::render_text(&report))?,
+                other => bail!("--format is text or json, not {other:?}"),
+            }
+            Ok(())
         }
         Command::Sample { kind } => match kind {
             SampleKind::Saml {

@@ -2,6 +2,7 @@
 //! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread.
 
 mod errors;
+mod inspect;
 mod meta;
 mod token;
 pub mod translate;
@@ -40,6 +41,7 @@ fn request_id(req: &ServiceRequest) -> String {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token::token))
         .route("/translate", web::post().to(translate::translate))
+        .route("/inspect", web::post().to(inspect::inspect))
         .route("/.well-known/jwks.json", web::get().to(meta::jwks))
         .route("/saml/metadata", web::get().to(meta::saml_metadata))
         .route("/healthz", web::get().to(meta::healthz));

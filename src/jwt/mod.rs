@@ -6,4 +6,7 @@ pub mod keys;
 mod verify;
 
 pub use issue::{JwtIssuer, RegisteredClaims};
-pub use verify::{verify, JwtLimits, JwtPolicy, JwtTrust, TrustedIssuer, VerifiedJwt};
+pub use verify::{
+    check_audience, check_header, check_times, split, verify, verify_signature, ClaimFacts,
+    HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer, VerifiedJwt,
+};

@@ -174,17 +174,37 @@ fn at(t: OffsetDateTime) -> String {
     crate::gateway::rfc3339(t)
 }
 
-pub fn verify(
-    token: &str,
-    trust: &JwtTrust,
-    policy: &JwtPolicy,
-    now: OffsetDateTime,
-) -> Result<VerifiedJwt, Rejection> {
-    // 1. Size and shape, before anything is split or decoded.
-    if token.len() > policy.limits.max_bytes {
+/// A compact JWT split and decoded, nothing verified yet.
+#[derive(Debug, Clone)]
+pub struct Parts<'t> {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+    h64: &'t str,
+    p64: &'t str,
+    s64: &'t str,
+    token: &'t str,
+}
+
+/// What the header allows: the algorithm and the key id.
+#[derive(Debug, Clone)]
+pub struct HeaderFacts {
+    pub algorithm: Algorithm,
+    pub kid: Option<String>,
+}
+
+/// The registered claims, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimFacts {
+    pub expires: OffsetDateTime,
+    pub issued_at: Option<OffsetDateTime>,
+}
+
+/// Stage 1: size and shape, before anything is split or decoded; then canonical base64url and strict JSON.
+pub fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Rejection> {
+    if token.len() > limits.max_bytes {
         return Err(Rejection::limit(format!(
             "the JWT is longer than {} bytes",
-            policy.limits.max_bytes
+            limits.max_bytes
         )));
     }
     let token = token.trim();
@@ -205,12 +225,26 @@ pub fn verify(
     let (Some(h64), Some(p64), Some(s64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Rejection::parse("the JWT must have exactly three parts"));
     };
-
-    // 2. Header.
     let header = json_segment(&segment(h64, "header")?, "header")?;
-    let alg_name = string_claim(&header, "alg")?
+    let claims = json_segment(&segment(p64, "payload")?, "payload")?;
+    Ok(Parts {
+        header,
+        claims,
+        h64,
+        p64,
+        s64,
+        token,
+    })
+}
+
+/// Stage 2: the header: algorithm, no header-supplied keys, no critical extensions, no JWE, the type.
+pub fn check_header(
+    header: &Map<String, Value>,
+    policy: &JwtPolicy,
+) -> Result<HeaderFacts, Rejection> {
+    let alg_name = string_claim(header, "alg")?
         .ok_or_else(|| Rejection::parse("the JWT header has no alg"))?;
-    let alg = algorithm(alg_name)?;
+    let algorithm = algorithm(alg_name)?;
     for forbidden in ["jwk", "jku", "x5u", "x5c"] {
         if header.contains_key(forbidden) {
             return Err(Rejection::forbidden(format!(
@@ -218,9 +252,8 @@ pub fn verify(
             )));
         }
     }
-    if let Some(crit) = header.get("crit") {
-        // This gateway understands no header extension, so any critical one must be refused (RFC 7515 §4.1.11).
-        let _ = crit;
+    // This gateway understands no header extension, so any critical one must be refused (RFC 7515 §4.1.11).
+    if header.contains_key("crit") {
         return Err(Rejection::forbidden(
             "the JWT header marks extensions critical (crit) that the gateway does not understand",
         ));
@@ -237,7 +270,7 @@ pub fn verify(
     }
     let kid = match header.get("kid") {
         None => None,
-        Some(Value::String(k)) if !k.is_empty() && k.len() <= 256 => Some(k.as_str()),
+        Some(Value::String(k)) if !k.is_empty() && k.len() <= 256 => Some(k.clone()),
         Some(_) => {
             return Err(Rejection::sig(
                 "the JWT kid must be a string of at most 256 characters",
@@ -245,7 +278,7 @@ pub fn verify(
         }
     };
     if !policy.types.is_empty() {
-        let typ = string_claim(&header, "typ")?.unwrap_or("");
+        let typ = string_claim(header, "typ")?.unwrap_or("");
         let norm = typ.to_ascii_lowercase();
         let norm = norm.strip_prefix("application/").unwrap_or(&norm);
         if !policy.types.iter().any(|t| t.eq_ignore_ascii_case(norm)) {
@@ -256,42 +289,56 @@ pub fn verify(
             )));
         }
     }
+    Ok(HeaderFacts { algorithm, kid })
+}
 
-    // 3. Payload (parsed now to find the issuer; nothing in it is trusted before the signature verifies).
-    let claims = json_segment(&segment(p64, "payload")?, "payload")?;
+/// Stage 3: the issuer's pinned key for this algorithm and `kid`, and the signature. Nothing in the payload
+/// is trusted before this succeeds; the issuer named in it only selects the key set.
+pub fn verify_signature(
+    parts: &Parts<'_>,
+    header: &HeaderFacts,
+    trust: &JwtTrust,
+) -> Result<String, Rejection> {
     let issuer =
-        string_claim(&claims, "iss")?.ok_or_else(|| Rejection::iss("the JWT has no iss"))?;
+        string_claim(&parts.claims, "iss")?.ok_or_else(|| Rejection::iss("the JWT has no iss"))?;
     let trusted = trust
         .issuers
         .get(issuer)
         .ok_or_else(|| Rejection::iss(format!("issuer {} is not trusted", shown(issuer))))?;
+    let alg = header.algorithm;
     if !trusted.algorithms.contains(&alg) {
         return Err(Rejection::sig(format!(
-            "alg {alg_name} is not allowed for this issuer"
+            "alg {alg:?} is not allowed for this issuer"
         )));
     }
-
-    // 4. Key and signature.
-    let key = trusted.keys.find(kid, alg).map_err(Rejection::sig)?;
-    let signature = segment(s64, "signature")?;
-    if signature.is_empty() {
+    let key = trusted
+        .keys
+        .find(header.kid.as_deref(), alg)
+        .map_err(Rejection::sig)?;
+    if segment(parts.s64, "signature")?.is_empty() {
         return Err(Rejection::sig("the JWT has no signature"));
     }
-    let message_len = h64.len() + 1 + p64.len();
-    let message = &token.as_bytes()[..message_len];
-    let ok = jsonwebtoken::crypto::verify(s64, message, &key.key, alg)
+    let message = &parts.token.as_bytes()[..parts.h64.len() + 1 + parts.p64.len()];
+    let ok = jsonwebtoken::crypto::verify(parts.s64, message, &key.key, alg)
         .map_err(|_| Rejection::sig("the JWT signature cannot be checked with its issuer's key"))?;
     if !ok {
         return Err(Rejection::sig(
             "the JWT signature does not verify with its issuer's key",
         ));
     }
+    Ok(issuer.to_string())
+}
 
-    // 5. Registered claims.
+/// Stage 4a: exp, nbf, iat and the lifetime.
+pub fn check_times(
+    claims: &Map<String, Value>,
+    policy: &JwtPolicy,
+    now: OffsetDateTime,
+) -> Result<ClaimFacts, Rejection> {
     let expires =
-        time_claim(&claims, "exp")?.ok_or_else(|| Rejection::claim("the JWT has no exp"))?;
-    let not_before = time_claim(&claims, "nbf")?;
-    let issued_at = time_claim(&claims, "iat")?;
+        time_claim(claims, "exp")?.ok_or_else(|| Rejection::claim("the JWT has no exp"))?;
+    let not_before = time_claim(claims, "nbf")?;
+    let issued_at = time_claim(claims, "iat")?;
     if now - policy.skew >= expires {
         return Err(Rejection::time(format!(
             "the JWT expired at {}",
@@ -322,6 +369,11 @@ pub fn verify(
             policy.max_lifetime.whole_seconds()
         )));
     }
+    Ok(ClaimFacts { expires, issued_at })
+}
+
+/// Stage 4b: the audience, and that this is an access token rather than an ID token.
+pub fn check_audience(claims: &Map<String, Value>, policy: &JwtPolicy) -> Result<(), Rejection> {
     let audiences: Vec<&str> = match claims.get("aud") {
         None => return Err(Rejection::aud("the JWT has no aud")),
         Some(Value::String(a)) => vec![a.as_str()],
@@ -353,15 +405,30 @@ pub fn verify(
             "the JWT is an ID token (nonce/at_hash); an access token is expected",
         ));
     }
-    let subject = string_claim(&claims, "sub")?.map(str::to_string);
-    let token_id = string_claim(&claims, "jti")?.map(str::to_string);
+    Ok(())
+}
+
+/// All stages in order, stopping at the first failure.
+pub fn verify(
+    token: &str,
+    trust: &JwtTrust,
+    policy: &JwtPolicy,
+    now: OffsetDateTime,
+) -> Result<VerifiedJwt, Rejection> {
+    let parts = split(token, &policy.limits)?;
+    let header = check_header(&parts.header, policy)?;
+    let issuer = verify_signature(&parts, &header, trust)?;
+    let times = check_times(&parts.claims, policy, now)?;
+    check_audience(&parts.claims, policy)?;
+    let subject = string_claim(&parts.claims, "sub")?.map(str::to_string);
+    let token_id = string_claim(&parts.claims, "jti")?.map(str::to_string);
     Ok(VerifiedJwt {
-        issuer: issuer.to_string(),
+        issuer,
         subject,
         token_id,
-        issued_at,
-        expires,
-        algorithm: alg,
-        claims,
+        issued_at: times.issued_at,
+        expires: times.expires,
+        algorithm: header.algorithm,
+        claims: parts.claims,
     })
 }

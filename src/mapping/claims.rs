@@ -12,7 +12,7 @@ use crate::model::{AccessContext, Coded, DecisionRef, FieldPart, FieldValue, Ide
 /// The claims a profile produces from a model (to be merged with the registered claims the issuer sets).
 pub type ClaimsOutput = Map<String, Value>;
 
-fn path_label(path: &[String]) -> String {
+pub(super) fn path_label(path: &[String]) -> String {
     path.join("/")
 }
 
@@ -80,7 +80,7 @@ fn container_for(segment: &str) -> Value {
     }
 }
 
-fn lookup<'v>(root: &'v Map<String, Value>, path: &[String]) -> Option<&'v Value> {
+pub(super) fn lookup<'v>(root: &'v Map<String, Value>, path: &[String]) -> Option<&'v Value> {
     let (first, rest) = path.split_first()?;
     let mut v = root.get(first)?;
     for seg in rest {
@@ -449,7 +449,7 @@ fn encode_field(
     }))
 }
 
-fn decode_field(
+pub(super) fn decode_field(
     f: &JwtField,
     value: &Value,
     what: &str,

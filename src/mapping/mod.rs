@@ -6,6 +6,7 @@
 
 mod assemble;
 mod claims;
+pub mod explain;
 pub mod hl7;
 mod table;
 mod xua;

@@ -45,7 +45,7 @@ pub struct XuaOutput {
 
 /// A printable attribute name for messages: names are not personal data, but they are caller input, so they
 /// are cut short and stripped of control characters.
-fn shown(name: &str) -> String {
+pub(super) fn shown(name: &str) -> String {
     let clean: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
     if clean.len() < name.len() {
         format!("{clean}…")
@@ -67,7 +67,7 @@ fn fragment_of(value: &SamlValue) -> Result<Option<XmlFragment>, String> {
     Ok(None)
 }
 
-fn decode_value(f: &XuaField, value: &SamlValue) -> Result<Vec<FieldValue>, String> {
+pub(super) fn decode_value(f: &XuaField, value: &SamlValue) -> Result<Vec<FieldValue>, String> {
     let text_only = || -> Result<&str, String> {
         if value.elements.is_empty() {
             Ok(value.text.as_str())
@@ -120,7 +120,7 @@ fn decode_value(f: &XuaField, value: &SamlValue) -> Result<Vec<FieldValue>, Stri
     })
 }
 
-fn codec_label(codec: XuaCodec) -> &'static str {
+pub(super) fn codec_label(codec: XuaCodec) -> &'static str {
     match codec {
         XuaCodec::Text => "text",
         XuaCodec::Ce => "HL7 CE",

@@ -1,4 +1,7 @@
-//! Protocol checks on a verified assertion: validity window, audience, subject confirmation, conditions.
+//! Protocol checks on a verified assertion: validity window, audience, conditions, subject confirmation.
+//!
+//! Each check is a function of its own so the inspector can run them all and report each; the pipeline runs
+//! them in order through [`check`] and stops at the first failure.
 
 use time::{Duration, OffsetDateTime};
 
@@ -31,12 +34,15 @@ pub struct Checked {
     pub one_time_use: bool,
 }
 
-pub fn check(
+/// The checks by name, in the order the pipeline runs them.
+pub const CHECKS: [&str; 4] = ["validity", "audience", "conditions", "subject"];
+
+/// The validity window: IssueInstant, NotBefore, NotOnOrAfter with bounded skew. Returns the expiry.
+pub fn check_validity(
     view: &AssertionView,
     policy: &SamlPolicy,
-    requested_audience: Option<&str>,
     now: OffsetDateTime,
-) -> Result<Checked, Rejection> {
+) -> Result<OffsetDateTime, Rejection> {
     let skew = policy.skew;
     if view.issue_instant > now + skew {
         return Err(Rejection::time(format!(
@@ -73,17 +79,37 @@ pub fn check(
             at(expires)
         )));
     }
+    Ok(expires)
+}
 
-    if conditions.audience_restrictions.is_empty() {
+/// Every AudienceRestriction must name one of the gateway's audiences.
+pub fn check_audience(view: &AssertionView, policy: &SamlPolicy) -> Result<(), Rejection> {
+    let restrictions = view
+        .conditions
+        .as_ref()
+        .map(|c| c.audience_restrictions.as_slice())
+        .unwrap_or(&[]);
+    if restrictions.is_empty() {
         return Err(Rejection::aud("assertion has no AudienceRestriction"));
     }
-    for restriction in &conditions.audience_restrictions {
+    for restriction in restrictions {
         if !restriction.iter().any(|a| policy.audiences.contains(a)) {
             return Err(Rejection::aud(
                 "assertion is addressed to another audience than this gateway",
             ));
         }
     }
+    Ok(())
+}
+
+/// Conditions the gateway must understand and honour: unknown ones, ProxyRestriction.
+pub fn check_conditions(
+    view: &AssertionView,
+    requested_audience: Option<&str>,
+) -> Result<(), Rejection> {
+    let Some(conditions) = &view.conditions else {
+        return Ok(());
+    };
     if let Some(unknown) = conditions.unknown.first() {
         return Err(Rejection::claim(format!(
             "assertion has a condition the gateway does not understand: {}",
@@ -106,12 +132,20 @@ pub fn check(
             }
         }
     }
+    Ok(())
+}
 
+/// A Subject NameID and one SubjectConfirmation of an accepted method that is valid now. Returns the
+/// confirmation's NotOnOrAfter, when it has one.
+pub fn check_subject(
+    view: &AssertionView,
+    policy: &SamlPolicy,
+    now: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, Rejection> {
+    let skew = policy.skew;
     if view.name_id.as_deref().is_none_or(str::is_empty) {
         return Err(Rejection::subj("assertion has no Subject NameID"));
     }
-    let mut expires = expires;
-    let mut confirmed = false;
     let mut reason = "assertion has no SubjectConfirmation with an accepted method".to_string();
     for c in &view.confirmations {
         if !policy.confirmation_methods.contains(&c.method) {
@@ -144,18 +178,28 @@ pub fn check(
                     .to_string();
             continue;
         }
-        confirmed = true;
-        if let Some(noa) = c.not_on_or_after {
-            expires = expires.min(noa);
-        }
-        break;
+        return Ok(c.not_on_or_after);
     }
-    if !confirmed {
-        return Err(Rejection::subj(reason));
+    Err(Rejection::subj(reason))
+}
+
+/// All checks, in order, stopping at the first failure.
+pub fn check(
+    view: &AssertionView,
+    policy: &SamlPolicy,
+    requested_audience: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Checked, Rejection> {
+    let mut expires = check_validity(view, policy, now)?;
+    check_audience(view, policy)?;
+    check_conditions(view, requested_audience)?;
+    if let Some(noa) = check_subject(view, policy, now)? {
+        expires = expires.min(noa);
     }
+    let conditions = view.conditions.as_ref();
     Ok(Checked {
         expires,
-        not_before: conditions.not_before,
-        one_time_use: conditions.one_time_use,
+        not_before: conditions.and_then(|c| c.not_before),
+        one_time_use: conditions.is_some_and(|c| c.one_time_use),
     })
 }

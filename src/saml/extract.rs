@@ -80,8 +80,14 @@ pub fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
                         "Issuer must be the assertion's first element",
                     ));
                 }
+                // The issuer is matched exactly against configuration, so "unspecified" (CH:XUA writes a DN
+                // under it) is as safe as "entity"; a transient or e-mail name is not an issuer identity.
                 if let Some(format) = child.attr("Format") {
-                    if format != "urn:oasis:names:tc:SAML:2.0:nameid-format:entity" {
+                    if !matches!(
+                        format,
+                        "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+                            | "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+                    ) {
                         return Err(Rejection::iss(
                             "the Issuer's Format is not an entity identifier",
                         ));

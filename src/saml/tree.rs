@@ -26,6 +26,20 @@ pub struct Node {
     pub text: String,
     /// `xsi:type` resolved to (namespace, local name), when present.
     pub xsi_type: Option<(Option<String>, String)>,
+    /// Namespace declarations on this element: (prefix, URI); the default namespace has an empty prefix.
+    pub ns_decls: Vec<(String, String)>,
+    /// Byte range of the element in the parsed text (start tag to end tag).
+    pub span: (usize, usize),
+}
+
+/// How strict the tree parser is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// For signed bytes: nothing an exc-c14n output cannot contain.
+    Strict,
+    /// For the inspector: comments and processing instructions inside elements are skipped (and counted);
+    /// a DTD is still refused.
+    Lenient,
 }
 
 impl Node {
@@ -70,7 +84,11 @@ fn resolved_ns(r: ResolveResult<'_>, what: &str) -> Result<Option<String>, Rejec
     }
 }
 
-fn node_from(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Node, Rejection> {
+fn node_from(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    mode: Mode,
+) -> Result<Node, Rejection> {
     let (r, local) = reader.resolver().resolve_element(start.name());
     let mut node = Node {
         ns: resolved_ns(r, "an element name")?,
@@ -80,7 +98,12 @@ fn node_from(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Node, R
     for attr in start.attributes() {
         let attr = attr.map_err(|_| Rejection::parse("the assertion has a malformed attribute"))?;
         let key = attr.key;
-        if key.as_namespace_binding().is_some() {
+        if let Some(binding) = key.as_namespace_binding() {
+            let prefix = match binding {
+                quick_xml::name::PrefixDeclaration::Default => String::new(),
+                quick_xml::name::PrefixDeclaration::Named(p) => p.to_string(),
+            };
+            node.ns_decls.push((prefix, attr.value.to_string()));
             continue;
         }
         let (r, local) = reader.resolver().resolve_attribute(key);
@@ -106,18 +129,28 @@ fn node_from(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Node, R
         }
         if a.ns.as_deref() == Some(ns::XSI) && a.local == "type" {
             let (r, type_local) = reader.resolver().resolve_element(QName(a.value.trim()));
-            node.xsi_type = Some((
-                resolved_ns(r, "an xsi:type value")?,
-                type_local.as_ref().to_string(),
-            ));
+            let type_ns = match (resolved_ns(r, "an xsi:type value"), mode) {
+                (Ok(n), _) => n,
+                // The inspector still reads documents whose xsi:type prefixes are declared elsewhere.
+                (Err(_), Mode::Lenient) => None,
+                (Err(e), Mode::Strict) => return Err(e),
+            };
+            node.xsi_type = Some((type_ns, type_local.as_ref().to_string()));
         }
         node.attrs.push(a);
     }
     Ok(node)
 }
 
-/// Parses one element and its subtree.
+/// Parses one element and its subtree, strictly.
 pub fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
+    parse_with(bytes, Mode::Strict).map(|(node, _)| node)
+}
+
+/// Parses one element and its subtree; returns it and how many comments and processing instructions were
+/// skipped (always 0 in strict mode, which refuses them).
+pub fn parse_with(bytes: &[u8], mode: Mode) -> Result<(Node, usize), Rejection> {
+    let mut skipped = 0usize;
     let text =
         std::str::from_utf8(bytes).map_err(|_| Rejection::parse("the assertion is not UTF-8"))?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
@@ -127,21 +160,24 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
     let mut root: Option<Node> = None;
     let mut count = 0usize;
     loop {
+        let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let event = reader
             .read_event()
             .map_err(|_| Rejection::parse("the assertion is not well-formed XML"))?;
+        let after = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         match event {
             Event::Start(ref s) | Event::Empty(ref s) => {
                 if root.is_some() {
                     return Err(Rejection::structure(
-                        "the signed bytes hold more than one element",
+                        "the document holds more than one root element",
                     ));
                 }
                 count += 1;
                 if stack.len() >= MAX_DEPTH || count > MAX_NODES {
                     return Err(Rejection::limit("the assertion is too deep or too large"));
                 }
-                let node = node_from(&reader, s)?;
+                let mut node = node_from(&reader, s, mode)?;
+                node.span = (before, after);
                 if matches!(event, Event::Start(_)) {
                     stack.push(node);
                 } else {
@@ -152,9 +188,10 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
                 }
             }
             Event::End(_) => {
-                let Some(done) = stack.pop() else {
+                let Some(mut done) = stack.pop() else {
                     return Err(Rejection::parse("the assertion has an unmatched end tag"));
                 };
+                done.span.1 = after;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
                     None => root = Some(done),
@@ -189,6 +226,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
                 }
             }
             Event::DocType(_) => return Err(Rejection::forbidden("a DOCTYPE is not allowed")),
+            Event::Comment(_) | Event::PI(_) if mode == Mode::Lenient => skipped += 1,
             Event::Comment(_) if !stack.is_empty() => {
                 return Err(Rejection::structure(
                     "a comment inside the assertion is not allowed",
@@ -206,5 +244,6 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
     if !stack.is_empty() {
         return Err(Rejection::parse("the assertion is truncated"));
     }
-    root.ok_or_else(|| Rejection::parse("no element found"))
+    root.map(|r| (r, skipped))
+        .ok_or_else(|| Rejection::parse("no element found"))
 }

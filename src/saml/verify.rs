@@ -35,6 +35,10 @@ impl TrustStore {
     pub fn issuers(&self) -> impl Iterator<Item = &str> {
         self.anchors.keys().map(String::as_str)
     }
+
+    pub fn get(&self, issuer: &str) -> Option<&TrustAnchor> {
+        self.anchors.get(issuer)
+    }
 }
 
 /// An assertion whose signature verified with a trusted issuer's certificate and that passed the protocol

@@ -5,18 +5,20 @@
 //! input ──► verify ──► decode ──► rules ──► encode ──► sign ──► audit ──► output
 //! ```
 
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{AuditRecord, AuditSink, Direction, JsonLinesSink, MemorySink, Outcome};
+use crate::audit::{AuditRecord, AuditSink, Direction, Outcome};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::error::Rejection;
 use crate::jwt::{JwtIssuer, RegisteredClaims};
 use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::AccessContext;
+use crate::observability::metrics::{Metrics, Stage, StageTimer};
+use crate::observability::readiness::Readiness;
 use crate::saml::checks::SamlPolicy;
 use crate::saml::dsig::{self, TrustAnchor};
 use crate::saml::prescan::XmlLimits;
@@ -64,6 +66,8 @@ pub struct Gateway {
     jwt: JwtIssuer,
     clock: SharedClock,
     audit: Arc<dyn AuditSink>,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -113,13 +117,11 @@ impl Gateway {
             |e| StartupError::Key(format!("jwt.signing_key {}: {e}", c.jwt.signing_key)),
         )?;
 
+        let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
         let audit: Arc<dyn AuditSink> = match audit {
             Some(a) => a,
-            None if c.audit.path.is_empty() => Arc::new(MemorySink::default()),
-            None => Arc::new(
-                JsonLinesSink::open(Path::new(&c.audit.path))
-                    .map_err(|e| StartupError::Audit(e.to_string()))?,
-            ),
+            None => crate::audit::open_configured(&c.audit, Some(metrics.clone()), clock.clone())
+                .map_err(|e| StartupError::Audit(e.to_string()))?,
         };
 
         let saml_policy = SamlPolicy {
@@ -142,8 +144,38 @@ impl Gateway {
             jwt,
             clock,
             audit,
+            metrics,
+            readiness: Readiness::default(),
             loaded,
         })
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where other modules (the fastlege register) add their `/readyz` checks.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn audit_sink(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
+    /// `/readyz`: keys loaded, audit store writable, then every registered dependency.
+    pub fn readiness_checks(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let keys = if self.trust.is_empty() {
+            Err("no trusted SAML issuer is configured".to_string())
+        } else {
+            Ok(())
+        };
+        let mut checks = vec![
+            ("keys", keys),
+            ("audit", self.audit.ready().map_err(|e| e.0)),
+        ];
+        checks.extend(self.readiness.run());
+        checks
     }
 
     pub fn config(&self) -> &LoadedConfig {
@@ -189,23 +221,15 @@ impl Gateway {
     /// SAML XUA assertion (or a Response holding one) → JWT.
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
         let now = self.clock.now();
-        let mut record = AuditRecord {
-            time: rfc3339(now),
-            request_id: request.request_id.clone(),
-            direction: Direction::SamlToJwt,
-            outcome: Outcome::Rejected,
-            error_class: None,
-            error: None,
-            input_issuer: None,
-            input_token_id: None,
-            output_token_id: None,
-            output_audience: None,
-            profile: None,
-            client_address: request.client_address.clone(),
-            context: None,
-        };
-        let result = self.saml_to_jwt_inner(xml, request, now, &mut record);
-        self.finish(record, result)
+        let mut stages = StageTimer::start();
+        let mut record = AuditRecord::begin(
+            Direction::SamlToJwt,
+            rfc3339(now),
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        let result = self.saml_to_jwt_inner(xml, request, now, &mut record, &mut stages);
+        self.finish(record, result, stages)
     }
 
     fn saml_to_jwt_inner(
@@ -214,6 +238,7 @@ impl Gateway {
         request: &ExchangeRequest,
         now: OffsetDateTime,
         record: &mut AuditRecord,
+        stages: &mut StageTimer,
     ) -> Result<Issued, Rejection> {
         let profile = self.profile(request.profile.as_deref())?;
         record.profile = Some(profile.name.clone());
@@ -232,6 +257,7 @@ impl Gateway {
         let view = verified.view();
         record.input_issuer = Some(view.issuer.clone());
         record.input_token_id = Some(view.id.clone());
+        stages.lap(Stage::Verify);
 
         // decode
         let context = profile.decode_xua(XuaInput {
@@ -239,6 +265,7 @@ impl Gateway {
             attributes: &view.attributes,
         })?;
         record.context = Some(context.clone());
+        stages.lap(Stage::Decode);
 
         // encode
         let claims = profile.encode_claims(&context)?;
@@ -252,6 +279,7 @@ impl Gateway {
                 "the assertion expires now; nothing is left to issue",
             ));
         }
+        stages.lap(Stage::Encode);
 
         // sign
         let token_id = uuid::Uuid::new_v4().to_string();
@@ -267,6 +295,8 @@ impl Gateway {
             },
         )?;
         record.output_token_id = Some(token_id.clone());
+        record.output_expires = Some(rfc3339(expires));
+        stages.lap(Stage::Sign);
         Ok(Issued {
             token,
             token_id,
@@ -277,10 +307,12 @@ impl Gateway {
     }
 
     /// Writes the audit record; an accepted exchange whose record cannot be written issues nothing.
+    /// Then counts the attempt in the metrics and logs its outcome (class and message only: no identifiers).
     fn finish(
         &self,
         mut record: AuditRecord,
         result: Result<Issued, Rejection>,
+        mut stages: StageTimer,
     ) -> Result<Issued, Rejection> {
         match &result {
             Ok(_) => record.outcome = Outcome::Issued,
@@ -289,12 +321,17 @@ impl Gateway {
                 record.error_class = Some(e.class);
                 record.error = Some(e.message.clone());
                 record.output_token_id = None;
+                record.output_expires = None;
             }
         }
-        match self.audit.write(&record) {
+        let started = Instant::now();
+        let written = self.audit.write(&record);
+        self.metrics.audit_write(started.elapsed(), written.is_ok());
+        stages.lap(Stage::Audit);
+        let result = match written {
             Ok(()) => result,
             Err(e) => {
-                tracing::error!(error = %e, request_id = %record.request_id, "audit write failed");
+                tracing::error!(error = %e, "audit write failed");
                 match result {
                     Ok(_) => Err(Rejection::unavailable(
                         "the access log cannot be written, so no token is issued; try again later",
@@ -302,7 +339,25 @@ impl Gateway {
                     Err(e) => Err(e),
                 }
             }
+        };
+        let class = result.as_ref().err().map(|e| e.class);
+        let outcome = if result.is_ok() {
+            Outcome::Issued
+        } else {
+            Outcome::Rejected
+        };
+        self.metrics
+            .exchange(record.direction, outcome, class, &stages);
+        match &result {
+            Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            Err(e) => tracing::info!(
+                direction = record.direction.as_str(),
+                error_class = e.class.as_str(),
+                reason = %e.message,
+                "exchange rejected"
+            ),
         }
+        result
     }
 }
 

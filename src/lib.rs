@@ -21,5 +21,6 @@ pub mod http;
 pub mod jwt;
 pub mod mapping;
 pub mod model;
+pub mod observability;
 pub mod saml;
 pub mod samples;

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use base64::Engine;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
-use xua_gateway::config::{LoadedConfig, LogFormat};
+use xua_gateway::config::LoadedConfig;
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::http::Application;
 use xua_gateway::samples::{self, MintOptions};
@@ -48,6 +47,11 @@ enum Command {
         /// The token; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Read the access log: verify its hash chain, or ask who accessed what.
+    Audit {
+        #[command(subcommand)]
+        command: xua_gateway::audit::cli::AuditCommand,
+    },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
     Sample {
         #[command(subcommand)]
@@ -82,15 +86,7 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
 }
 
 fn init_logging(loaded: &LoadedConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&loaded.config.logging.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match loaded.config.logging.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    xua_gateway::observability::logging::init(&loaded.config.logging);
 }
 
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
@@ -125,6 +121,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config, listen } => {
             let loaded = load_config(config.as_ref())?;
             init_logging(&loaded);
+            if loaded.config.audit.path.is_empty() {
+                bail!("[audit] path is empty: the service keeps the access log the law requires, so it needs a database path");
+            }
             let listen = listen.unwrap_or_else(|| loaded.config.server.listen.clone());
             let workers = loaded.config.server.workers;
             if loaded.uses_test_keys() {
@@ -181,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(rejection) => bail!("{} ({})", rejection.message, rejection.class),
             }
         }
+        Command::Audit { command } => Ok(xua_gateway::audit::cli::run(command)?),
         Command::Sample { kind } => match kind {
             SampleKind::Saml {
                 claims,

@@ -220,6 +220,8 @@ impl Gateway {
 
     /// SAML XUA assertion (or a Response holding one) → JWT.
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
+        // The pipeline runs on the blocking pool, outside the HTTP request's span: carry the id here.
+        let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
         let now = self.clock.now();
         let mut stages = StageTimer::start();
         let mut record = AuditRecord::begin(

@@ -69,16 +69,18 @@ fn filter(level: &str) -> EnvFilter {
 /// Installs the process-wide subscriber (stderr). `RUST_LOG` overrides `[logging] level`. A second call is a
 /// no-op (tests start several gateways in one process).
 pub fn init(config: &LoggingConfig) {
-    init_with_writer(config, io::stderr);
+    let ansi = io::IsTerminal::is_terminal(&io::stderr());
+    init_with_writer(config, io::stderr, ansi);
 }
 
-/// As [`init`], writing to any writer (tests capture into a buffer).
-pub fn init_with_writer<W>(config: &LoggingConfig, writer: W)
+/// As [`init`], writing to any writer (tests capture into a buffer); `ansi` colours text output.
+pub fn init_with_writer<W>(config: &LoggingConfig, writer: W, ansi: bool)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter(&config.level))
+        .with_ansi(ansi)
         .with_writer(Redacting(writer));
     let _ = match config.format {
         LogFormat::Json => builder

@@ -315,7 +315,7 @@ fn a_flipped_byte_in_the_database_file_fails_verify() {
         .unwrap();
     drop(conn);
     let mut bytes = std::fs::read(&db).unwrap();
-    // The third record's practitioner (HTML-free ASCII, so a one-letter change keeps the file valid).
+    // A letter of a practitioner's name (plain ASCII in a TEXT cell: the file stays a valid database).
     let needle = b"TEST OVERLEGE MOE";
     let at = bytes
         .windows(needle.len())

@@ -4,7 +4,7 @@
 //!   at once, as under load) and without it (`max_batch = 1`: one transaction and fsync per record), a
 //!   single writer (no one to share an fsync with), and the in-memory sink for reference.
 //! - `exchange/*`: end-to-end `POST /token` (SAML → JWT) against the real HTTP server in this process,
-//!   16 concurrent clients, with each store. Criterion's time per element is the inverse of throughput.
+//!   16 and 64 concurrent clients, with each store. Time per element is the inverse of throughput.
 //!
 //! `cargo bench --bench audit`. The machine this runs on matters more than usual: fsync latency is the
 //! disk's, and client and server share the cores.
@@ -169,28 +169,26 @@ fn exchange(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
-    let stores: [(&str, Arc<dyn AuditSink>); 3] = [
-        ("memory_sink", Arc::new(MemorySink::default())),
-        (
-            "sqlite_group_commit",
-            sqlite(dir.path(), "e2e-grouped.sqlite", 256),
-        ),
-        (
-            "sqlite_fsync_per_record",
-            sqlite(dir.path(), "e2e-single.sqlite", 1),
-        ),
+    let memory = serve(Arc::new(MemorySink::default()));
+    let grouped = serve(sqlite(dir.path(), "e2e-grouped.sqlite", 256));
+    let single = serve(sqlite(dir.path(), "e2e-single.sqlite", 1));
+    let cases = [
+        ("memory_sink_16_clients", &memory, 16),
+        ("sqlite_group_commit_16_clients", &grouped, 16),
+        ("sqlite_fsync_per_record_16_clients", &single, 16),
+        ("memory_sink_64_clients", &memory, 64),
+        ("sqlite_group_commit_64_clients", &grouped, 64),
     ];
-    for (name, sink) in stores {
-        let url = serve(sink);
+    for (name, url, clients) in cases {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let start = Instant::now();
-                    let tasks: Vec<_> = (0..CONCURRENCY)
+                    let tasks: Vec<_> = (0..clients)
                         .map(|t| {
                             let (client, url, bodies) =
                                 (client.clone(), url.clone(), bodies.clone());
-                            let n = share(iters, CONCURRENCY, t) as usize;
+                            let n = share(iters, clients, t) as usize;
                             tokio::spawn(async move {
                                 for i in 0..n {
                                     let body = bodies[(t * 7 + i) % bodies.len()].clone();

@@ -151,3 +151,52 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
     debug_assert_eq!(cells.len(), COLUMNS.len());
     Ok(cells)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditRecord, Direction, OverrideAudit};
+    use crate::model::{AccessContext, Patient};
+
+    #[test]
+    fn every_record_fills_every_column_in_order() {
+        let bare = AuditRecord::begin(
+            Direction::JwtToSaml,
+            "2026-01-31T10:00:00Z".into(),
+            "r1",
+            None,
+        );
+        let bare_cells = cells(&bare).unwrap();
+        assert_eq!(bare_cells.len(), COLUMNS.len());
+        assert_eq!(bare_cells[1], Cell::Int(1_769_853_600_000));
+        assert_eq!(bare_cells[3], Cell::Text("jwt-to-saml".into()));
+
+        let mut full = bare.clone();
+        let mut ctx = AccessContext::default();
+        ctx.patients.push(Patient {
+            identifier: Some(Identifier {
+                id: "21868534521".into(),
+                ..Identifier::default()
+            }),
+            ..Patient::default()
+        });
+        full.context = Some(ctx);
+        full.fastlege = Some(OverrideAudit {
+            rule: "fastlege".into(),
+            original: None,
+            register_answer: "unreachable".into(),
+        });
+        let full_cells = cells(&full).unwrap();
+        assert_eq!(full_cells.len(), COLUMNS.len());
+        let at = |name: &str| &full_cells[COLUMNS.iter().position(|c| *c == name).unwrap()];
+        assert_eq!(at("patient_id"), &Cell::Text("21868534521".into()));
+        assert_eq!(at("register_answer"), &Cell::Text("unreachable".into()));
+        assert_eq!(at("healthcare_service_original"), &Cell::Null);
+    }
+
+    #[test]
+    fn a_record_without_an_rfc3339_time_is_refused() {
+        let r = AuditRecord::begin(Direction::SamlToJwt, "yesterday".into(), "r", None);
+        assert!(cells(&r).is_err());
+    }
+}

@@ -636,3 +636,31 @@ fn the_fastlege_override_lands_in_its_own_columns() {
         Some("listed")
     );
 }
+
+#[test]
+fn audit_settings_are_checked_at_start_up() {
+    let sample = std::fs::read_to_string(repo().join("samples/config.toml")).unwrap();
+    let loaded = LoadedConfig::parse(&sample, xua_gateway::config::Origin::Embedded).unwrap();
+    assert_eq!(loaded.config.audit.retention_days, 3650);
+    assert_eq!(
+        loaded.config.audit.store,
+        xua_gateway::config::AuditStore::Sqlite
+    );
+    for (from, to) in [
+        ("max_batch = 256", "max_batch = 0"),
+        ("queue_capacity = 4096", "queue_capacity = 0"),
+        ("commit_timeout_ms = 10000", "commit_timeout_ms = 0"),
+        ("store = \"sqlite\"", "store = \"postgres\""),
+        (
+            "retention_days = 3650",
+            "retention_days = 3650\nretention = 1",
+        ),
+    ] {
+        assert!(sample.contains(from), "{from}");
+        let text = sample.replace(from, to);
+        assert!(
+            LoadedConfig::parse(&text, xua_gateway::config::Origin::Embedded).is_err(),
+            "{to} must be refused"
+        );
+    }
+}

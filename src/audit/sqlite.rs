@@ -31,6 +31,10 @@ const SCHEMA_VERSION: &str = "1";
 /// How often the writer looks at retention when idle or busy.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// Most records one pruning transaction deletes, so that a first prune of a large backlog never holds up
+/// the commits requests are waiting for: the writer commits queued records between chunks.
+pub const PRUNE_CHUNK: u64 = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub queue_capacity: usize,
@@ -73,10 +77,28 @@ impl ToSql for Cell {
     }
 }
 
+/// Creates the database file readable by its owner only: it names patients and practitioners. SQLite gives
+/// the `-wal` and `-shm` files the main file's permissions.
+fn create_private(path: &Path) -> Result<(), AuditError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(AuditError(format!(
+            "cannot create the audit database {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// Opens (and creates when `create`) the database with the settings every connection needs.
 pub fn connect(path: &Path, create: bool) -> Result<Connection, AuditError> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
+        create_private(path)?;
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let shown = path.display().to_string();
@@ -210,9 +232,14 @@ fn insert_sql() -> String {
     format!("INSERT INTO audit_record (seq, {names}, prev_hash, hash) VALUES ({marks})")
 }
 
-/// Deletes the oldest records whose time is before `cutoff_ms`, as one prefix of the chain, and moves the
-/// anchor to the last one deleted. Returns how many were deleted.
-pub fn prune(conn: &mut Connection, cutoff_ms: i64, now: &str) -> Result<u64, AuditError> {
+/// Deletes the oldest records whose time is before `cutoff_ms` (at most `max_records` of them), as one
+/// prefix of the chain, and moves the anchor to the last one deleted. Returns how many were deleted.
+pub fn prune(
+    conn: &mut Connection,
+    cutoff_ms: i64,
+    now: &str,
+    max_records: u64,
+) -> Result<u64, AuditError> {
     let tx = conn.transaction().map_err(db_err("prune"))?;
     let first_kept: Option<i64> = tx
         .query_row(
@@ -233,9 +260,14 @@ pub fn prune(conn: &mut Connection, cutoff_ms: i64, now: &str) -> Result<u64, Au
             .query_row("SELECT MAX(seq) FROM audit_record", [], |r| r.get(0))
             .map_err(db_err("prune"))?,
     };
-    let Some(last) = last_pruned else {
+    let first: Option<i64> = tx
+        .query_row("SELECT MIN(seq) FROM audit_record", [], |r| r.get(0))
+        .map_err(db_err("prune"))?;
+    let (Some(last), Some(first)) = (last_pruned, first) else {
         return Ok(0);
     };
+    let chunk_end = first.saturating_add(i64::try_from(max_records.max(1)).unwrap_or(i64::MAX) - 1);
+    let last = last.min(chunk_end);
     let hash: String = tx
         .query_row(
             "SELECT hash FROM audit_record WHERE seq = ?1",
@@ -482,16 +514,17 @@ impl Writer {
     fn run(mut self) {
         let _guard = WriterGuard(self.shared.clone());
         let mut last_prune: Option<Instant> = None;
+        let mut backlog = false;
         loop {
             if self.settings.retention_days > 0
-                && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_INTERVAL)
+                && (backlog || last_prune.is_none_or(|t| t.elapsed() >= PRUNE_INTERVAL))
             {
-                self.prune();
+                backlog = self.prune() >= PRUNE_CHUNK;
                 last_prune = Some(Instant::now());
             }
             let batch = {
                 let mut q = lock(&self.shared.queue);
-                if q.jobs.is_empty() && !q.closed {
+                if q.jobs.is_empty() && !q.closed && !backlog {
                     q = self
                         .shared
                         .not_empty
@@ -573,18 +606,30 @@ impl Writer {
         Ok(first)
     }
 
-    fn prune(&mut self) {
+    /// One chunk of retention pruning; returns how many records it deleted.
+    fn prune(&mut self) -> u64 {
         let now = self.clock.now();
         let cutoff = now - time::Duration::days(i64::from(self.settings.retention_days));
         let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        match prune(&mut self.conn, cutoff_ms, &crate::gateway::rfc3339(now)) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                records = n,
-                retention_days = self.settings.retention_days,
-                "pruned audit records past retention"
-            ),
-            Err(e) => tracing::error!(error = %e, "audit retention pruning failed"),
+        match prune(
+            &mut self.conn,
+            cutoff_ms,
+            &crate::gateway::rfc3339(now),
+            PRUNE_CHUNK,
+        ) {
+            Ok(0) => 0,
+            Ok(n) => {
+                tracing::info!(
+                    records = n,
+                    retention_days = self.settings.retention_days,
+                    "pruned audit records past retention"
+                );
+                n
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit retention pruning failed");
+                0
+            }
         }
     }
 }

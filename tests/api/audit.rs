@@ -664,3 +664,59 @@ fn audit_settings_are_checked_at_start_up() {
         );
     }
 }
+
+#[test]
+fn pruning_in_chunks_keeps_the_chain_verifiable_after_every_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.sqlite");
+    let old = OffsetDateTime::now_utc() - time::Duration::days(30);
+    {
+        let sink = open_sink(&db);
+        for i in 0..5 {
+            sink.write(&sample_record("fastlege.json", &format!("old{i}"), old))
+                .unwrap();
+        }
+        sink.write(&sample_record(
+            "fastlege.json",
+            "new",
+            OffsetDateTime::now_utc(),
+        ))
+        .unwrap();
+    }
+    let mut conn = sqlite::connect(&db, false).unwrap();
+    let cutoff = (OffsetDateTime::now_utc() - time::Duration::days(1)).unix_timestamp() * 1000;
+    let mut pruned = Vec::new();
+    loop {
+        let n = sqlite::prune(&mut conn, cutoff, "2026-01-01T00:00:00Z", 2).unwrap();
+        let report = sqlite::verify(&conn).unwrap();
+        assert_eq!(report.broken, None, "after pruning {n}: {report:?}");
+        if n == 0 {
+            break;
+        }
+        pruned.push((n, report.anchor.unwrap().0));
+    }
+    assert_eq!(pruned, vec![(2, 2), (2, 4), (1, 5)]);
+    assert_eq!(sqlite::verify(&conn).unwrap().records, 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.sqlite");
+    let sink = open_sink(&db);
+    sink.write(&sample_record(
+        "fastlege.json",
+        "p",
+        OffsetDateTime::now_utc(),
+    ))
+    .unwrap();
+    for name in ["audit.sqlite", "audit.sqlite-wal"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} has mode {mode:o}");
+    }
+}

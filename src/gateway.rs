@@ -218,6 +218,30 @@ impl Gateway {
         }
     }
 
+    /// Audits a request refused before its pipeline ran (e.g. a `subject_token` that is not base64) and
+    /// returns the rejection to answer with, so that every translation attempt, however malformed, leaves
+    /// one record. It waits for the audit commit: call it on the blocking pool (`web::block`), like the
+    /// pipeline.
+    pub fn refuse(
+        &self,
+        direction: Direction,
+        request: &ExchangeRequest,
+        rejection: Rejection,
+    ) -> Rejection {
+        let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
+        let mut record = AuditRecord::begin(
+            direction,
+            rfc3339(self.clock.now()),
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        record.profile = request.profile.clone();
+        match self.finish(record, Err(rejection), StageTimer::start()) {
+            Err(r) => r,
+            Ok(_) => Rejection::internal("a refused request was issued a token"),
+        }
+    }
+
     /// SAML XUA assertion (or a Response holding one) → JWT.
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
         // The pipeline runs on the blocking pool, outside the HTTP request's span: carry the id here.
@@ -326,6 +350,7 @@ impl Gateway {
                 record.output_expires = None;
             }
         }
+        stages.restart();
         let started = Instant::now();
         let written = self.audit.write(&record);
         self.metrics.audit_write(started.elapsed(), written.is_ok());

@@ -82,6 +82,12 @@ impl StageTimer {
         self.last = now;
     }
 
+    /// Starts the next lap now without charging the time since the last one to any stage (a rejection
+    /// leaves the failed stage's time unattributed rather than charged to the next stage measured).
+    pub fn restart(&mut self) {
+        self.last = Instant::now();
+    }
+
     pub fn get(&self, stage: Stage) -> Option<Duration> {
         self.laps[stage.index()]
     }

@@ -720,3 +720,34 @@ fn the_database_is_readable_by_its_owner_only() {
         assert_eq!(mode & 0o077, 0, "{name} has mode {mode:o}");
     }
 }
+
+#[test]
+fn a_request_refused_before_the_pipeline_can_be_audited_too() {
+    let sink = Arc::new(MemorySink::default());
+    let gateway = Gateway::build(
+        LoadedConfig::embedded().unwrap(),
+        clock::system(),
+        Some(sink.clone()),
+    )
+    .unwrap();
+    let request = xua_gateway::gateway::ExchangeRequest {
+        request_id: "refused-1".into(),
+        client_address: Some("192.0.2.9".into()),
+        ..Default::default()
+    };
+    let r = gateway.refuse(
+        Direction::SamlToJwt,
+        &request,
+        xua_gateway::error::Rejection::parse("subject_token is not base64url"),
+    );
+    assert_eq!(r.class.as_str(), "PARSE");
+    let records = sink.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, Outcome::Rejected);
+    assert_eq!(records[0].request_id, "refused-1");
+    assert_eq!(records[0].client_address.as_deref(), Some("192.0.2.9"));
+    assert_eq!(
+        records[0].error.as_deref(),
+        Some("subject_token is not base64url")
+    );
+}

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
 
 use super::chain::{self, GENESIS};
 use super::columns::{self, Cell, COLUMNS};
@@ -396,7 +396,8 @@ impl SqliteSink {
     ) -> Result<Self, AuditError> {
         let conn = connect(path, true)?;
         create_schema(&conn)?;
-        let head = load_head(&conn)?;
+        // Fail at start-up, not at the first request, when the chain's head cannot be read.
+        load_head(&conn)?;
         let probe = connect(path, false)?;
         let shared = Arc::new(Shared {
             alive: AtomicBool::new(true),
@@ -405,7 +406,6 @@ impl SqliteSink {
         let writer = Writer {
             conn,
             shared: shared.clone(),
-            head,
             settings: settings.clone(),
             metrics,
             clock,
@@ -503,7 +503,6 @@ impl Drop for SqliteSink {
 struct Writer {
     conn: Connection,
     shared: Arc<Shared>,
-    head: Head,
     settings: Settings,
     metrics: Option<Arc<Metrics>>,
     clock: SharedClock,
@@ -562,10 +561,6 @@ impl Writer {
                 Err(e) => {
                     self.shared.failing.store(true, Ordering::SeqCst);
                     tracing::error!(error = %e, records = batch.len(), "audit commit failed");
-                    // What is on disk is the truth after a failed commit.
-                    if let Ok(head) = load_head(&self.conn) {
-                        self.head = head;
-                    }
                     for job in batch {
                         job.ack.set(Err(e.clone()));
                     }
@@ -576,11 +571,13 @@ impl Writer {
 
     /// Writes a batch in one transaction; returns the first sequence number used.
     fn commit(&mut self, batch: &[Job]) -> Result<i64, AuditError> {
+        // IMMEDIATE takes the write lock before reading the head, so another process appending to the same
+        // file (a `translate` run beside `serve`) waits its turn instead of forking the chain.
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err("audit transaction"))?;
-        let mut head = self.head;
+        let mut head = load_head(&tx)?;
         let first = head.seq + 1;
         {
             let mut stmt = tx
@@ -602,7 +599,6 @@ impl Writer {
             }
         }
         tx.commit().map_err(db_err("audit commit"))?;
-        self.head = head;
         Ok(first)
     }
 

@@ -751,3 +751,31 @@ fn a_request_refused_before_the_pipeline_can_be_audited_too() {
         Some("subject_token is not base64url")
     );
 }
+
+#[test]
+fn two_stores_on_one_file_extend_one_chain() {
+    // As when `xua-gateway translate` runs beside `serve` with the same configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.sqlite");
+    let a = open_sink(&db);
+    let b = open_sink(&db);
+    std::thread::scope(|s| {
+        for (name, sink) in [("a", &a), ("b", &b)] {
+            s.spawn(move || {
+                for i in 0..20 {
+                    sink.write(&sample_record(
+                        "fastlege.json",
+                        &format!("{name}{i}"),
+                        OffsetDateTime::now_utc(),
+                    ))
+                    .unwrap();
+                }
+            });
+        }
+    });
+    drop((a, b));
+    let conn = sqlite::connect(&db, false).unwrap();
+    let report = sqlite::verify(&conn).unwrap();
+    assert_eq!(report.broken, None);
+    assert_eq!(report.records, 40);
+}

@@ -106,11 +106,15 @@ impl Server {
                     stderr.lock().unwrap().join("\n")
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not start: {}",
-                stderr.lock().unwrap().join("\n")
-            );
+            if Instant::now() >= deadline {
+                // Never leave a server behind a failed test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the gateway did not start: {}",
+                    stderr.lock().unwrap().join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         };
         Server {

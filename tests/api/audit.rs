@@ -779,3 +779,46 @@ fn two_stores_on_one_file_extend_one_chain() {
     assert_eq!(report.broken, None);
     assert_eq!(report.records, 40);
 }
+
+#[actix_web::test]
+async fn a_failed_commit_issues_no_token_and_readiness_recovers_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.sqlite");
+    let app = spawn_with(open_sink(&db)).await;
+    let admin = Connection::open(&db).unwrap();
+    // The database starts refusing writes (as with a full disk), the chain's table and the rest alike.
+    admin
+        .execute_batch(
+            "CREATE TRIGGER refuse_records BEFORE INSERT ON audit_record
+               BEGIN SELECT RAISE(ABORT, 'refused'); END;
+             CREATE TRIGGER refuse_meta BEFORE INSERT ON audit_meta
+               BEGIN SELECT RAISE(ABORT, 'refused'); END;
+             CREATE TRIGGER refuse_meta_update BEFORE UPDATE ON audit_meta
+               BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let (status, body) = app
+        .exchange(&mint_now("fastlege.json"), "refused", &[])
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.get("access_token").is_none());
+    let (status, text) = app.get("/readyz").await;
+    assert_eq!(status, 503, "{text}");
+
+    // Writable again: readiness comes back without waiting for traffic, and tokens flow.
+    admin
+        .execute_batch(
+            "DROP TRIGGER refuse_records; DROP TRIGGER refuse_meta; DROP TRIGGER refuse_meta_update;",
+        )
+        .unwrap();
+    let (status, text) = app.get("/readyz").await;
+    assert_eq!(status, 200, "{text}");
+    let (status, _) = app
+        .exchange(&mint_now("fastlege.json"), "accepted", &[])
+        .await;
+    assert_eq!(status, 200);
+    let conn = sqlite::connect(&db, false).unwrap();
+    let report = sqlite::verify(&conn).unwrap();
+    assert_eq!(report.broken, None);
+    assert_eq!(report.records, 1, "the refused batch left nothing behind");
+}

@@ -27,6 +27,9 @@ impl xua_gateway::audit::AuditSink for NullSink {
     ) -> Result<(), xua_gateway::audit::AuditError> {
         Ok(())
     }
+    fn kind(&self) -> &'static str {
+        "null"
+    }
 }
 
 fn saml_to_jwt(c: &mut Criterion) {

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// The class of a rejection. Stable strings: they appear in audit records, metrics and error responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorClass {
     /// Malformed input: not XML, not JSON, not base64, bad date.

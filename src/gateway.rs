@@ -5,12 +5,12 @@
 //! input ──► verify ──► decode ──► rules ──► encode ──► sign ──► audit ──► output
 //! ```
 
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{AuditRecord, AuditSink, Direction, JsonLinesSink, MemorySink, Outcome};
+use crate::audit::{AuditRecord, AuditSink, Direction, Outcome};
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::error::Rejection;
@@ -20,6 +20,8 @@ use crate::jwt::{
 };
 use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::{AccessContext, Identifier, Patient};
+use crate::observability::metrics::{Metrics, Stage, StageTimer};
+use crate::observability::readiness::Readiness;
 use crate::rules::{RuleDirection, Rules};
 use crate::saml::build::{self, AssertionSpec};
 use crate::saml::checks::SamlPolicy;
@@ -77,6 +79,8 @@ pub struct Gateway {
     clock: SharedClock,
     audit: Arc<dyn AuditSink>,
     rules: Rules,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
 }
 
 /// The gateway's XUA issuing identity and policy.
@@ -237,13 +241,11 @@ impl Gateway {
             }
         };
 
+        let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
         let audit: Arc<dyn AuditSink> = match audit {
             Some(a) => a,
-            None if c.audit.path.is_empty() => Arc::new(MemorySink::default()),
-            None => Arc::new(
-                JsonLinesSink::open(Path::new(&c.audit.path))
-                    .map_err(|e| StartupError::Audit(e.to_string()))?,
-            ),
+            None => crate::audit::open_configured(&c.audit, Some(metrics.clone()), clock.clone())
+                .map_err(|e| StartupError::Audit(e.to_string()))?,
         };
 
         let saml_policy = SamlPolicy {
@@ -258,6 +260,31 @@ impl Gateway {
             max_elements: c.limits.max_xml_elements,
             ..XmlLimits::default()
         };
+        let readiness = Readiness::default();
+        {
+            use crate::rules::{OnUnavailable, RegisterBackend};
+            let f = &c.rules.fastlege;
+            let strict_http =
+                f.register == RegisterBackend::Http && f.on_unavailable == OnUnavailable::Reject;
+            let stats = rules.stats_handle();
+            readiness.register(Arc::new(crate::observability::readiness::FnCheck::new(
+                "fastlege_register",
+                move || {
+                    // "Register reachable, or the policy allows going on without it": with `keep` (or a local
+                    // file) an unreachable register changes no answer; with `reject` over HTTP, an instance
+                    // whose every lookup so far failed should not take traffic.
+                    let s = stats.snapshot();
+                    if strict_http && s.lookups > 0 && s.unavailable == s.lookups {
+                        Err(format!(
+                            "all {} register lookups failed and the policy is reject",
+                            s.lookups
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )));
+        }
         Ok(Self {
             profiles,
             trust,
@@ -270,8 +297,38 @@ impl Gateway {
             clock,
             audit,
             rules,
+            metrics,
+            readiness,
             loaded,
         })
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where other modules (the fastlege register) add their `/readyz` checks.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn audit_sink(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
+    /// `/readyz`: keys loaded, audit store writable, then every registered dependency.
+    pub fn readiness_checks(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let keys = if self.trust.is_empty() {
+            Err("no trusted SAML issuer is configured".to_string())
+        } else {
+            Ok(())
+        };
+        let mut checks = vec![
+            ("keys", keys),
+            ("audit", self.audit.ready().map_err(|e| e.0)),
+        ];
+        checks.extend(self.readiness.run());
+        checks
     }
 
     pub fn config(&self) -> &LoadedConfig {
@@ -289,6 +346,29 @@ impl Gateway {
     /// Validation, code tables, declared rules and the fastlege register (with its counters).
     pub fn rules(&self) -> &Rules {
         &self.rules
+    }
+
+    /// Counts the fastlege register's answers in the metrics (backend and outcome only, never a person).
+    fn count_register_lookups(&self, outcome: &crate::rules::RulesOutcome) {
+        use crate::observability::metrics::RegisterOutcome;
+        use crate::rules::{RegisterAnswer, RegisterBackend};
+        let backend = match self.loaded.config.rules.fastlege.register {
+            RegisterBackend::File => "file",
+            RegisterBackend::Http => "http",
+            RegisterBackend::None => "none",
+        };
+        for d in &outcome.decisions {
+            let counted = match &d.register_answer {
+                RegisterAnswer::Hit => RegisterOutcome::Listed,
+                RegisterAnswer::Miss => RegisterOutcome::NotListed,
+                RegisterAnswer::Unavailable(why) if why.contains("time") => {
+                    RegisterOutcome::Timeout
+                }
+                RegisterAnswer::Unavailable(_) => RegisterOutcome::Error,
+                RegisterAnswer::NotAsked(_) => continue,
+            };
+            self.metrics.register_lookup(backend, counted);
+        }
     }
 
     pub(crate) fn saml_trust(&self) -> (&TrustStore, &SamlPolicy, &XmlLimits) {
@@ -332,44 +412,59 @@ impl Gateway {
         self.saml_signer.as_ref().map(|s| s.identity.cert_pem())
     }
 
-    fn new_record(
+    /// Audits a request refused before its pipeline ran (e.g. a `subject_token` that is not base64) and
+    /// returns the rejection to answer with, so that every translation attempt, however malformed, leaves
+    /// one record. It waits for the audit commit: call it on the blocking pool (`web::block`), like the
+    /// pipeline.
+    pub fn refuse(
         &self,
         direction: Direction,
-        now: OffsetDateTime,
         request: &ExchangeRequest,
-    ) -> AuditRecord {
-        AuditRecord {
-            time: rfc3339(now),
-            request_id: request.request_id.clone(),
+        rejection: Rejection,
+    ) -> Rejection {
+        let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
+        let mut record = AuditRecord::begin(
             direction,
-            outcome: Outcome::Rejected,
-            error_class: None,
-            error: None,
-            input_issuer: None,
-            input_token_id: None,
-            output_token_id: None,
-            output_audience: None,
-            profile: None,
-            client_address: request.client_address.clone(),
-            context: None,
-            rules: None,
+            rfc3339(self.clock.now()),
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        record.profile = request.profile.clone();
+        match self.finish(record, Err(rejection), StageTimer::start()) {
+            Err(r) => r,
+            Ok(_) => Rejection::internal("a refused request was issued a token"),
         }
     }
 
     /// SAML XUA assertion (or a Response holding one) → JWT.
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
+        // The pipeline runs on the blocking pool, outside the HTTP request's span: carry the id here.
+        let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
         let now = self.clock.now();
-        let mut record = self.new_record(Direction::SamlToJwt, now, request);
-        let result = self.saml_to_jwt_inner(xml, request, now, &mut record);
-        self.finish(record, result)
+        let mut stages = StageTimer::start();
+        let mut record = AuditRecord::begin(
+            Direction::SamlToJwt,
+            rfc3339(now),
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        let result = self.saml_to_jwt_inner(xml, request, now, &mut record, &mut stages);
+        self.finish(record, result, stages)
     }
 
     /// JWT (HelseID-style access token) → signed SAML XUA assertion.
     pub fn jwt_to_saml(&self, token: &str, request: &ExchangeRequest) -> Result<Issued, Rejection> {
+        let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
         let now = self.clock.now();
-        let mut record = self.new_record(Direction::JwtToSaml, now, request);
-        let result = self.jwt_to_saml_inner(token, request, now, &mut record);
-        self.finish(record, result)
+        let mut stages = StageTimer::start();
+        let mut record = AuditRecord::begin(
+            Direction::JwtToSaml,
+            rfc3339(now),
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        let result = self.jwt_to_saml_inner(token, request, now, &mut record, &mut stages);
+        self.finish(record, result, stages)
     }
 
     fn saml_audience(
@@ -397,6 +492,7 @@ impl Gateway {
         request: &ExchangeRequest,
         now: OffsetDateTime,
         record: &mut AuditRecord,
+        stages: &mut StageTimer,
     ) -> Result<Issued, Rejection> {
         let profile = self.profile(request.profile.as_deref())?;
         record.profile = Some(profile.name.clone());
@@ -412,6 +508,7 @@ impl Gateway {
         let verified = jwt::verify(token, &self.jwt_trust, policy, now)?;
         record.input_issuer = Some(verified.issuer.clone());
         record.input_token_id = verified.token_id.clone();
+        stages.lap(Stage::Verify);
 
         // decode
         let mut context = profile.decode_claims(verified.claims())?;
@@ -441,6 +538,7 @@ impl Gateway {
         // HelseID's request form carries codes without display texts; XUA readers show displayName.
         self.rules.codes().fill_display_texts(&mut context);
         record.context = Some(context.clone());
+        stages.lap(Stage::Decode);
 
         // rules: validate, then what is declared for this direction (the fastlege override when encoding XUA)
         let outcome = self.rules.run(
@@ -448,10 +546,13 @@ impl Gateway {
             &[RuleDirection::DecodeJwt, RuleDirection::EncodeXua],
             &mut context,
         )?;
+        self.count_register_lookups(&outcome);
         if !outcome.is_empty() {
-            record.rules = Some(outcome);
+            record.fastlege = override_of(&outcome);
+            record.rules = serde_json::to_value(&outcome).ok();
             record.context = Some(context.clone());
         }
+        stages.lap(Stage::Rules);
 
         // encode
         let out = profile.encode_xua_named(&context, self.rules.codes())?;
@@ -464,6 +565,7 @@ impl Gateway {
                 "the JWT expires now; nothing is left to issue",
             ));
         }
+        stages.lap(Stage::Encode);
         let authn_instant = verified
             .claims()
             .get("auth_time")
@@ -493,6 +595,8 @@ impl Gateway {
         let token = String::from_utf8(signed)
             .map_err(|_| Rejection::internal("the signed assertion is not UTF-8"))?;
         record.output_token_id = Some(id.clone());
+        record.output_expires = Some(rfc3339(expires));
+        stages.lap(Stage::Sign);
         Ok(Issued {
             token,
             token_id: id,
@@ -508,6 +612,7 @@ impl Gateway {
         request: &ExchangeRequest,
         now: OffsetDateTime,
         record: &mut AuditRecord,
+        stages: &mut StageTimer,
     ) -> Result<Issued, Rejection> {
         let profile = self.profile(request.profile.as_deref())?;
         record.profile = Some(profile.name.clone());
@@ -526,6 +631,7 @@ impl Gateway {
         let view = verified.view();
         record.input_issuer = Some(view.issuer.clone());
         record.input_token_id = Some(view.id.clone());
+        stages.lap(Stage::Verify);
 
         // decode
         let mut context = profile.decode_xua(XuaInput {
@@ -534,6 +640,7 @@ impl Gateway {
             attributes: &view.attributes,
         })?;
         record.context = Some(context.clone());
+        stages.lap(Stage::Decode);
 
         // rules: validate the decoded values, then run what is declared for this direction (by default
         // nothing: the fastlege override applies when encoding XUA)
@@ -542,9 +649,13 @@ impl Gateway {
             &[RuleDirection::DecodeXua, RuleDirection::EncodeJwt],
             &mut context,
         )?;
+        self.count_register_lookups(&outcome);
         if !outcome.is_empty() {
-            record.rules = Some(outcome);
+            record.fastlege = override_of(&outcome);
+            record.rules = serde_json::to_value(&outcome).ok();
+            record.context = Some(context.clone());
         }
+        stages.lap(Stage::Rules);
 
         // encode
         let claims = profile.encode_claims(&context)?;
@@ -558,6 +669,7 @@ impl Gateway {
                 "the assertion expires now; nothing is left to issue",
             ));
         }
+        stages.lap(Stage::Encode);
 
         // sign
         let token_id = uuid::Uuid::new_v4().to_string();
@@ -573,6 +685,8 @@ impl Gateway {
             },
         )?;
         record.output_token_id = Some(token_id.clone());
+        record.output_expires = Some(rfc3339(expires));
+        stages.lap(Stage::Sign);
         Ok(Issued {
             token,
             token_id,
@@ -583,10 +697,12 @@ impl Gateway {
     }
 
     /// Writes the audit record; an accepted exchange whose record cannot be written issues nothing.
+    /// Then counts the attempt in the metrics and logs its outcome (class and message only: no identifiers).
     fn finish(
         &self,
         mut record: AuditRecord,
         result: Result<Issued, Rejection>,
+        mut stages: StageTimer,
     ) -> Result<Issued, Rejection> {
         match &result {
             Ok(_) => record.outcome = Outcome::Issued,
@@ -595,12 +711,18 @@ impl Gateway {
                 record.error_class = Some(e.class);
                 record.error = Some(e.message.clone());
                 record.output_token_id = None;
+                record.output_expires = None;
             }
         }
-        match self.audit.write(&record) {
+        stages.restart();
+        let started = Instant::now();
+        let written = self.audit.write(&record);
+        self.metrics.audit_write(started.elapsed(), written.is_ok());
+        stages.lap(Stage::Audit);
+        let result = match written {
             Ok(()) => result,
             Err(e) => {
-                tracing::error!(error = %e, request_id = %record.request_id, "audit write failed");
+                tracing::error!(error = %e, "audit write failed");
                 match result {
                     Ok(_) => Err(Rejection::unavailable(
                         "the access log cannot be written, so no token is issued; try again later",
@@ -608,8 +730,45 @@ impl Gateway {
                     Err(e) => Err(e),
                 }
             }
+        };
+        let class = result.as_ref().err().map(|e| e.class);
+        let outcome = if result.is_ok() {
+            Outcome::Issued
+        } else {
+            Outcome::Rejected
+        };
+        self.metrics
+            .exchange(record.direction, outcome, class, &stages);
+        match &result {
+            Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            Err(e) => tracing::info!(
+                direction = record.direction.as_str(),
+                error_class = e.class.as_str(),
+                reason = %e.message,
+                "exchange rejected"
+            ),
         }
+        result
     }
+}
+
+/// The fastlege override in the access log's own columns: the rule, the value it replaced, the register's
+/// answer (the full decision list stays in `rules`).
+fn override_of(outcome: &crate::rules::RulesOutcome) -> Option<crate::audit::OverrideAudit> {
+    outcome
+        .decisions
+        .iter()
+        .find(|d| d.applied)
+        .map(|d| crate::audit::OverrideAudit {
+            rule: d.rule.clone(),
+            original: d.original.clone(),
+            register_answer: match &d.register_answer {
+                crate::rules::RegisterAnswer::Hit => "listed".to_string(),
+                crate::rules::RegisterAnswer::Miss => "not-listed".to_string(),
+                crate::rules::RegisterAnswer::Unavailable(why) => format!("unavailable: {why}"),
+                crate::rules::RegisterAnswer::NotAsked(why) => format!("not asked: {why}"),
+            },
+        })
 }
 
 /// The `patient` request parameter: a CX value, or a bare fødselsnummer/D-number (a D-number's first digit is

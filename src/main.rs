@@ -7,9 +7,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use base64::Engine;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
-use xua_gateway::config::{LoadedConfig, LogFormat};
+use xua_gateway::config::LoadedConfig;
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::http::translate::{classify, Input};
 use xua_gateway::http::Application;
@@ -69,6 +68,11 @@ enum Command {
         /// The token; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Read the access log: verify its hash chain, or ask who accessed what.
+    Audit {
+        #[command(subcommand)]
+        command: xua_gateway::audit::cli::AuditCommand,
+    },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
     Sample {
         #[command(subcommand)]
@@ -115,15 +119,15 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
 }
 
 fn init_logging(loaded: &LoadedConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&loaded.config.logging.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match loaded.config.logging.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    xua_gateway::observability::logging::init(&loaded.config.logging);
+}
+
+/// One-shot commands print their result on stdout and their error as one line on stderr; their logs stay at
+/// warnings unless RUST_LOG asks for more.
+fn init_quiet_logging(loaded: &LoadedConfig) {
+    let mut logging = loaded.config.logging.clone();
+    logging.level = "warn".to_string();
+    xua_gateway::observability::logging::init(&logging);
 }
 
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
@@ -158,6 +162,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config, listen } => {
             let loaded = load_config(config.as_ref())?;
             init_logging(&loaded);
+            if loaded.config.audit.path.is_empty() {
+                bail!("[audit] path is empty: the service keeps the access log the law requires, so it needs a database path");
+            }
             let listen = listen.unwrap_or_else(|| loaded.config.server.listen.clone());
             let workers = loaded.config.server.workers;
             if loaded.uses_test_keys() {
@@ -189,7 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             file,
         } => {
             let loaded = load_config(config.as_ref())?;
-            init_logging(&loaded);
+            init_quiet_logging(&loaded);
             let input = read_input(file.as_ref())?;
             let gateway = Gateway::build(loaded, xua_gateway::clock::system(), None)?;
             let request = ExchangeRequest {
@@ -221,7 +228,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             file,
         } => {
             let loaded = load_config(config.as_ref())?;
-            init_logging(&loaded);
+            init_quiet_logging(&loaded);
             let input = read_input(file.as_ref())?;
             let at = at
                 .as_deref()
@@ -245,6 +252,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit { command } => Ok(xua_gateway::audit::cli::run(command)?),
         Command::Sample { kind } => match kind {
             SampleKind::Saml {
                 claims,

@@ -56,7 +56,7 @@ fn sample_verifies_with_xmlsec1_and_translates_offline() {
     );
     let jwt = String::from_utf8(done.stdout).unwrap();
     assert_eq!(jwt.trim().split('.').count(), 3);
-    assert!(dir.path().join("xua-gateway-audit.jsonl").exists());
+    assert!(dir.path().join("xua-gateway-audit.sqlite").exists());
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread.
 
 mod errors;
+mod health;
 mod inspect;
 mod meta;
+mod metrics;
 mod token;
 pub mod translate;
 
@@ -11,9 +13,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServiceRequest};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpMessage, HttpServer};
-use tracing::Instrument;
+use actix_web::{web, App, HttpServer};
 
 use crate::gateway::Gateway;
 
@@ -23,7 +23,7 @@ pub use errors::error_response;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-fn request_id(req: &ServiceRequest) -> String {
+pub(crate) fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -44,7 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/inspect", web::post().to(inspect::inspect))
         .route("/.well-known/jwks.json", web::get().to(meta::jwks))
         .route("/saml/metadata", web::get().to(meta::saml_metadata))
-        .route("/healthz", web::get().to(meta::healthz));
+        .route("/healthz", web::get().to(meta::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics));
 }
 
 /// The running server, for `main` and for tests (which bind port 0).
@@ -63,34 +65,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(body_limit * 4 / 3 + 4096))
-                .wrap_fn(|req, srv| {
-                    use actix_web::dev::Service;
-                    let id = request_id(&req);
-                    req.extensions_mut().insert(RequestId(id.clone()));
-                    let span = tracing::info_span!(
-                        "request",
-                        request_id = %id,
-                        method = %req.method(),
-                        path = %req.path(),
-                    );
-                    let started = std::time::Instant::now();
-                    let fut = srv.call(req);
-                    async move {
-                        let mut res = fut.await?;
-                        tracing::info!(
-                            status = res.status().as_u16(),
-                            micros =
-                                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                            "request done"
-                        );
-                        if let Ok(v) = HeaderValue::from_str(&id) {
-                            res.headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), v);
-                        }
-                        Ok(res)
-                    }
-                    .instrument(span)
-                })
+                .wrap_fn(crate::observability::logging::trace_request)
                 .configure(configure)
         })
         .listen(listener)?

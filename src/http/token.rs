@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::errors::{error_json, error_response};
 use super::RequestId;
-use crate::error::{ErrorClass, Rejection};
+use crate::audit::Direction;
+use crate::error::Rejection;
 use crate::gateway::{ExchangeRequest, Gateway};
 
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -76,121 +77,186 @@ pub fn decode_base64_token(token: &str) -> Result<Vec<u8>, Rejection> {
         .map_err(|_| Rejection::parse("subject_token is not base64url"))
 }
 
+/// A request that passed the form checks and is ready for a pipeline.
+struct Exchange {
+    direction: Direction,
+    subject_token: String,
+    issued_type: &'static str,
+}
+
+/// A refusal before any pipeline ran, with the OAuth error code it is answered with.
+struct Refusal {
+    rejection: Rejection,
+    code: &'static str,
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            code: "invalid_request",
+        }
+    }
+}
+
+/// The direction a request is about, for the audit record of a refusal.
+fn direction_of(form: &Form) -> Direction {
+    match (
+        form.get("subject_token_type"),
+        form.get("requested_token_type"),
+    ) {
+        (Some(TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA), _) | (_, Some(TT_SAML2)) => {
+            Direction::JwtToSaml
+        }
+        _ => Direction::SamlToJwt,
+    }
+}
+
+fn parse(form: &Form) -> Result<Exchange, Refusal> {
+    match form.get("grant_type") {
+        Some(GRANT_TOKEN_EXCHANGE) => {}
+        Some(_) => {
+            return Err(Refusal {
+                rejection: Rejection::request(
+                    "grant_type must be urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                code: "unsupported_grant_type",
+            })
+        }
+        None => return Err(Rejection::request("parameter grant_type is required").into()),
+    }
+    if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
+        return Err(Rejection::request("actor tokens (delegation) are not supported").into());
+    }
+    let subject_token_type = form.required("subject_token_type")?;
+    let subject_token = form.required("subject_token")?.to_string();
+    let requested = form.get("requested_token_type");
+    match subject_token_type {
+        TT_SAML2 => {
+            let issued_type = match requested {
+                None | Some(TT_JWT) => TT_JWT,
+                Some(TT_ACCESS_TOKEN) | Some(TT_ACCESS_TOKEN_IUA) => TT_ACCESS_TOKEN,
+                Some(other) => {
+                    return Err(Rejection::request(format!(
+                        "requested_token_type {} is not supported for a SAML 2.0 subject_token",
+                        shown(other)
+                    ))
+                    .into())
+                }
+            };
+            Ok(Exchange {
+                direction: Direction::SamlToJwt,
+                subject_token,
+                issued_type,
+            })
+        }
+        TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA => match requested {
+            None | Some(TT_SAML2) => Ok(Exchange {
+                direction: Direction::JwtToSaml,
+                subject_token,
+                issued_type: TT_SAML2,
+            }),
+            Some(other) => Err(Rejection::request(format!(
+                "requested_token_type {} is not supported for a JWT subject_token (only {TT_SAML2})",
+                shown(other)
+            ))
+            .into()),
+        },
+        other => Err(Rejection::request(format!("subject_token_type {} is not supported", shown(other))).into()),
+    }
+}
+
+fn refused(code: &'static str, rejection: &Rejection) -> HttpResponse {
+    if code == "invalid_request" {
+        error_response(rejection)
+    } else {
+        error_json(
+            StatusCode::BAD_REQUEST,
+            code,
+            rejection.class,
+            &rejection.message,
+        )
+    }
+}
+
 pub async fn token(
     req: HttpRequest,
     body: web::Bytes,
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
-    if req.content_type() != "application/x-www-form-urlencoded" {
-        return error_json(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            ErrorClass::Request,
-            "the token endpoint takes application/x-www-form-urlencoded",
-        );
-    }
-    let form = match Form::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return error_response(&e),
-    };
-    match form.get("grant_type") {
-        Some(GRANT_TOKEN_EXCHANGE) => {}
-        Some(_) => {
-            return error_json(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                ErrorClass::Request,
-                "grant_type must be urn:ietf:params:oauth:grant-type:token-exchange",
-            )
-        }
-        None => return error_response(&Rejection::request("parameter grant_type is required")),
-    }
-    if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
-        return error_response(&Rejection::request(
-            "actor tokens (delegation) are not supported",
-        ));
-    }
-    let subject_token_type = match form.required("subject_token_type") {
-        Ok(t) => t.to_string(),
-        Err(e) => return error_response(&e),
-    };
-    let subject_token = match form.required("subject_token") {
-        Ok(t) => t.to_string(),
-        Err(e) => return error_response(&e),
-    };
-    let exchange = ExchangeRequest {
-        audience: form.get("audience").map(str::to_string),
-        profile: form.get("profile").map(str::to_string),
-        patient: form.get(PATIENT_PARAMETER).map(str::to_string),
+    let mut request = ExchangeRequest {
         request_id: req
             .extensions()
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        ..ExchangeRequest::default()
     };
+    let gw = gateway.into_inner();
 
-    match subject_token_type.as_str() {
-        TT_SAML2 => {
-            let issued_type = match form.get("requested_token_type") {
-                None | Some(TT_JWT) => TT_JWT,
-                Some(TT_ACCESS_TOKEN) | Some(TT_ACCESS_TOKEN_IUA) => TT_ACCESS_TOKEN,
-                Some(other) => {
-                    return error_response(&Rejection::request(format!(
-                        "requested_token_type {} is not supported for a SAML 2.0 subject_token",
-                        shown(other)
-                    )))
-                }
-            };
-            let xml = match decode_base64_token(&subject_token) {
-                Ok(x) => x,
-                Err(e) => return error_response(&e),
-            };
-            let gw = gateway.into_inner();
-            let result = web::block(move || gw.saml_to_jwt(&xml, &exchange)).await;
-            match result {
-                Ok(Ok(issued)) => HttpResponse::Ok()
-                    .insert_header(("Cache-Control", "no-store"))
-                    .insert_header(("Pragma", "no-cache"))
-                    .json(json!({
-                        "access_token": issued.token,
-                        "issued_token_type": issued_type,
-                        "token_type": "Bearer",
-                        "expires_in": issued.expires_in,
-                    })),
-                Ok(Err(rejection)) => error_response(&rejection),
-                Err(_) => error_response(&Rejection::internal("the translation worker failed")),
+    // Every attempt leaves one audit record, including those refused before a pipeline ran.
+    let (form, exchange) = {
+        let form = if req.content_type() != "application/x-www-form-urlencoded" {
+            Err(Refusal::from(Rejection::request(
+                "the token endpoint takes application/x-www-form-urlencoded",
+            )))
+        } else {
+            Form::parse(&body).map_err(Refusal::from)
+        };
+        let direction = form
+            .as_ref()
+            .map(direction_of)
+            .unwrap_or(Direction::SamlToJwt);
+        match form.and_then(|f| parse(&f).map(|e| (f, e))) {
+            Ok(parsed) => parsed,
+            Err(refusal) => {
+                let code = refusal.code;
+                let audited =
+                    web::block(move || gw.refuse(direction, &request, refusal.rejection)).await;
+                return match audited {
+                    Ok(rejection) => refused(code, &rejection),
+                    Err(_) => error_response(&Rejection::internal("the audit worker failed")),
+                };
             }
         }
-        TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA => {
-            match form.get("requested_token_type") {
-                None | Some(TT_SAML2) => {}
-                Some(other) => {
-                    return error_response(&Rejection::request(format!(
-                        "requested_token_type {} is not supported for a JWT subject_token (only {TT_SAML2})",
-                        shown(other)
-                    )))
-                }
-            }
-            let gw = gateway.into_inner();
-            match web::block(move || gw.jwt_to_saml(&subject_token, &exchange)).await {
-                Ok(Ok(issued)) => HttpResponse::Ok()
-                    .insert_header(("Cache-Control", "no-store"))
-                    .insert_header(("Pragma", "no-cache"))
-                    .json(json!({
-                        "access_token": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(issued.token.as_bytes()),
-                        "issued_token_type": TT_SAML2,
-                        // A XUA assertion travels in a WS-Security header, not as an OAuth access token.
-                        "token_type": "N_A",
-                        "expires_in": issued.expires_in,
-                    })),
-                Ok(Err(rejection)) => error_response(&rejection),
-                Err(_) => error_response(&Rejection::internal("the translation worker failed")),
-            }
+    };
+    request.audience = form.get("audience").map(str::to_string);
+    request.profile = form.get("profile").map(str::to_string);
+    request.patient = form.get(PATIENT_PARAMETER).map(str::to_string);
+
+    let issued_type = exchange.issued_type;
+    let direction = exchange.direction;
+    let result = web::block(move || match direction {
+        Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
+            Ok(xml) => gw.saml_to_jwt(&xml, &request),
+            Err(e) => Err(gw.refuse(direction, &request, e)),
+        },
+        Direction::JwtToSaml => gw.jwt_to_saml(&exchange.subject_token, &request),
+    })
+    .await;
+    match result {
+        Ok(Ok(issued)) => {
+            let (access_token, token_type) = match direction {
+                Direction::SamlToJwt => (issued.token, "Bearer"),
+                // A XUA assertion travels in a WS-Security header, not as an OAuth access token.
+                Direction::JwtToSaml => (
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .encode(issued.token.as_bytes()),
+                    "N_A",
+                ),
+            };
+            HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .insert_header(("Pragma", "no-cache"))
+                .json(json!({
+                    "access_token": access_token,
+                    "issued_token_type": issued_type,
+                    "token_type": token_type,
+                    "expires_in": issued.expires_in,
+                }))
         }
-        other => error_response(&Rejection::request(format!(
-            "subject_token_type {} is not supported",
-            shown(other)
-        ))),
+        Ok(Err(rejection)) => error_response(&rejection),
+        Err(_) => error_response(&Rejection::internal("the translation worker failed")),
     }
 }

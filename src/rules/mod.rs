@@ -402,6 +402,11 @@ impl Rules {
         &self.stats
     }
 
+    /// A shared handle on the counters, for readiness checks that outlive a borrow.
+    pub fn stats_handle(&self) -> Arc<RegisterStats> {
+        self.stats.clone()
+    }
+
     /// What the pipeline calls after decoding: validates the model, then runs the rules declared for each of
     /// `directions` in turn (e.g. `[DecodeXua, EncodeJwt]` for SAML → JWT, `[DecodeJwt, EncodeXua]` for
     /// JWT → SAML). A profile without rules passes unchanged.

@@ -1,9 +1,13 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
+mod audit;
+mod binary;
+mod durability;
 mod helpers;
 mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;
+mod logging;
 mod rejections;
 mod roundtrip;
 mod rules;

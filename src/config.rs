@@ -176,6 +176,9 @@ pub struct JwtTrustConfig {
 #[serde(deny_unknown_fields)]
 pub struct JwtIssuerConfig {
     pub issuer: String,
+    /// The mapping profile for this issuer's JWTs when a request names none.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// A JWKS file (relative to the configuration) ...
     #[serde(default)]
     pub jwks_file: Option<String>,
@@ -221,6 +224,9 @@ fn default_typ() -> String {
 pub struct TrustedIssuerConfig {
     pub entity_id: String,
     pub certificate: String,
+    /// The mapping profile for this issuer's assertions when a request names none.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

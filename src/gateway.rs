@@ -136,6 +136,23 @@ impl Gateway {
             ProfileSet::load_dir(&loaded.resolve_dir(&c.gateway.mappings), &c.gateway.profile)?
         };
         let rules = Rules::build(&loaded, &profiles)?;
+        let issuer_profiles = c
+            .saml
+            .trusted_issuers
+            .iter()
+            .filter_map(|t| t.profile.as_ref().map(|p| (&t.entity_id, p)))
+            .chain(c.jwt.trust.iter().flat_map(|t| {
+                t.issuers
+                    .iter()
+                    .filter_map(|i| i.profile.as_ref().map(|p| (&i.issuer, p)))
+            }));
+        for (issuer, profile) in issuer_profiles {
+            if profiles.get(profile).is_none() {
+                return Err(StartupError::Key(format!(
+                    "the trusted issuer {issuer:?} names the profile {profile:?}, which is not among the loaded tables"
+                )));
+            }
+        }
 
         let mut trust = TrustStore::new();
         for t in &c.saml.trusted_issuers {
@@ -383,6 +400,29 @@ impl Gateway {
         self.clock.now()
     }
 
+    /// The request's profile, else the one configured for the token's issuer, else the default.
+    fn profile_for(&self, requested: Option<&str>, issuer: &str) -> Result<&Profile, Rejection> {
+        if requested.is_some() {
+            return self.profile(requested);
+        }
+        let c = &self.loaded.config;
+        let configured = c
+            .saml
+            .trusted_issuers
+            .iter()
+            .find(|t| t.entity_id == issuer)
+            .and_then(|t| t.profile.as_deref())
+            .or_else(|| {
+                c.jwt
+                    .trust
+                    .iter()
+                    .flat_map(|t| t.issuers.iter())
+                    .find(|i| i.issuer == issuer)
+                    .and_then(|i| i.profile.as_deref())
+            });
+        self.profile(configured)
+    }
+
     fn profile(&self, name: Option<&str>) -> Result<&Profile, Rejection> {
         match name {
             None => Ok(self.profiles.default_profile()),
@@ -494,8 +534,6 @@ impl Gateway {
         record: &mut AuditRecord,
         stages: &mut StageTimer,
     ) -> Result<Issued, Rejection> {
-        let profile = self.profile(request.profile.as_deref())?;
-        record.profile = Some(profile.name.clone());
         let (Some(signer), Some(policy)) = (&self.saml_signer, &self.jwt_policy) else {
             return Err(Rejection::request(
                 "this gateway is not configured to issue SAML assertions from JWTs ([saml.signing] and [jwt.trust])",
@@ -509,6 +547,8 @@ impl Gateway {
         record.input_issuer = Some(verified.issuer.clone());
         record.input_token_id = verified.token_id.clone();
         stages.lap(Stage::Verify);
+        let profile = self.profile_for(request.profile.as_deref(), &verified.issuer)?;
+        record.profile = Some(profile.name.clone());
 
         // decode
         let mut context = profile.decode_claims(verified.claims())?;
@@ -614,8 +654,6 @@ impl Gateway {
         record: &mut AuditRecord,
         stages: &mut StageTimer,
     ) -> Result<Issued, Rejection> {
-        let profile = self.profile(request.profile.as_deref())?;
-        record.profile = Some(profile.name.clone());
         let audience = self.audience(request.audience.as_deref())?;
         record.output_audience = Some(audience.clone());
 
@@ -632,6 +670,8 @@ impl Gateway {
         record.input_issuer = Some(view.issuer.clone());
         record.input_token_id = Some(view.id.clone());
         stages.lap(Stage::Verify);
+        let profile = self.profile_for(request.profile.as_deref(), &view.issuer)?;
+        record.profile = Some(profile.name.clone());
 
         // decode
         let mut context = profile.decode_xua(XuaInput {

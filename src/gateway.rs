@@ -396,6 +396,23 @@ impl Gateway {
         (&self.jwt_trust, self.jwt_policy.as_ref())
     }
 
+    /// The JWT trust and policy, for benchmarks of the verification stage alone.
+    #[doc(hidden)]
+    pub fn jwt_trust_for_bench(&self) -> (&JwtTrust, &JwtPolicy) {
+        static NONE: std::sync::OnceLock<JwtPolicy> = std::sync::OnceLock::new();
+        let fallback = NONE.get_or_init(|| JwtPolicy {
+            audiences: Vec::new(),
+            types: Vec::new(),
+            skew: Duration::ZERO,
+            max_lifetime: Duration::ZERO,
+            limits: JwtLimits::default(),
+        });
+        (
+            &self.jwt_trust,
+            self.jwt_policy.as_ref().unwrap_or(fallback),
+        )
+    }
+
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }

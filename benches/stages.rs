@@ -1,0 +1,264 @@
+//! The cost of each pipeline stage, of each whole pipeline, and of the raw crypto they cannot avoid, measured
+//! in one run so each path can be given as a fraction of its ceiling.
+//!
+//! `cargo bench --bench stages`. Stages: parse (pre-scan), verify (XML-DSig, includes libxml2 parsing),
+//! extract (claims view from the signed bytes), decode (tables → model), rules (validation + fastlege),
+//! encode (model → claims / attributes), sign (JWT / XML-DSig), jwt_verify; pipelines per direction and
+//! output algorithm (audit to a null sink; the audit's own cost is `cargo bench --bench audit`).
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::sign::{Signer, Verifier};
+use time::{Duration, OffsetDateTime};
+
+use xua_gateway::audit::{AuditError, AuditRecord, AuditSink};
+use xua_gateway::config::LoadedConfig;
+use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::jwt::RegisteredClaims;
+use xua_gateway::mapping::XuaInput;
+use xua_gateway::rules::RuleDirection;
+use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
+use xua_gateway::saml::{dsig, extract, prescan};
+use xua_gateway::samples::{self, MintOptions};
+
+#[derive(Debug)]
+struct NullSink;
+impl AuditSink for NullSink {
+    fn write(&self, _: &AuditRecord) -> Result<(), AuditError> {
+        Ok(())
+    }
+    fn kind(&self) -> &'static str {
+        "null"
+    }
+}
+
+fn gateway_with(alg: &str) -> Gateway {
+    let text = include_str!("../samples/config.toml")
+        .replace("algorithm = \"ES256\"", &format!("algorithm = \"{alg}\""))
+        .replace(
+            "TEST-ONLY-gateway-jwt-es256.key.pem",
+            if alg == "ES256" {
+                "TEST-ONLY-gateway-jwt-es256.key.pem"
+            } else {
+                "TEST-ONLY-gateway-jwt-rsa.key.pem"
+            },
+        );
+    let dir = std::env::temp_dir().join(format!("xua-bench-{alg}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
+    let register = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/fastlege-register.toml"
+    );
+    let text = text
+        .replace("\"keys/", &format!("\"{keys}/"))
+        .replace("\"fastlege-register.toml\"", &format!("\"{register}\""))
+        .replace("path = \"xua-gateway-audit.sqlite\"", "path = \"\"");
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).expect("config");
+    let loaded = LoadedConfig::from_file(&path).expect("config parses");
+    Gateway::build(
+        loaded,
+        xua_gateway::clock::system(),
+        Some(Arc::new(NullSink)),
+    )
+    .expect("gateway")
+}
+
+fn stages(c: &mut Criterion) {
+    let gw = gateway_with("ES256");
+    let profile = gw.profiles().default_profile().clone();
+    let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
+    let now = OffsetDateTime::now_utc();
+    let idp = samples::sample_idp().expect("idp");
+    let xml = samples::mint_assertion(&profile, &claims, &MintOptions::default(), &idp, now)
+        .expect("mint");
+    let anchor = dsig::TrustAnchor::from_cert_pem(samples::SAMPLE_IDP_CERT).expect("anchor");
+    let limits = prescan::XmlLimits::default();
+
+    c.bench_function("stage/parse_prescan", |b| {
+        b.iter(|| prescan::scan(&xml, &limits).expect("scan"))
+    });
+    c.bench_function("stage/verify_xmldsig", |b| {
+        b.iter(|| dsig::verify_assertion(&xml, &anchor).expect("verify"))
+    });
+    let signed = dsig::verify_assertion(&xml, &anchor)
+        .expect("verify")
+        .signed_bytes;
+    c.bench_function("stage/extract_view", |b| {
+        b.iter(|| extract::assertion_view(&signed).expect("view"))
+    });
+    let view = extract::assertion_view(&signed).expect("view");
+    let input = XuaInput {
+        name_id: view.name_id.as_deref(),
+        name_qualifier: view.name_id_qualifier.as_deref(),
+        attributes: &view.attributes,
+    };
+    c.bench_function("stage/decode_xua", |b| {
+        b.iter(|| profile.decode_xua(input).expect("decode"))
+    });
+    let model = profile.decode_xua(input).expect("decode");
+    c.bench_function("stage/rules_encode_xua", |b| {
+        b.iter(|| {
+            let mut m = model.clone();
+            gw.rules()
+                .run(
+                    &profile.name,
+                    &[RuleDirection::DecodeJwt, RuleDirection::EncodeXua],
+                    &mut m,
+                )
+                .expect("rules")
+        })
+    });
+    c.bench_function("stage/encode_claims", |b| {
+        b.iter(|| profile.encode_claims(&model).expect("encode"))
+    });
+    let out_claims = profile.encode_claims(&model).expect("encode");
+    let registered = RegisteredClaims {
+        subject: "12837034688".into(),
+        audience: "https://fhir.test.example/pjd".into(),
+        issued_at: now,
+        expires: now + Duration::minutes(5),
+        token_id: "bench".into(),
+    };
+    for alg in ["ES256", "RS256", "PS256"] {
+        let g = gateway_with(alg);
+        c.bench_function(&format!("stage/sign_jwt/{alg}"), |b| {
+            b.iter(|| {
+                g.jwt_issuer()
+                    .issue(out_claims.clone(), &registered)
+                    .expect("sign")
+            })
+        });
+    }
+
+    let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
+    let (trust, policy) = gw.jwt_trust_for_bench();
+    c.bench_function("stage/verify_jwt/ES256", |b| {
+        b.iter(|| xua_gateway::jwt::verify(&jwt, trust, policy, now).expect("verify"))
+    });
+    let verified = xua_gateway::jwt::verify(&jwt, trust, policy, now).expect("verify");
+    c.bench_function("stage/decode_claims", |b| {
+        b.iter(|| profile.decode_claims(verified.claims()).expect("decode"))
+    });
+    c.bench_function("stage/encode_xua", |b| {
+        b.iter(|| {
+            profile
+                .encode_xua_named(&model, gw.rules().codes())
+                .expect("encode")
+        })
+    });
+    let out = profile
+        .encode_xua_named(&model, gw.rules().codes())
+        .expect("encode");
+    let spec = AssertionSpec {
+        id: "_bench",
+        issuer: "https://xua-gateway.test.example",
+        issue_instant: now,
+        not_on_or_after: now + Duration::minutes(5),
+        audience: "nhn:dokumentdeling-saml",
+        name_id: out.name_id.as_deref().unwrap_or("x"),
+        name_qualifier: out.name_qualifier.as_deref(),
+        authn_instant: now,
+        authn_context_class: AC_X509,
+    };
+    c.bench_function("stage/build_assertion", |b| {
+        b.iter(|| build::assertion(&spec, &out.attributes).expect("build"))
+    });
+    let unsigned = build::assertion(&spec, &out.attributes).expect("build");
+    let signer = dsig::SigningIdentity::from_pem(
+        include_bytes!("../samples/keys/TEST-ONLY-gateway-saml.key.pem"),
+        include_bytes!("../samples/keys/TEST-ONLY-gateway-saml.crt.pem"),
+    )
+    .expect("signer");
+    c.bench_function("stage/sign_xmldsig", |b| {
+        b.iter(|| dsig::sign_assertion(&unsigned, &signer).expect("sign"))
+    });
+}
+
+fn pipelines(c: &mut Criterion) {
+    let now = OffsetDateTime::now_utc();
+    let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
+    let request = ExchangeRequest::default();
+    for alg in ["ES256", "RS256", "PS256"] {
+        let gw = gateway_with(alg);
+        let xml = samples::mint_assertion(
+            gw.profiles().default_profile(),
+            &claims,
+            &MintOptions::default(),
+            &samples::sample_idp().expect("idp"),
+            now,
+        )
+        .expect("mint");
+        c.bench_function(&format!("pipeline/saml_to_jwt/{alg}"), |b| {
+            b.iter(|| gw.saml_to_jwt(&xml, &request).expect("exchange"))
+        });
+    }
+    let gw = gateway_with("ES256");
+    let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
+    c.bench_function("pipeline/jwt_to_saml/ES256-in", |b| {
+        b.iter(|| gw.jwt_to_saml(&jwt, &request).expect("exchange"))
+    });
+}
+
+/// The ceilings: the signatures each path must make, with OpenSSL (which libxmlsec1 uses) and with aws-lc
+/// (which signs the JWTs).
+fn crypto_baseline(c: &mut Criterion) {
+    let rsa = PKey::private_key_from_pem(include_bytes!(
+        "../samples/keys/TEST-ONLY-gateway-saml.key.pem"
+    ))
+    .expect("rsa");
+    let msg = [7u8; 512];
+    c.bench_function("crypto/openssl/rsa2048_sha256_sign", |b| {
+        b.iter(|| {
+            let mut s = Signer::new(MessageDigest::sha256(), &rsa).expect("signer");
+            s.sign_oneshot_to_vec(&msg).expect("sign")
+        })
+    });
+    let mut s = Signer::new(MessageDigest::sha256(), &rsa).expect("signer");
+    let sig = s.sign_oneshot_to_vec(&msg).expect("sign");
+    c.bench_function("crypto/openssl/rsa2048_sha256_verify", |b| {
+        b.iter(|| {
+            let mut v = Verifier::new(MessageDigest::sha256(), &rsa).expect("verifier");
+            v.verify_oneshot(&sig, &msg).expect("verify")
+        })
+    });
+    let ec = PKey::private_key_from_pem(include_bytes!(
+        "../samples/keys/TEST-ONLY-gateway-jwt-es256.key.pem"
+    ))
+    .expect("ec");
+    c.bench_function("crypto/openssl/p256_sha256_sign", |b| {
+        b.iter(|| {
+            let mut s = Signer::new(MessageDigest::sha256(), &ec).expect("signer");
+            s.sign_oneshot_to_vec(&msg).expect("sign")
+        })
+    });
+    let es = jsonwebtoken::EncodingKey::from_ec_pem(include_bytes!(
+        "../samples/keys/TEST-ONLY-gateway-jwt-es256.key.pem"
+    ))
+    .expect("es");
+    c.bench_function("crypto/aws-lc/es256_sign", |b| {
+        b.iter(|| {
+            jsonwebtoken::crypto::sign(&msg, &es, jsonwebtoken::Algorithm::ES256).expect("sign")
+        })
+    });
+    let rs = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!(
+        "../samples/keys/TEST-ONLY-gateway-jwt-rsa.key.pem"
+    ))
+    .expect("rs");
+    c.bench_function("crypto/aws-lc/rs256_sign", |b| {
+        b.iter(|| {
+            jsonwebtoken::crypto::sign(&msg, &rs, jsonwebtoken::Algorithm::RS256).expect("sign")
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
+    targets = crypto_baseline, stages, pipelines
+}
+criterion_main!(benches);

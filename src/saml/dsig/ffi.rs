@@ -642,26 +642,24 @@ impl Drop for OwnedKey {
 /// Key material as PEM, already validated and normalised by the parent (one certificate; one private key).
 #[derive(Clone, Copy)]
 pub(super) enum KeyMaterial<'a> {
-    /// A trust anchor: the public key of this X.509 certificate.
-    Certificate(&'a [u8]),
-    /// A signing identity: a private key (PKCS#8 PEM) and its certificate (for KeyInfo/X509Data).
-    PrivateKey {
-        key_pem: &'a [u8],
-        cert_pem: &'a [u8],
-    },
+    /// A trust anchor: a public key (SubjectPublicKeyInfo PEM), without its certificate.
+    PublicKey(&'a [u8]),
+    /// A signing identity's private key (PKCS#8 PEM); its certificate is written into KeyInfo by the caller.
+    PrivateKey { key_pem: &'a [u8] },
 }
 
 fn load_key(material: KeyMaterial<'_>) -> Option<OwnedKey> {
     let _scope = OperationScope::enter();
     match material {
-        KeyMaterial::Certificate(pem) => {
+        KeyMaterial::PublicKey(pem) => {
             let len = c_uint::try_from(pem.len()).ok()?;
-            // SAFETY: `pem` is valid for `len` bytes during the call; no password or callback.
+            // SAFETY: `pem` is valid for `len` bytes during the call; no password or callback. The PEM format
+            // reads a private key and, failing that, a public key (PEM_read_bio_PUBKEY).
             let key = unsafe {
                 xs::xmlSecOpenSSLAppKeyLoadMemory(
                     pem.as_ptr(),
                     len,
-                    xs::xmlSecKeyDataFormat_xmlSecKeyDataFormatCertPem,
+                    xs::xmlSecKeyDataFormat_xmlSecKeyDataFormatPem,
                     ptr::null(),
                     ptr::null_mut(),
                     ptr::null_mut(),
@@ -669,9 +667,8 @@ fn load_key(material: KeyMaterial<'_>) -> Option<OwnedKey> {
             };
             NonNull::new(key).map(OwnedKey)
         }
-        KeyMaterial::PrivateKey { key_pem, cert_pem } => {
+        KeyMaterial::PrivateKey { key_pem } => {
             let key_len = c_uint::try_from(key_pem.len()).ok()?;
-            let cert_len = c_uint::try_from(cert_pem.len()).ok()?;
             // SAFETY: as above; the format is PEM (PEM_read_bio_PrivateKey accepts PKCS#8 and PKCS#1).
             let key = unsafe {
                 xs::xmlSecOpenSSLAppKeyLoadMemory(
@@ -683,17 +680,7 @@ fn load_key(material: KeyMaterial<'_>) -> Option<OwnedKey> {
                     ptr::null_mut(),
                 )
             };
-            let key = OwnedKey(NonNull::new(key)?);
-            // SAFETY: `key` is a live key we own; `cert_pem` is valid for `cert_len` bytes during the call.
-            let rc = unsafe {
-                xs::xmlSecOpenSSLAppKeyCertLoadMemory(
-                    key.0.as_ptr(),
-                    cert_pem.as_ptr(),
-                    cert_len,
-                    xs::xmlSecKeyDataFormat_xmlSecKeyDataFormatCertPem,
-                )
-            };
-            (rc == 0).then_some(key)
+            NonNull::new(key).map(OwnedKey)
         }
     }
 }
@@ -1011,8 +998,14 @@ pub(super) enum SignFailure {
 /// checked) and signs it: exc-c14n, RSA-SHA256, one Reference `#id` with SHA-256 and the transforms
 /// [enveloped-signature, exc-c14n with InclusiveNamespaces PrefixList="xs"], KeyInfo/X509Data with the key's
 /// certificate. The `ID` attributes must already be registered ([`Doc::register_ids`]).
-pub(super) fn sign_enveloped(doc: &mut Doc, id: &str, key: OwnedKey) -> Result<(), SignFailure> {
+pub(super) fn sign_enveloped(
+    doc: &mut Doc,
+    id: &str,
+    key: OwnedKey,
+    cert_base64: &str,
+) -> Result<(), SignFailure> {
     let uri = CString::new(format!("#{id}")).map_err(|_| SignFailure::Template)?;
+    let cert = CString::new(cert_base64).map_err(|_| SignFailure::Template)?;
     let raw_doc = doc.raw();
     let _scope = OperationScope::enter();
 
@@ -1065,9 +1058,19 @@ pub(super) fn sign_enveloped(doc: &mut Doc, id: &str, key: OwnedKey) -> Result<(
         }
         add_inclusive_namespaces(raw_doc, c14n)?;
         let key_info = xs::xmlSecTmplSignatureEnsureKeyInfo(signature, ptr::null());
-        if key_info.is_null() || xs::xmlSecTmplKeyInfoAddX509Data(key_info).is_null() {
+        if key_info.is_null() {
             return Err(SignFailure::Template);
         }
+        let x509_data = xs::xmlSecTmplKeyInfoAddX509Data(key_info);
+        if x509_data.is_null() {
+            return Err(SignFailure::Template);
+        }
+        // The key carries no certificate, so xmlsec leaves X509Data as we fill it.
+        let certificate = xs::xmlSecTmplX509DataAddCertificate(x509_data);
+        if certificate.is_null() {
+            return Err(SignFailure::Template);
+        }
+        xs::xmlNodeSetContent(certificate, cert.as_ptr().cast());
         signature
     };
 

@@ -82,7 +82,10 @@ fn sha256_hex(certificate: &X509) -> Result<String, Rejection> {
 #[derive(Clone)]
 pub struct TrustAnchor {
     id: u64,
-    cert_pem: Vec<u8>,
+    /// The certificate's public key alone (SubjectPublicKeyInfo PEM): a key with the certificate attached
+    /// makes xmlsec copy the certificate (X509_dup, a full DER round trip in OpenSSL 3) for every
+    /// verification, which cost more than the rest of the verification together.
+    public_key_pem: Vec<u8>,
     algorithms: SignatureAlgorithms,
     fingerprint: String,
 }
@@ -98,12 +101,12 @@ impl TrustAnchor {
             .public_key()
             .map_err(|_| Rejection::parse("trust anchor certificate has no usable public key"))?;
         let algorithms = algorithms_for(&public_key)?;
-        let cert_pem = certificate
-            .to_pem()
-            .map_err(|_| Rejection::internal("could not re-encode the trust anchor certificate"))?;
+        let public_key_pem = public_key.public_key_to_pem().map_err(|_| {
+            Rejection::internal("could not re-encode the trust anchor's public key")
+        })?;
         let anchor = TrustAnchor {
             id: next_key_id(),
-            cert_pem,
+            public_key_pem,
             algorithms,
             fingerprint: sha256_hex(&certificate)?,
         };
@@ -122,7 +125,7 @@ impl TrustAnchor {
 
     /// A fresh xmlsec key for one verification on this thread.
     pub(super) fn key(&self) -> Result<OwnedKey, Rejection> {
-        ffi::key_for(self.id, KeyMaterial::Certificate(&self.cert_pem)).ok_or_else(|| {
+        ffi::key_for(self.id, KeyMaterial::PublicKey(&self.public_key_pem)).ok_or_else(|| {
             Rejection::internal("the trusted certificate could not be loaded into libxmlsec1")
         })
     }
@@ -145,6 +148,9 @@ pub struct SigningIdentity {
     id: u64,
     key_pem: Vec<u8>,
     cert_pem: Vec<u8>,
+    /// The certificate's DER in base64, written into KeyInfo/X509Data by us: a key carrying the certificate
+    /// would make xmlsec copy it (X509_dup) for every signature.
+    cert_base64: String,
     fingerprint: String,
 }
 
@@ -180,6 +186,13 @@ impl SigningIdentity {
             cert_pem: certificate
                 .to_pem()
                 .map_err(|_| Rejection::internal("could not re-encode the signing certificate"))?,
+            cert_base64: {
+                use base64::Engine;
+                let der = certificate.to_der().map_err(|_| {
+                    Rejection::internal("could not re-encode the signing certificate")
+                })?;
+                base64::engine::general_purpose::STANDARD.encode(der)
+            },
             fingerprint: sha256_hex(&certificate)?,
         };
         drop(identity.key()?);
@@ -196,13 +209,17 @@ impl SigningIdentity {
         self.fingerprint.clone()
     }
 
-    /// A fresh xmlsec key (private key + certificate) for one signing operation on this thread.
+    /// The certificate for KeyInfo/X509Data/X509Certificate (base64 DER).
+    pub(super) fn cert_base64(&self) -> &str {
+        &self.cert_base64
+    }
+
+    /// A fresh xmlsec key (the private key alone) for one signing operation on this thread.
     pub(super) fn key(&self) -> Result<OwnedKey, Rejection> {
         ffi::key_for(
             self.id,
             KeyMaterial::PrivateKey {
                 key_pem: &self.key_pem,
-                cert_pem: &self.cert_pem,
             },
         )
         .ok_or_else(|| Rejection::internal("the signing key could not be loaded into libxmlsec1"))

@@ -415,12 +415,14 @@ fn sign_inner(unsigned_xml: &[u8], identity: &SigningIdentity) -> Result<Vec<u8>
     };
 
     let key = identity.key()?;
-    ffi::sign_enveloped(&mut doc, &id, key).map_err(|failure| match failure {
-        SignFailure::Template => Rejection::internal("could not build the signature template"),
-        SignFailure::Processing { .. } => {
-            Rejection::internal("signing the assertion failed in libxmlsec1")
-        }
-    })?;
+    ffi::sign_enveloped(&mut doc, &id, key, identity.cert_base64()).map_err(
+        |failure| match failure {
+            SignFailure::Template => Rejection::internal("could not build the signature template"),
+            SignFailure::Processing { .. } => {
+                Rejection::internal("signing the assertion failed in libxmlsec1")
+            }
+        },
+    )?;
     doc.serialize_root()
         .ok_or_else(|| Rejection::internal("could not serialise the signed assertion"))
 }

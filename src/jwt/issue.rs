@@ -146,14 +146,13 @@ impl JwtIssuer {
             return signer.sign_oneshot_to_vec(message).map_err(ssl);
         }
         let sign = |signers: &mut HashMap<u64, Box<dyn JwtSigner>>| -> Result<Vec<u8>, String> {
-            if !signers.contains_key(&self.id) {
-                let signer = (aws_lc::DEFAULT_PROVIDER.signer_factory)(&self.algorithm, &self.key)
-                    .map_err(|e| e.to_string())?;
-                signers.insert(self.id, signer);
-            }
-            let signer = signers
-                .get(&self.id)
-                .ok_or("the signer cache lost a signer")?;
+            let signer = match signers.entry(self.id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    (aws_lc::DEFAULT_PROVIDER.signer_factory)(&self.algorithm, &self.key)
+                        .map_err(|e| e.to_string())?,
+                ),
+            };
             signer.try_sign(message).map_err(|e| e.to_string())
         };
         SIGNERS

@@ -1,0 +1,21 @@
+-- wrk script: POST the form body in $BODY_FILE to /token, and print the numbers the load script collects.
+local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+
+local errors = 0
+response = function(status, headers, body)
+  if status ~= 200 then
+    errors = errors + 1
+  end
+end
+
+done = function(summary, latency, requests)
+  local secs = summary.duration / 1e6
+  io.write(string.format("RESULT rps=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f requests=%d non200=%d socket_errors=%d\n",
+    summary.requests / secs,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
+    summary.requests, summary.errors.status + errors, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end

@@ -419,7 +419,9 @@ impl Gateway {
             types: Vec::new(),
             skew: time::Duration::seconds(60),
             max_lifetime: time::Duration::hours(1),
-            limits: crate::jwt::JwtLimits::default(),
+            limits: crate::jwt::JwtLimits {
+                max_bytes: self.config().config.limits.max_jwt_bytes,
+            },
         };
         let policy = policy.unwrap_or(&fallback);
         let mut t = TokenReport::new("JWT".to_string());

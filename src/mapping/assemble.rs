@@ -13,8 +13,8 @@ use crate::model::{
     AccessContext, Coded, DecisionRef, FieldId, FieldKind, FieldPart, FieldValue, Identifier,
 };
 
-/// Longest value accepted in any field.
-pub const MAX_VALUE_CHARS: usize = 1024;
+/// Longest value accepted in any field unless `[limits] max_value_chars` says otherwise.
+pub const DEFAULT_MAX_VALUE_CHARS: usize = 1024;
 
 pub struct Assembler<'p> {
     profile: &'p Profile,
@@ -23,10 +23,10 @@ pub struct Assembler<'p> {
 }
 
 /// Checks what every string from a token must satisfy before it enters the model.
-pub fn check_text(what: &str, value: &str) -> Result<(), Rejection> {
-    if value.chars().count() > MAX_VALUE_CHARS {
+pub fn check_text(what: &str, value: &str, max_chars: usize) -> Result<(), Rejection> {
+    if value.chars().count() > max_chars {
         return Err(Rejection::limit(format!(
-            "{what} is longer than {MAX_VALUE_CHARS} characters"
+            "{what} is longer than {max_chars} characters"
         )));
     }
     if value
@@ -40,31 +40,31 @@ pub fn check_text(what: &str, value: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_value(what: &str, value: &FieldValue) -> Result<(), Rejection> {
+fn check_value(what: &str, value: &FieldValue, max: usize) -> Result<(), Rejection> {
     let opt = |part: &str, v: &Option<String>| -> Result<(), Rejection> {
         match v {
-            Some(s) => check_text(&format!("{what}.{part}"), s),
+            Some(s) => check_text(&format!("{what}.{part}"), s, max),
             None => Ok(()),
         }
     };
     match value {
         FieldValue::Identifier(i) => {
-            check_text(&format!("{what}.id"), &i.id)?;
+            check_text(&format!("{what}.id"), &i.id, max)?;
             opt("name", &i.name)?;
             opt("system", &i.system)?;
             opt("authority", &i.authority)
         }
         FieldValue::Coded(c) => {
-            check_text(&format!("{what}.code"), &c.code)?;
+            check_text(&format!("{what}.code"), &c.code, max)?;
             opt("text", &c.text)?;
             opt("system", &c.system)?;
             opt("assigner", &c.assigner)
         }
         FieldValue::DecisionRef(d) => {
-            check_text(&format!("{what}.id"), &d.id)?;
+            check_text(&format!("{what}.id"), &d.id, max)?;
             opt("user_reason", &d.user_reason)
         }
-        FieldValue::Text(t) => check_text(what, t),
+        FieldValue::Text(t) => check_text(what, t, max),
     }
 }
 
@@ -141,7 +141,7 @@ impl<'p> Assembler<'p> {
         mut values: Vec<FieldValue>,
     ) -> Result<(), Rejection> {
         for v in &values {
-            check_value(field.name(), v)?;
+            check_value(field.name(), v, self.profile.max_value_chars)?;
         }
         // The same value twice from one source says nothing new (IHE allows repeating values).
         let mut unique: Vec<FieldValue> = Vec::with_capacity(values.len());
@@ -194,7 +194,7 @@ impl<'p> Assembler<'p> {
         value: String,
     ) -> Result<(), Rejection> {
         let what = format!("{}.{}", field.name(), part.name());
-        check_text(&what, &value)?;
+        check_text(&what, &value, self.profile.max_value_chars)?;
         match self.parts.get(&(field, part)) {
             None => {
                 self.parts

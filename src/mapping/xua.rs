@@ -10,6 +10,9 @@ use crate::model::{AccessContext, Coded, FieldPart, FieldValue, Identifier};
 use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
 use crate::saml::view::{SamlAttribute, SamlValue};
 
+/// JWT registered claim names (RFC 7519 §4.1) that no SAML attribute may carry.
+const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
 /// What the XUA decoder reads: the Subject's NameID and the attributes, all from the verified assertion.
 #[derive(Debug, Clone, Copy)]
 pub struct XuaInput<'a> {
@@ -155,6 +158,20 @@ impl Profile {
                     self.name
                 )));
             }
+        }
+
+        // The JWT's registered claims come from the verified assertion's own fields (Issuer, NameID,
+        // Conditions), never from an attribute. An attribute named like one is an attempt to set one, so it is
+        // refused whatever the profile says about unknown names.
+        if let Some(name) = by_name.keys().find(|n| {
+            REGISTERED_CLAIMS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(n.trim()))
+        }) {
+            return Err(Rejection::claim(format!(
+                "attribute {} is named like a registered JWT claim; those are set by the gateway only",
+                shown(name)
+            )));
         }
 
         let mut asm = Assembler::new(self);

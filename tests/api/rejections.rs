@@ -219,12 +219,22 @@ async fn request_errors_follow_rfc_8693() {
     let (_, body) = app.post_form(&[("grant_type", "password")]).await;
     assert_eq!(body["error"], "unsupported_grant_type");
     assert_eq!(app.records().len(), 1);
-    assert_eq!(app.records()[0].error_class.map(|c| c.as_str()), Some("REQUEST"));
+    assert_eq!(
+        app.records()[0].error_class.map(|c| c.as_str()),
+        Some("REQUEST")
+    );
     let (_, _) = app
-        .post_form(&[("grant_type", TOKEN_EXCHANGE), ("subject_token_type", TT_SAML2), ("subject_token", "!!")])
+        .post_form(&[
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token_type", TT_SAML2),
+            ("subject_token", "!!"),
+        ])
         .await;
     assert_eq!(app.records().len(), 2);
-    assert_eq!(app.records()[1].error_class.map(|c| c.as_str()), Some("PARSE"));
+    assert_eq!(
+        app.records()[1].error_class.map(|c| c.as_str()),
+        Some("PARSE")
+    );
     let (status, body) = app
         .post_form(&[
             ("grant_type", TOKEN_EXCHANGE),

@@ -143,6 +143,20 @@ impl Profile {
         for attr in input.attributes {
             by_name.entry(attr.name.as_str()).or_default().push(attr);
         }
+        // The JWT's registered claims come from the verified assertion's own fields (Issuer, NameID,
+        // Conditions), never from an attribute. An attribute named like one is an attempt to set one, so it is
+        // refused whatever the profile says about unknown names.
+        if let Some(name) = by_name.keys().find(|n| {
+            REGISTERED_CLAIMS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(n.trim()))
+        }) {
+            return Err(Rejection::claim(format!(
+                "attribute {} is named like a registered JWT claim; those are set by the gateway only",
+                shown(name)
+            )));
+        }
+
         for (name, attrs) in &by_name {
             if attrs.len() > 1 && self.xua.repeated_attributes == RepeatPolicy::Reject {
                 return Err(Rejection::structure(format!(
@@ -158,20 +172,6 @@ impl Profile {
                     self.name
                 )));
             }
-        }
-
-        // The JWT's registered claims come from the verified assertion's own fields (Issuer, NameID,
-        // Conditions), never from an attribute. An attribute named like one is an attempt to set one, so it is
-        // refused whatever the profile says about unknown names.
-        if let Some(name) = by_name.keys().find(|n| {
-            REGISTERED_CLAIMS
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(n.trim()))
-        }) {
-            return Err(Rejection::claim(format!(
-                "attribute {} is named like a registered JWT claim; those are set by the gateway only",
-                shown(name)
-            )));
         }
 
         let mut asm = Assembler::new(self);

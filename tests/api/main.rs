@@ -3,6 +3,7 @@
 mod audit;
 mod binary;
 mod durability;
+mod forge;
 mod helpers;
 mod jwks_url;
 mod jwt_attacks;
@@ -11,4 +12,5 @@ mod logging;
 mod rejections;
 mod roundtrip;
 mod rules;
+mod sec_saml;
 mod token_exchange;

@@ -143,29 +143,32 @@ impl Profile {
         for attr in input.attributes {
             by_name.entry(attr.name.as_str()).or_default().push(attr);
         }
+        // Checked in document order, so the same input is always refused for the same reason (the map's
+        // iteration order is random per process; the fuzzer found two runs naming different attributes).
         // The JWT's registered claims come from the verified assertion's own fields (Issuer, NameID,
         // Conditions), never from an attribute. An attribute named like one is an attempt to set one, so it is
         // refused whatever the profile says about unknown names.
-        if let Some(name) = by_name.keys().find(|n| {
+        if let Some(attr) = input.attributes.iter().find(|a| {
             REGISTERED_CLAIMS
                 .iter()
-                .any(|r| r.eq_ignore_ascii_case(n.trim()))
+                .any(|r| r.eq_ignore_ascii_case(a.name.trim()))
         }) {
             return Err(Rejection::claim(format!(
                 "attribute {} is named like a registered JWT claim; those are set by the gateway only",
-                shown(name)
+                shown(&attr.name)
             )));
         }
-
-        for (name, attrs) in &by_name {
-            if attrs.len() > 1 && self.xua.repeated_attributes == RepeatPolicy::Reject {
+        for attr in input.attributes {
+            let name = attr.name.as_str();
+            let count = by_name.get(name).map_or(0, Vec::len);
+            if count > 1 && self.xua.repeated_attributes == RepeatPolicy::Reject {
                 return Err(Rejection::structure(format!(
                     "attribute {} appears {} times",
                     shown(name),
-                    attrs.len()
+                    count
                 )));
             }
-            if !known.contains(*name) && self.xua.unknown_attributes == UnknownPolicy::Reject {
+            if !known.contains(name) && self.xua.unknown_attributes == UnknownPolicy::Reject {
                 return Err(Rejection::claim(format!(
                     "attribute {} is not part of profile {}",
                     shown(name),

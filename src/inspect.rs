@@ -334,6 +334,14 @@ impl Gateway {
                     dsig::verify_assertion(&signed_bytes, a)
                         .map(|_| format!("verifies with the certificate configured for {issuer}")),
                 ),
+                None if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
+                    "signature",
+                    Status::Fail,
+                    format!(
+                        "the assertion is not signed (and issuer {} is not trusted either)",
+                        crate::saml::verify::shown(&issuer)
+                    ),
+                ),
                 None => {
                     let carried =
                         keyinfo_certificate(node).and_then(|pem| TrustAnchor::from_cert_pem(&pem));

@@ -8,6 +8,7 @@ mod helpers;
 mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;
+mod limits_and_replay;
 mod logging;
 mod rejections;
 mod roundtrip;

@@ -57,7 +57,15 @@ fn through_xua(profile: &Profile, model: &AccessContext) -> Option<AccessContext
 }
 
 fn through_claims(profile: &Profile, model: &AccessContext) -> Option<AccessContext> {
-    let claims = profile.encode_claims(model).ok()?;
+    let mut claims = profile.encode_claims(model).ok()?;
+    // The registered claims are the issuer's alone (it refuses a profile that writes one)...
+    for name in ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"] {
+        assert!(!claims.contains_key(name), "the profile wrote the registered claim {name}");
+    }
+    // ...and it writes `sub` from the assertion's NameID, which is the practitioner's identifier.
+    if let Some(id) = model.practitioner.identifier.as_ref() {
+        claims.insert("sub".into(), serde_json::Value::String(id.id.clone()));
+    }
     let wire = serde_json::to_vec(&claims).expect("serialises");
     let back = xua_gateway::jwt::json::parse_object(&wire).expect("our JSON parses");
     Some(

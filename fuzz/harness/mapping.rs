@@ -60,7 +60,10 @@ fn through_claims(profile: &Profile, model: &AccessContext) -> Option<AccessCont
     let mut claims = profile.encode_claims(model).ok()?;
     // The registered claims are the issuer's alone (it refuses a profile that writes one)...
     for name in ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"] {
-        assert!(!claims.contains_key(name), "the profile wrote the registered claim {name}");
+        assert!(
+            !claims.contains_key(name),
+            "the profile wrote the registered claim {name}"
+        );
     }
     // ...and it writes `sub` from the assertion's NameID, which is the practitioner's identifier.
     if let Some(id) = model.practitioner.identifier.as_ref() {

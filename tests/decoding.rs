@@ -507,3 +507,20 @@ fn a_refusal_names_the_first_offending_attribute_in_document_order() {
         );
     }
 }
+
+/// Found by the mapping_decoders fuzzer: surrounding whitespace survived in the model from a JWT but not
+/// through a NameID, so one identifier became another between transports. Every value is trimmed on entry.
+#[test]
+fn values_are_trimmed_where_they_enter_the_model() {
+    use serde_json::json;
+    let profiles = ProfileSet::embedded("no-pjd").unwrap();
+    let iua = profiles.get("ihe-iua").unwrap();
+    let claims = json!({
+        "sub": "  12837034688 ",
+        "extensions": {"ihe_iua": {"subject_name": "\tTEST FASTLEGE SVENDSEN  "}}
+    });
+    let model = iua.decode_claims(claims.as_object().unwrap()).unwrap();
+    let id = model.practitioner.identifier.unwrap();
+    assert_eq!(id.id, "12837034688");
+    assert_eq!(id.name.as_deref(), Some("TEST FASTLEGE SVENDSEN"));
+}

@@ -68,6 +68,46 @@ fn check_value(what: &str, value: &FieldValue, max: usize) -> Result<(), Rejecti
     }
 }
 
+/// Surrounding whitespace is never part of a value: XML readers trim a NameID and HL7 attribute values, JSON
+/// readers keep it, so a value that kept it would change on its way from one transport to the other (the
+/// mapping_decoders fuzzer found an identifier that lost a leading space between a JWT and an assertion).
+/// Every string is trimmed once, here, where it enters the model.
+fn trim(s: &mut String) {
+    let t = s.trim();
+    if t.len() != s.len() {
+        *s = t.to_string();
+    }
+}
+
+fn trim_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        trim(s);
+    }
+}
+
+fn trimmed(mut value: FieldValue) -> FieldValue {
+    match &mut value {
+        FieldValue::Identifier(i) => {
+            trim(&mut i.id);
+            trim_opt(&mut i.name);
+            trim_opt(&mut i.system);
+            trim_opt(&mut i.authority);
+        }
+        FieldValue::Coded(c) => {
+            trim(&mut c.code);
+            trim_opt(&mut c.text);
+            trim_opt(&mut c.system);
+            trim_opt(&mut c.assigner);
+        }
+        FieldValue::DecisionRef(d) => {
+            trim(&mut d.id);
+            trim_opt(&mut d.user_reason);
+        }
+        FieldValue::Text(t) => trim(t),
+    }
+    value
+}
+
 fn same_system(a: &Option<String>, b: &Option<String>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a == b,
@@ -138,8 +178,9 @@ impl<'p> Assembler<'p> {
         &mut self,
         field: FieldId,
         source: &str,
-        mut values: Vec<FieldValue>,
+        values: Vec<FieldValue>,
     ) -> Result<(), Rejection> {
+        let mut values: Vec<FieldValue> = values.into_iter().map(trimmed).collect();
         for v in &values {
             check_value(field.name(), v, self.profile.max_value_chars)?;
         }
@@ -194,6 +235,7 @@ impl<'p> Assembler<'p> {
         value: String,
     ) -> Result<(), Rejection> {
         let what = format!("{}.{}", field.name(), part.name());
+        let value = value.trim().to_string();
         check_text(&what, &value, self.profile.max_value_chars)?;
         match self.parts.get(&(field, part)) {
             None => {

@@ -199,6 +199,10 @@ pub fn cx_format(i: &Identifier) -> Result<String, String> {
     if i.id.contains(['^', '&', '~', '\\', '|']) {
         return Err("its identifier contains a CX delimiter".to_string());
     }
+    // What cx_parse refuses is not written either.
+    if i.id.is_empty() || i.id.chars().any(char::is_whitespace) {
+        return Err("its identifier is empty or contains whitespace".to_string());
+    }
     match &i.system {
         None => Ok(i.id.clone()),
         Some(system) => match system.strip_prefix("urn:oid:") {

@@ -372,8 +372,15 @@ impl Profile {
             ))
         };
         Ok(match (f.codec, value) {
-            (XuaCodec::Text | XuaCodec::Oid, FieldValue::Text(t)) => {
-                vec![self.text_out(f, t.clone())]
+            (XuaCodec::Text, FieldValue::Text(t)) => vec![self.text_out(f, t.clone())],
+            // The JWT side may carry any string here; XUA readers (this gateway's decoder included) take only
+            // an OID, so anything else is refused rather than issued (a mapping_decoders fuzzer finding).
+            (XuaCodec::Oid, FieldValue::Text(t)) => {
+                let system = hl7::normalize_system(t);
+                if !system.strip_prefix("urn:oid:").is_some_and(hl7::is_oid) {
+                    return Err(invalid("it is not an OID".to_string()));
+                }
+                vec![self.text_out(f, system)]
             }
             (XuaCodec::Ce, FieldValue::Coded(c)) => {
                 vec![self.element_out(hl7::ce_to_fragment(

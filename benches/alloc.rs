@@ -77,7 +77,7 @@ fn measure(label: &str, mut f: impl FnMut()) {
 }
 
 fn main() {
-    let loaded = LoadedConfig::embedded().expect("config");
+    let loaded = no_replay_config();
     let gw = Gateway::build(
         loaded,
         xua_gateway::clock::system(),
@@ -102,4 +102,12 @@ fn main() {
     measure("jwt_to_saml", || {
         gw.jwt_to_saml(&jwt, &request).expect("exchange");
     });
+}
+
+/// The embedded configuration with replay protection off: a benchmark re-sends one token on purpose.
+fn no_replay_config() -> LoadedConfig {
+    let text = include_str!("../samples/config.toml")
+        .replace("saml = true", "saml = false")
+        .replace("jwt = true", "jwt = false");
+    LoadedConfig::parse(&text, xua_gateway::config::Origin::Embedded).expect("config")
 }

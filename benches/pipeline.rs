@@ -8,7 +8,7 @@ use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::samples::{self, MintOptions};
 
 fn gateway() -> Gateway {
-    let loaded = LoadedConfig::embedded().expect("embedded config");
+    let loaded = no_replay_config();
     Gateway::build(
         loaded,
         xua_gateway::clock::system(),
@@ -66,3 +66,11 @@ fn jwt_to_saml(c: &mut Criterion) {
 
 criterion_group!(benches, saml_to_jwt, jwt_to_saml);
 criterion_main!(benches);
+
+/// The embedded configuration with replay protection off: a benchmark re-sends one token on purpose.
+fn no_replay_config() -> LoadedConfig {
+    let text = include_str!("../samples/config.toml")
+        .replace("saml = true", "saml = false")
+        .replace("jwt = true", "jwt = false");
+    LoadedConfig::parse(&text, xua_gateway::config::Origin::Embedded).expect("config")
+}

@@ -76,6 +76,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub replay: ReplayConfig,
+    #[serde(default)]
     pub audit: AuditConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
@@ -166,8 +168,10 @@ pub struct JwtTrustConfig {
     /// Longest accepted lifetime (`exp - iat`) of an incoming JWT.
     #[serde(default = "default_inbound_lifetime")]
     pub max_lifetime_secs: u64,
-    #[serde(default = "default_jwt_bytes")]
-    pub max_bytes: usize,
+    /// Moved to `[limits] max_jwt_bytes` (all input limits live in one section); still read so that an old
+    /// configuration gets a clear error instead of "unknown field".
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
     #[serde(default)]
     pub issuers: Vec<JwtIssuerConfig>,
 }
@@ -270,15 +274,32 @@ fn default_methods() -> Vec<String> {
     vec![crate::saml::ns::CM_BEARER.to_string()]
 }
 
+/// Every size and complexity limit on input, in one place. All of them are enforced before the input is
+/// parsed into a DOM or decoded (the body size before anything is read past it).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
+    /// Largest SAML document (decoded XML bytes); the HTTP body may be a third larger for base64 plus the
+    /// form's other parameters.
     #[serde(default = "default_body")]
     pub max_body_bytes: usize,
     #[serde(default = "default_depth")]
     pub max_xml_depth: usize,
     #[serde(default = "default_elements")]
     pub max_xml_elements: usize,
+    /// XML attributes on one element (namespace declarations included).
+    #[serde(default = "default_xml_attributes")]
+    pub max_xml_attributes_per_element: usize,
+    /// `saml:Attribute` elements in one document.
+    #[serde(default = "default_saml_attributes")]
+    pub max_saml_attributes: usize,
+    /// Characters in one value: the raw text of a NameID or AttributeValue before decoding, and every
+    /// decoded string that enters the model (from SAML or from JWT claims).
+    #[serde(default = "default_value_chars")]
+    pub max_value_chars: usize,
+    /// Largest compact JWT, checked before it is split or decoded. (It always has exactly three segments.)
+    #[serde(default = "default_jwt_bytes")]
+    pub max_jwt_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -287,6 +308,10 @@ impl Default for LimitsConfig {
             max_body_bytes: default_body(),
             max_xml_depth: default_depth(),
             max_xml_elements: default_elements(),
+            max_xml_attributes_per_element: default_xml_attributes(),
+            max_saml_attributes: default_saml_attributes(),
+            max_value_chars: default_value_chars(),
+            max_jwt_bytes: default_jwt_bytes(),
         }
     }
 }
@@ -299,6 +324,53 @@ fn default_depth() -> usize {
 }
 fn default_elements() -> usize {
     4096
+}
+fn default_xml_attributes() -> usize {
+    64
+}
+/// NHN's PJD assertions carry about 20 attributes, eHDSI's about 15.
+fn default_saml_attributes() -> usize {
+    128
+}
+fn default_value_chars() -> usize {
+    1024
+}
+
+/// Replay protection (`src/replay.rs`): each assertion ID (per issuer) and each JWT `jti` (per issuer) is
+/// exchanged once, and remembered until the token expires plus the clock skew.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// Refuse a SAML assertion that was already exchanged. Assertions with `OneTimeUse` are refused on
+    /// reuse even when this is off.
+    #[serde(default = "default_true")]
+    pub saml: bool,
+    /// Refuse a JWT that was already exchanged. HelseID clients reuse an access token for its lifetime; with
+    /// this on they must keep the assertion they got for it (it lives no longer than the JWT) instead of
+    /// exchanging the JWT again.
+    #[serde(default = "default_true")]
+    pub jwt: bool,
+    /// Most entries held at once; when every entry is still live a new token is refused with 503 rather
+    /// than an entry forgotten.
+    #[serde(default = "default_replay_capacity")]
+    pub capacity: usize,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            saml: true,
+            jwt: true,
+            capacity: default_replay_capacity(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_replay_capacity() -> usize {
+    100_000
 }
 
 /// Which store `[audit] path` names.
@@ -497,8 +569,8 @@ impl LoadedConfig {
             if t.audiences.is_empty() {
                 return Err(self.invalid("jwt.trust.audiences must name at least one audience"));
             }
-            if t.max_bytes < 512 || t.max_bytes > 64 * 1024 {
-                return Err(self.invalid("jwt.trust.max_bytes must be between 512 and 65536"));
+            if t.max_bytes.is_some() {
+                return Err(self.invalid("jwt.trust.max_bytes has moved to [limits] max_jwt_bytes"));
             }
             let mut seen = std::collections::HashSet::new();
             for i in &t.issuers {
@@ -558,8 +630,27 @@ impl LoadedConfig {
                 "audit.enqueue_timeout_ms and audit.commit_timeout_ms must be at least 1",
             ));
         }
-        if c.limits.max_body_bytes < 1024 {
-            return Err(self.invalid("limits.max_body_bytes must be at least 1024"));
+        let l = &c.limits;
+        if l.max_body_bytes < 1024 || l.max_body_bytes > 16 * 1024 * 1024 {
+            return Err(self.invalid("limits.max_body_bytes must be between 1024 and 16777216"));
+        }
+        if l.max_jwt_bytes < 512 || l.max_jwt_bytes > 64 * 1024 {
+            return Err(self.invalid("limits.max_jwt_bytes must be between 512 and 65536"));
+        }
+        // A signed assertion is at least Assertion/Issuer/Signature/SignedInfo/Reference/Transforms/Transform:
+        // limits below these would refuse every valid input.
+        if l.max_xml_depth < 8 || l.max_xml_elements < 32 || l.max_xml_attributes_per_element < 8 {
+            return Err(self.invalid(
+                "limits.max_xml_depth, max_xml_elements and max_xml_attributes_per_element must be at least 8, 32 and 8",
+            ));
+        }
+        if l.max_saml_attributes == 0 || l.max_value_chars < 64 {
+            return Err(self.invalid(
+                "limits.max_saml_attributes must be at least 1 and limits.max_value_chars at least 64",
+            ));
+        }
+        if c.replay.capacity == 0 {
+            return Err(self.invalid("replay.capacity must be at least 1"));
         }
         Ok(())
     }

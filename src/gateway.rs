@@ -22,6 +22,7 @@ use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::{AccessContext, Identifier, Patient};
 use crate::observability::metrics::{Metrics, Stage, StageTimer};
 use crate::observability::readiness::Readiness;
+use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 use crate::rules::{RuleDirection, Rules};
 use crate::saml::build::{self, AssertionSpec};
 use crate::saml::checks::SamlPolicy;
@@ -81,6 +82,8 @@ pub struct Gateway {
     rules: Rules,
     metrics: Arc<Metrics>,
     readiness: Readiness,
+    /// Token ids already exchanged (`[replay]`).
+    replay: Arc<dyn ReplayCache>,
 }
 
 /// The gateway's XUA issuing identity and policy.
@@ -130,11 +133,12 @@ impl Gateway {
             StartupError::Key(format!("cannot initialise XML signature support: {e}"))
         })?;
         let c = &loaded.config;
-        let profiles = if c.gateway.mappings.is_empty() {
+        let mut profiles = if c.gateway.mappings.is_empty() {
             ProfileSet::embedded(&c.gateway.profile)?
         } else {
             ProfileSet::load_dir(&loaded.resolve_dir(&c.gateway.mappings), &c.gateway.profile)?
         };
+        profiles.set_max_value_chars(c.limits.max_value_chars);
         let rules = Rules::build(&loaded, &profiles)?;
         let issuer_profiles = c
             .saml
@@ -233,7 +237,7 @@ impl Gateway {
                 skew: secs(c.gateway.clock_skew_secs),
                 max_lifetime: secs(t.max_lifetime_secs),
                 limits: JwtLimits {
-                    max_bytes: t.max_bytes,
+                    max_bytes: c.limits.max_jwt_bytes,
                 },
             });
         }
@@ -275,8 +279,11 @@ impl Gateway {
             max_bytes: c.limits.max_body_bytes,
             max_depth: c.limits.max_xml_depth,
             max_elements: c.limits.max_xml_elements,
-            ..XmlLimits::default()
+            max_attributes_per_element: c.limits.max_xml_attributes_per_element,
+            max_saml_attributes: c.limits.max_saml_attributes,
+            max_value_chars: c.limits.max_value_chars,
         };
+        let replay: Arc<dyn ReplayCache> = Arc::new(MemoryReplayCache::new(c.replay.capacity));
         let readiness = Readiness::default();
         {
             use crate::rules::{OnUnavailable, RegisterBackend};
@@ -316,8 +323,45 @@ impl Gateway {
             rules,
             metrics,
             readiness,
+            replay,
             loaded,
         })
+    }
+
+    /// Replaces the in-memory replay cache (e.g. with a store shared by several instances). Call before the
+    /// gateway takes traffic: entries of the old cache are not carried over.
+    pub fn set_replay_cache(&mut self, cache: Arc<dyn ReplayCache>) {
+        self.replay = cache;
+        self.metrics.replay_cache_size(self.replay.len());
+    }
+
+    pub fn replay_cache(&self) -> &Arc<dyn ReplayCache> {
+        &self.replay
+    }
+
+    /// Records a verified token as exchanged, or refuses it as a replay. Runs only after the signature and
+    /// the validity checks, so forged or expired tokens never take a slot.
+    fn remember(
+        &self,
+        key: ReplayKey,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+        reserved: &mut Option<ReplayKey>,
+    ) -> Result<(), Rejection> {
+        let result = self.replay.check_and_insert(&key, until, now);
+        self.metrics.replay_cache_size(self.replay.len());
+        result?;
+        *reserved = Some(key);
+        Ok(())
+    }
+
+    /// Gives back the slot of an exchange that issued nothing (a later stage refused it, or the access log
+    /// could not be written): the token was not exchanged, so sending it again is not a replay.
+    fn release(&self, reserved: Option<ReplayKey>, result: &Result<Issued, Rejection>) {
+        if let (Some(key), Err(_)) = (reserved, result) {
+            self.replay.release(&key);
+            self.metrics.replay_cache_size(self.replay.len());
+        }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -505,8 +549,12 @@ impl Gateway {
             &request.request_id,
             request.client_address.as_deref(),
         );
-        let result = self.saml_to_jwt_inner(xml, request, now, &mut record, &mut stages);
-        self.finish(record, result, stages)
+        let mut reserved = None;
+        let result =
+            self.saml_to_jwt_inner(xml, request, now, &mut record, &mut stages, &mut reserved);
+        let result = self.finish(record, result, stages);
+        self.release(reserved, &result);
+        result
     }
 
     /// JWT (HelseID-style access token) → signed SAML XUA assertion.
@@ -520,8 +568,12 @@ impl Gateway {
             &request.request_id,
             request.client_address.as_deref(),
         );
-        let result = self.jwt_to_saml_inner(token, request, now, &mut record, &mut stages);
-        self.finish(record, result, stages)
+        let mut reserved = None;
+        let result =
+            self.jwt_to_saml_inner(token, request, now, &mut record, &mut stages, &mut reserved);
+        let result = self.finish(record, result, stages);
+        self.release(reserved, &result);
+        result
     }
 
     fn saml_audience(
@@ -550,6 +602,7 @@ impl Gateway {
         now: OffsetDateTime,
         record: &mut AuditRecord,
         stages: &mut StageTimer,
+        reserved: &mut Option<ReplayKey>,
     ) -> Result<Issued, Rejection> {
         let (Some(signer), Some(policy)) = (&self.saml_signer, &self.jwt_policy) else {
             return Err(Rejection::request(
@@ -563,6 +616,23 @@ impl Gateway {
         let verified = jwt::verify(token, &self.jwt_trust, policy, now)?;
         record.input_issuer = Some(verified.issuer.clone());
         record.input_token_id = verified.token_id.clone();
+        if self.loaded.config.replay.jwt {
+            let key = match &verified.token_id {
+                Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
+                // RFC 9068 requires jti, but not every issuer sends one; the signed bytes name the token then.
+                None => ReplayKey::jwt_without_id(
+                    &verified.issuer,
+                    token
+                        .trim()
+                        .rsplit_once('.')
+                        .map(|(signing_input, _)| signing_input)
+                        .unwrap_or(token)
+                        .as_bytes(),
+                ),
+            };
+            // As long as the JWT could be accepted: its exp plus the skew the time check allows.
+            self.remember(key, verified.expires + policy.skew, now, reserved)?;
+        }
         stages.lap(Stage::Verify);
         let profile = self.profile_for(request.profile.as_deref(), &verified.issuer)?;
         record.profile = Some(profile.name.clone());
@@ -670,6 +740,7 @@ impl Gateway {
         now: OffsetDateTime,
         record: &mut AuditRecord,
         stages: &mut StageTimer,
+        reserved: &mut Option<ReplayKey>,
     ) -> Result<Issued, Rejection> {
         let audience = self.audience(request.audience.as_deref())?;
         record.output_audience = Some(audience.clone());
@@ -686,6 +757,22 @@ impl Gateway {
         let view = verified.view();
         record.input_issuer = Some(view.issuer.clone());
         record.input_token_id = Some(view.id.clone());
+        // OneTimeUse (SAML core §2.5.1.5) forbids a second use whatever `[replay] saml` says.
+        if self.loaded.config.replay.saml || verified.checked().one_time_use {
+            // Kept for as long as the assertion could be accepted at all: its Conditions NotOnOrAfter plus the
+            // skew. (The chosen SubjectConfirmation may end earlier, but another one in it may not.)
+            let valid_until = view
+                .conditions
+                .as_ref()
+                .and_then(|c| c.not_on_or_after)
+                .unwrap_or(verified.checked().expires);
+            self.remember(
+                ReplayKey::saml(&view.issuer, &view.id),
+                valid_until + self.saml_policy.skew,
+                now,
+                reserved,
+            )?;
+        }
         stages.lap(Stage::Verify);
         let profile = self.profile_for(request.profile.as_deref(), &view.issuer)?;
         record.profile = Some(profile.name.clone());

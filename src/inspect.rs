@@ -334,6 +334,14 @@ impl Gateway {
                     dsig::verify_assertion(&signed_bytes, a)
                         .map(|_| format!("verifies with the certificate configured for {issuer}")),
                 ),
+                None if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
+                    "signature",
+                    Status::Fail,
+                    format!(
+                        "the assertion is not signed (and issuer {} is not trusted either)",
+                        crate::saml::verify::shown(&issuer)
+                    ),
+                ),
                 None => {
                     let carried =
                         keyinfo_certificate(node).and_then(|pem| TrustAnchor::from_cert_pem(&pem));
@@ -419,7 +427,9 @@ impl Gateway {
             types: Vec::new(),
             skew: time::Duration::seconds(60),
             max_lifetime: time::Duration::hours(1),
-            limits: crate::jwt::JwtLimits::default(),
+            limits: crate::jwt::JwtLimits {
+                max_bytes: self.config().config.limits.max_jwt_bytes,
+            },
         };
         let policy = policy.unwrap_or(&fallback);
         let mut t = TokenReport::new("JWT".to_string());

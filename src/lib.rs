@@ -23,6 +23,7 @@ pub mod jwt;
 pub mod mapping;
 pub mod model;
 pub mod observability;
+pub mod replay;
 pub mod rules;
 pub mod saml;
 pub mod samples;

@@ -471,3 +471,56 @@ fn contradictions_and_bad_values_are_rejected_with_the_attribute_named() {
         .message
         .contains("DOCTYPE"));
 }
+
+/// Found by the saml_pipeline fuzzer: with two unknown attributes, the reason named one or the other at
+/// random (the decoder walked a hash map). The first in document order is named, every time.
+#[test]
+fn a_refusal_names_the_first_offending_attribute_in_document_order() {
+    use xua_gateway::saml::view::{SamlAttribute, SamlValue};
+    let profiles = ProfileSet::embedded("no-pjd").unwrap();
+    let attribute = |name: &str| SamlAttribute {
+        name: name.to_string(),
+        values: vec![SamlValue::text("x")],
+        ..SamlAttribute::default()
+    };
+    let attributes: Vec<SamlAttribute> = [
+        "urn:example:first",
+        "urn:example:second",
+        "urn:example:third",
+    ]
+    .iter()
+    .map(|n| attribute(n))
+    .collect();
+    for _ in 0..32 {
+        let refused = profiles
+            .default_profile()
+            .decode_xua(XuaInput {
+                name_id: Some("12837034688"),
+                name_qualifier: None,
+                attributes: &attributes,
+            })
+            .unwrap_err();
+        assert!(
+            refused.message.contains("urn:example:first"),
+            "{}",
+            refused.message
+        );
+    }
+}
+
+/// Found by the mapping_decoders fuzzer: surrounding whitespace survived in the model from a JWT but not
+/// through a NameID, so one identifier became another between transports. Every value is trimmed on entry.
+#[test]
+fn values_are_trimmed_where_they_enter_the_model() {
+    use serde_json::json;
+    let profiles = ProfileSet::embedded("no-pjd").unwrap();
+    let iua = profiles.get("ihe-iua").unwrap();
+    let claims = json!({
+        "sub": "  12837034688 ",
+        "extensions": {"ihe_iua": {"subject_name": "\tTEST FASTLEGE SVENDSEN  "}}
+    });
+    let model = iua.decode_claims(claims.as_object().unwrap()).unwrap();
+    let id = model.practitioner.identifier.unwrap();
+    assert_eq!(id.id, "12837034688");
+    assert_eq!(id.name.as_deref(), Some("TEST FASTLEGE SVENDSEN"));
+}

@@ -255,3 +255,30 @@ fn the_generic_ipf_xua_sample_decodes_with_the_ihe_profile() {
         "{err}"
     );
 }
+
+/// Found by the mapping_decoders fuzzer: an IUA `home_community_id` is any string, XUA's homeCommunityId only
+/// an OID. A value that is not one is refused when encoding, instead of being signed into an assertion that
+/// XUA readers (this gateway included) refuse.
+#[test]
+fn a_home_community_id_that_is_not_an_oid_is_not_written_into_xua() {
+    let profile = ihe();
+    let claims = json!({
+        "sub": "jsmith",
+        "extensions": {"ihe_iua": {"home_community_id": "uvn:oid:1.2.3.4"}}
+    });
+    let model = profile.decode_claims(claims.as_object().unwrap()).unwrap();
+    let refused = profile.encode_xua(&model).unwrap_err();
+    assert_eq!(refused.class, xua_gateway::error::ErrorClass::Claim);
+    assert!(
+        refused.message.contains("is not an OID"),
+        "{}",
+        refused.message
+    );
+
+    let claims = json!({
+        "sub": "jsmith",
+        "extensions": {"ihe_iua": {"home_community_id": "urn:oid:1.2.3.4"}}
+    });
+    let model = profile.decode_claims(claims.as_object().unwrap()).unwrap();
+    assert!(profile.encode_xua(&model).is_ok());
+}

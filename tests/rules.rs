@@ -655,7 +655,7 @@ fn invalid_values_are_rejected_with_the_field_named_and_not_the_value() {
         (
             "Lorem",
             Box::new(|p| {
-                p["care_relationship"]["healthcare_service"]["text"] = json!("Lorem ".repeat(50))
+                p["care_relationship"]["healthcare_service"]["text"] = json!("Lorem-".repeat(50))
             }),
             "care_relationship.healthcare_service.text fails rule max_len: it is 300 characters long, more than the 256 allowed",
         ),

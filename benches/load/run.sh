@@ -24,6 +24,7 @@ sed -e "s#\"keys/#\"$KEYS/#g" \
     -e "s#\"fastlege-register.toml\"#\"$PWD/samples/fastlege-register.toml\"#" \
     -e "s#path = \"xua-gateway-audit.sqlite\"#path = \"$WORK/audit.sqlite\"#" \
     -e "s#^level = \"info\"#level = \"warn\"#" \
+    -e "s#^saml = true#saml = false#" -e "s#^jwt = true#jwt = false#" \
     samples/config.toml > "$WORK/config.toml"
 cat "${LOAD_EXTRA_CONFIG:-/dev/null}" >> "$WORK/config.toml"
 

@@ -20,7 +20,7 @@ pub struct InspectQuery {
 
 pub async fn inspect(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     query: Result<web::Query<InspectQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
@@ -61,6 +61,10 @@ pub async fn inspect(
         }
     }
     let gw = gateway.into_inner();
+    let body = match super::read_body(payload, super::body_limit(&gw)).await {
+        Ok(body) => body,
+        Err(rejection) => return error_response(&rejection),
+    };
     match web::block(move || gw.inspect(&body, &options)).await {
         Ok(report) if text => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")

@@ -37,6 +37,30 @@ pub(crate) fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The largest request body read: a SAML document of `[limits] max_body_bytes` as base64url (4/3) plus room
+/// for the form's other parameters. The pipeline's own limits then apply to the decoded token.
+pub(crate) fn body_limit(gateway: &Gateway) -> usize {
+    let max = gateway.config().config.limits.max_body_bytes;
+    max.saturating_mul(4) / 3 + 4096
+}
+
+/// Reads the body up to `limit` bytes and stops there. A larger body is a LIMIT rejection that the handler
+/// audits and answers in the RFC 6749 error format (actix's own limit would answer a bare 413, unaudited).
+pub(crate) async fn read_body(
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, crate::error::Rejection> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(crate::error::Rejection::request(
+            "the request body could not be read",
+        )),
+        Err(_) => Err(crate::error::Rejection::limit(format!(
+            "the request body is larger than {limit} bytes"
+        ))),
+    }
+}
+
 /// Adds every route to an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token::token))
@@ -59,12 +83,12 @@ impl Application {
     pub fn build(gateway: Arc<Gateway>, listen: &str, workers: usize) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
-        let body_limit = gateway.config().config.limits.max_body_bytes;
+        let body_limit = body_limit(&gateway);
         let data = web::Data::from(gateway);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(body_limit * 4 / 3 + 4096))
+                .app_data(web::PayloadConfig::new(body_limit))
                 .wrap_fn(crate::observability::logging::trace_request)
                 .configure(configure)
         })

@@ -181,7 +181,7 @@ fn refused(code: &'static str, rejection: &Rejection) -> HttpResponse {
 
 pub async fn token(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
     let mut request = ExchangeRequest {
@@ -194,6 +194,7 @@ pub async fn token(
         ..ExchangeRequest::default()
     };
     let gw = gateway.into_inner();
+    let body = super::read_body(payload, super::body_limit(&gw)).await;
 
     // Every attempt leaves one audit record, including those refused before a pipeline ran.
     let (form, exchange) = {
@@ -202,7 +203,8 @@ pub async fn token(
                 "the token endpoint takes application/x-www-form-urlencoded",
             )))
         } else {
-            Form::parse(&body).map_err(Refusal::from)
+            body.map_err(Refusal::from)
+                .and_then(|body| Form::parse(&body).map_err(Refusal::from))
         };
         let direction = form
             .as_ref()

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::errors::error_response;
 use super::RequestId;
+use crate::audit::Direction;
 use crate::error::Rejection;
 use crate::gateway::{ExchangeRequest, Gateway};
 
@@ -49,7 +50,7 @@ pub fn classify(body: &[u8]) -> Input {
 
 pub async fn translate(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     query: Result<web::Query<TranslateQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
@@ -70,6 +71,10 @@ pub async fn translate(
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
     };
     let gw = gateway.into_inner();
+    let body = match super::read_body(payload, super::body_limit(&gw)).await {
+        Ok(body) => body,
+        Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,
+    };
     let (result, content_type) = match classify(&body) {
         Input::Saml => (
             web::block(move || gw.saml_to_jwt(&body, &exchange)).await,
@@ -80,9 +85,10 @@ pub async fn translate(
             "application/samlassertion+xml",
         ),
         Input::Unknown => {
-            return error_response(&Rejection::request(
+            let rejection = Rejection::request(
                 "POST /translate takes an XML assertion or a compact JWT as the body",
-            ))
+            );
+            return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
         }
     };
     match result {
@@ -92,5 +98,18 @@ pub async fn translate(
             .body(issued.token),
         Ok(Err(rejection)) => error_response(&rejection),
         Err(_) => error_response(&Rejection::internal("the translation worker failed")),
+    }
+}
+
+/// A refusal before any pipeline ran still leaves its audit record, as on `/token`.
+async fn refused(
+    gw: std::sync::Arc<Gateway>,
+    direction: Direction,
+    exchange: ExchangeRequest,
+    rejection: Rejection,
+) -> HttpResponse {
+    match web::block(move || gw.refuse(direction, &exchange, rejection)).await {
+        Ok(rejection) => error_response(&rejection),
+        Err(_) => error_response(&Rejection::internal("the audit worker failed")),
     }
 }

@@ -13,8 +13,8 @@ use crate::model::{
     AccessContext, Coded, DecisionRef, FieldId, FieldKind, FieldPart, FieldValue, Identifier,
 };
 
-/// Longest value accepted in any field.
-pub const MAX_VALUE_CHARS: usize = 1024;
+/// Longest value accepted in any field unless `[limits] max_value_chars` says otherwise.
+pub const DEFAULT_MAX_VALUE_CHARS: usize = 1024;
 
 pub struct Assembler<'p> {
     profile: &'p Profile,
@@ -23,10 +23,10 @@ pub struct Assembler<'p> {
 }
 
 /// Checks what every string from a token must satisfy before it enters the model.
-pub fn check_text(what: &str, value: &str) -> Result<(), Rejection> {
-    if value.chars().count() > MAX_VALUE_CHARS {
+pub fn check_text(what: &str, value: &str, max_chars: usize) -> Result<(), Rejection> {
+    if value.chars().count() > max_chars {
         return Err(Rejection::limit(format!(
-            "{what} is longer than {MAX_VALUE_CHARS} characters"
+            "{what} is longer than {max_chars} characters"
         )));
     }
     if value
@@ -40,32 +40,72 @@ pub fn check_text(what: &str, value: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_value(what: &str, value: &FieldValue) -> Result<(), Rejection> {
+fn check_value(what: &str, value: &FieldValue, max: usize) -> Result<(), Rejection> {
     let opt = |part: &str, v: &Option<String>| -> Result<(), Rejection> {
         match v {
-            Some(s) => check_text(&format!("{what}.{part}"), s),
+            Some(s) => check_text(&format!("{what}.{part}"), s, max),
             None => Ok(()),
         }
     };
     match value {
         FieldValue::Identifier(i) => {
-            check_text(&format!("{what}.id"), &i.id)?;
+            check_text(&format!("{what}.id"), &i.id, max)?;
             opt("name", &i.name)?;
             opt("system", &i.system)?;
             opt("authority", &i.authority)
         }
         FieldValue::Coded(c) => {
-            check_text(&format!("{what}.code"), &c.code)?;
+            check_text(&format!("{what}.code"), &c.code, max)?;
             opt("text", &c.text)?;
             opt("system", &c.system)?;
             opt("assigner", &c.assigner)
         }
         FieldValue::DecisionRef(d) => {
-            check_text(&format!("{what}.id"), &d.id)?;
+            check_text(&format!("{what}.id"), &d.id, max)?;
             opt("user_reason", &d.user_reason)
         }
-        FieldValue::Text(t) => check_text(what, t),
+        FieldValue::Text(t) => check_text(what, t, max),
     }
+}
+
+/// Surrounding whitespace is never part of a value: XML readers trim a NameID and HL7 attribute values, JSON
+/// readers keep it, so a value that kept it would change on its way from one transport to the other (the
+/// mapping_decoders fuzzer found an identifier that lost a leading space between a JWT and an assertion).
+/// Every string is trimmed once, here, where it enters the model.
+fn trim(s: &mut String) {
+    let t = s.trim();
+    if t.len() != s.len() {
+        *s = t.to_string();
+    }
+}
+
+fn trim_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        trim(s);
+    }
+}
+
+fn trimmed(mut value: FieldValue) -> FieldValue {
+    match &mut value {
+        FieldValue::Identifier(i) => {
+            trim(&mut i.id);
+            trim_opt(&mut i.name);
+            trim_opt(&mut i.system);
+            trim_opt(&mut i.authority);
+        }
+        FieldValue::Coded(c) => {
+            trim(&mut c.code);
+            trim_opt(&mut c.text);
+            trim_opt(&mut c.system);
+            trim_opt(&mut c.assigner);
+        }
+        FieldValue::DecisionRef(d) => {
+            trim(&mut d.id);
+            trim_opt(&mut d.user_reason);
+        }
+        FieldValue::Text(t) => trim(t),
+    }
+    value
 }
 
 fn same_system(a: &Option<String>, b: &Option<String>) -> bool {
@@ -138,10 +178,11 @@ impl<'p> Assembler<'p> {
         &mut self,
         field: FieldId,
         source: &str,
-        mut values: Vec<FieldValue>,
+        values: Vec<FieldValue>,
     ) -> Result<(), Rejection> {
+        let mut values: Vec<FieldValue> = values.into_iter().map(trimmed).collect();
         for v in &values {
-            check_value(field.name(), v)?;
+            check_value(field.name(), v, self.profile.max_value_chars)?;
         }
         // The same value twice from one source says nothing new (IHE allows repeating values).
         let mut unique: Vec<FieldValue> = Vec::with_capacity(values.len());
@@ -194,7 +235,8 @@ impl<'p> Assembler<'p> {
         value: String,
     ) -> Result<(), Rejection> {
         let what = format!("{}.{}", field.name(), part.name());
-        check_text(&what, &value)?;
+        let value = value.trim().to_string();
+        check_text(&what, &value, self.profile.max_value_chars)?;
         match self.parts.get(&(field, part)) {
             None => {
                 self.parts

@@ -199,12 +199,21 @@ pub fn cx_format(i: &Identifier) -> Result<String, String> {
     if i.id.contains(['^', '&', '~', '\\', '|']) {
         return Err("its identifier contains a CX delimiter".to_string());
     }
+    // What cx_parse refuses is not written either.
+    if i.id.is_empty() || i.id.chars().any(char::is_whitespace) {
+        return Err("its identifier is empty or contains whitespace".to_string());
+    }
     match &i.system {
         None => Ok(i.id.clone()),
         Some(system) => match system.strip_prefix("urn:oid:") {
             Some(oid) if is_oid(oid) => Ok(format!("{}^^^&{}&ISO", i.id, oid)),
             _ if system.contains(['^', '&', '~', '\\', '|']) => {
                 Err("its system contains a CX delimiter".to_string())
+            }
+            // cx_parse reads `&amp;` as `&` (NHN double-escapes), so a system written after `&` must not
+            // begin with `amp;` (a mapping_decoders fuzzer finding: it came back as another system).
+            _ if system.starts_with("amp;") => {
+                Err("its system would read back as an escaped delimiter".to_string())
             }
             _ => Ok(format!("{}^^^&{}&URI", i.id, system)),
         },

@@ -175,6 +175,8 @@ pub struct Profile {
     pub jwt_fields: Vec<JwtField>,
     pub default_system: HashMap<FieldId, String>,
     pub max: HashMap<FieldId, usize>,
+    /// Longest string any decoded value may hold (`[limits] max_value_chars`; the tables do not set it).
+    pub max_value_chars: usize,
 }
 
 impl Profile {
@@ -282,6 +284,13 @@ impl ProfileSet {
             });
         };
         Ok(Self { profiles, default })
+    }
+
+    /// Applies `[limits] max_value_chars` to every profile.
+    pub fn set_max_value_chars(&mut self, chars: usize) {
+        for p in &mut self.profiles {
+            p.max_value_chars = chars;
+        }
     }
 
     pub fn default_profile(&self) -> &Profile {

@@ -382,6 +382,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         jwt_fields,
         default_system,
         max,
+        max_value_chars: super::assemble::DEFAULT_MAX_VALUE_CHARS,
     })
 }
 

@@ -10,6 +10,9 @@ use crate::model::{AccessContext, Coded, FieldPart, FieldValue, Identifier};
 use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
 use crate::saml::view::{SamlAttribute, SamlValue};
 
+/// JWT registered claim names (RFC 7519 §4.1) that no SAML attribute may carry.
+const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
 /// What the XUA decoder reads: the Subject's NameID and the attributes, all from the verified assertion.
 #[derive(Debug, Clone, Copy)]
 pub struct XuaInput<'a> {
@@ -140,15 +143,32 @@ impl Profile {
         for attr in input.attributes {
             by_name.entry(attr.name.as_str()).or_default().push(attr);
         }
-        for (name, attrs) in &by_name {
-            if attrs.len() > 1 && self.xua.repeated_attributes == RepeatPolicy::Reject {
+        // Checked in document order, so the same input is always refused for the same reason (the map's
+        // iteration order is random per process; the fuzzer found two runs naming different attributes).
+        // The JWT's registered claims come from the verified assertion's own fields (Issuer, NameID,
+        // Conditions), never from an attribute. An attribute named like one is an attempt to set one, so it is
+        // refused whatever the profile says about unknown names.
+        if let Some(attr) = input.attributes.iter().find(|a| {
+            REGISTERED_CLAIMS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(a.name.trim()))
+        }) {
+            return Err(Rejection::claim(format!(
+                "attribute {} is named like a registered JWT claim; those are set by the gateway only",
+                shown(&attr.name)
+            )));
+        }
+        for attr in input.attributes {
+            let name = attr.name.as_str();
+            let count = by_name.get(name).map_or(0, Vec::len);
+            if count > 1 && self.xua.repeated_attributes == RepeatPolicy::Reject {
                 return Err(Rejection::structure(format!(
                     "attribute {} appears {} times",
                     shown(name),
-                    attrs.len()
+                    count
                 )));
             }
-            if !known.contains(*name) && self.xua.unknown_attributes == UnknownPolicy::Reject {
+            if !known.contains(name) && self.xua.unknown_attributes == UnknownPolicy::Reject {
                 return Err(Rejection::claim(format!(
                     "attribute {} is not part of profile {}",
                     shown(name),
@@ -352,8 +372,15 @@ impl Profile {
             ))
         };
         Ok(match (f.codec, value) {
-            (XuaCodec::Text | XuaCodec::Oid, FieldValue::Text(t)) => {
-                vec![self.text_out(f, t.clone())]
+            (XuaCodec::Text, FieldValue::Text(t)) => vec![self.text_out(f, t.clone())],
+            // The JWT side may carry any string here; XUA readers (this gateway's decoder included) take only
+            // an OID, so anything else is refused rather than issued (a mapping_decoders fuzzer finding).
+            (XuaCodec::Oid, FieldValue::Text(t)) => {
+                let system = hl7::normalize_system(t);
+                if !system.strip_prefix("urn:oid:").is_some_and(hl7::is_oid) {
+                    return Err(invalid("it is not an OID".to_string()));
+                }
+                vec![self.text_out(f, system)]
             }
             (XuaCodec::Ce, FieldValue::Coded(c)) => {
                 vec![self.element_out(hl7::ce_to_fragment(

@@ -210,13 +210,41 @@ fn local(name: &str) -> String {
         .to_string()
 }
 
+/// Whether `name` is a QName: an NCName (letters of any script, digits, `.`, `-`, `_`; not starting with a
+/// digit, `.` or `-`), or two joined by one `:`. The reader underneath only splits names at whitespace, so
+/// without this a name could hold `=`, quotes, control characters or several colons, and a fragment the
+/// gateway writes back out (by local name) would no longer be XML (the mapping_decoders fuzzer found both).
+fn is_qname(name: &str) -> bool {
+    let is_ncname = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|first| first.is_alphabetic() || first == '_')
+            && chars.all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '\u{B7}'))
+    };
+    match name.split_once(':') {
+        None => is_ncname(name),
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+    }
+}
+
 fn element(start: &BytesStart<'_>) -> Result<XmlFragment, FragmentError> {
+    if !is_qname(start.name().as_ref()) {
+        return Err(FragmentError(
+            "embedded XML has an element name that is not a qualified XML name".into(),
+        ));
+    }
     let mut el = XmlFragment::new(local(start.name().as_ref()));
     let prefix = start.name().prefix().map(|p| p.as_ref().to_string());
     for attr in start.attributes() {
         let attr =
             attr.map_err(|_| FragmentError("embedded XML has a malformed attribute".into()))?;
         let key = attr.key.as_ref();
+        if !is_qname(key) {
+            return Err(FragmentError(
+                "embedded XML has an attribute name that is not a qualified XML name".into(),
+            ));
+        }
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|_| FragmentError("embedded XML has an invalid attribute value".into()))?
@@ -281,6 +309,17 @@ mod tests {
         assert!(parse_escaped(r#"<x>"#).is_err());
         assert!(parse_escaped(&format!("<x>{}</x>", "a".repeat(9000))).is_err());
         assert!(parse_escaped(&"<a>".repeat(20)).is_err());
+    }
+
+    #[test]
+    fn refuses_names_that_are_not_qualified_xml_names() {
+        assert!(parse_escaped("<R\u{0}\u{7f}xmlns=\"urn:hl7-org:v3\"/>").is_err());
+        assert!(parse_escaped(r#"<1x/>"#).is_err());
+        assert!(parse_escaped(r#"<x a"b="1"/>"#).is_err());
+        assert!(parse_escaped(r#"<x urn:oid:2.16.578Name="1"/>"#).is_err());
+        assert!(parse_escaped(r#"<a:b:c/>"#).is_err());
+        assert!(parse_escaped(r#"<hl7:Role xsi:type="CE" code="LE"/>"#).is_ok());
+        assert!(parse_escaped(r#"<Rolle-Ø attributt.x="1"/>"#).is_ok());
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct XmlLimits {
     pub max_depth: usize,
     pub max_elements: usize,
     pub max_attributes_per_element: usize,
+    /// `saml:Attribute` elements in the document.
+    pub max_saml_attributes: usize,
+    /// Characters of text directly inside one `saml:NameID` or `saml:AttributeValue`.
+    pub max_value_chars: usize,
 }
 
 impl Default for XmlLimits {
@@ -24,8 +28,22 @@ impl Default for XmlLimits {
             max_depth: 64,
             max_elements: 4096,
             max_attributes_per_element: 64,
+            max_saml_attributes: 128,
+            max_value_chars: 1024,
         }
     }
+}
+
+/// Text is counted inside these SAML elements: they are where claim values come from.
+fn holds_a_value(element: Option<&(Option<String>, String)>) -> bool {
+    element.is_some_and(|(n, l)| {
+        n.as_deref() == Some(ns::SAML) && (l == "AttributeValue" || l == "NameID")
+    })
+}
+
+fn in_signature(path: &[(Option<String>, String)]) -> bool {
+    path.iter()
+        .any(|(n, l)| n.as_deref() == Some(ns::DSIG) && l == "Signature")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +90,9 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
     let mut root: Option<Root> = None;
     let mut root_closed = false;
     let mut assertions = 0usize;
+    let mut saml_attributes = 0usize;
+    // Characters of text so far in the innermost NameID/AttributeValue.
+    let mut value_chars = 0usize;
     // Path of (namespace, local name) from the root, to know where Issuer and StatusCode sit.
     let mut path: Vec<(Option<String>, String)> = Vec::new();
     let mut shape_issuer: Option<String> = None;
@@ -120,7 +141,10 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                 }
                 let namespace = element_ns(&resolved);
                 let local = start.local_name().as_ref().to_string();
-                if namespace.as_deref() == Some(ns::XINCLUDE) {
+                if namespace
+                    .as_deref()
+                    .is_some_and(|n| ns::XINCLUDE_ALL.contains(&n))
+                {
                     return Err(Rejection::forbidden("XInclude is not allowed"));
                 }
                 if namespace.as_deref().is_some_and(|n| n.starts_with('\u{0}')) {
@@ -138,6 +162,15 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                     }
                 }
                 let is_saml = namespace.as_deref() == Some(ns::SAML);
+                if is_saml && local == "Attribute" {
+                    saml_attributes += 1;
+                    if saml_attributes > limits.max_saml_attributes {
+                        return Err(Rejection::limit(format!(
+                            "SAML input has more than {} attributes (saml:Attribute)",
+                            limits.max_saml_attributes
+                        )));
+                    }
+                }
                 if local == "Assertion" && !is_saml {
                     return Err(Rejection::structure(
                         "an element named Assertion is not in the SAML 2.0 assertion namespace",
@@ -195,6 +228,9 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                 }
                 if is_start {
                     path.push((namespace, local));
+                    if holds_a_value(path.last()) {
+                        value_chars = 0;
+                    }
                 } else {
                     depth -= 1;
                     if path.is_empty() {
@@ -224,6 +260,7 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                         "SAML input has text outside the root element",
                     ));
                 }
+                count_value(&path, &mut value_chars, content.chars().count(), limits)?;
                 if let Some((_, buf)) = capture.as_mut() {
                     buf.push_str(&content);
                 }
@@ -234,12 +271,19 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                         "SAML input has text outside the root element",
                     ));
                 }
+                count_value(
+                    &path,
+                    &mut value_chars,
+                    c.xml10_content().chars().count(),
+                    limits,
+                )?;
                 if let Some((_, buf)) = capture.as_mut() {
                     buf.push_str(&c.xml10_content());
                 }
             }
             Event::GeneralRef(r) => {
                 let ch = predefined_or_char(r)?;
+                count_value(&path, &mut value_chars, 1, limits)?;
                 if let Some((_, buf)) = capture.as_mut() {
                     buf.push(ch);
                 }
@@ -247,6 +291,13 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
             Event::DocType(_) => {
                 return Err(Rejection::forbidden(
                     "a DOCTYPE is not allowed in SAML input",
+                ))
+            }
+            // Inside the Signature it is the signature that is malformed (a comment in DigestValue is
+            // CVE-2025-29775's truncation), which is how the signature module classes it too.
+            Event::Comment(_) if in_signature(&path) => {
+                return Err(Rejection::sig(
+                    "comments are not allowed inside ds:Signature",
                 ))
             }
             Event::Comment(_) if !path.is_empty() => return Err(Rejection::structure(
@@ -283,6 +334,26 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
         response_issuer,
         response_status,
     })
+}
+
+/// Adds `chars` to the running length of the current value when the innermost element holds one.
+fn count_value(
+    path: &[(Option<String>, String)],
+    value_chars: &mut usize,
+    chars: usize,
+    limits: &XmlLimits,
+) -> Result<(), Rejection> {
+    if !holds_a_value(path.last()) {
+        return Ok(());
+    }
+    *value_chars += chars;
+    if *value_chars > limits.max_value_chars {
+        return Err(Rejection::limit(format!(
+            "a NameID or AttributeValue is longer than {} characters",
+            limits.max_value_chars
+        )));
+    }
+    Ok(())
 }
 
 fn kind(e: &quick_xml::Error) -> &'static str {

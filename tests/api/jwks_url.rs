@@ -39,6 +39,8 @@ fn token(key: &EncodingKey, kid: &str) -> String {
     claims.insert("aud".into(), json!(xua_gateway::samples::SAMPLE_AUDIENCE));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + 60));
+    // Each exchange needs its own token: the gateway refuses a second exchange of one (replay).
+    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(kid.to_string());
     header.typ = Some("at+jwt".into());

@@ -1,6 +1,8 @@
 //! The JWT items of the attack checklist (research/security.md §5, items 39–56), each built from a valid
 //! token of the sample issuer and sent through `POST /token`: the right class, nothing issued, the token
-//! not echoed, and one audit record.
+//! not echoed, and one audit record. (Items 57 and 58, on what the gateway issues, are in `roundtrip`.)
+//!
+//! Where the gateway's class differs from the checklist's, the test says why.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -73,7 +75,9 @@ async fn expect(app: &TestApp, token: &str, class: &str, message_part: &str) {
     for segment in token.split('.').filter(|s| s.len() > 16) {
         assert!(!text.contains(segment), "the response echoes the token");
     }
+    // Neither the practitioner nor the patient of the sample claims.
     assert!(!text.contains("12837034688"));
+    assert!(!text.contains("21868534521"));
     let records = app.records();
     assert_eq!(records.len(), before + 1);
     assert_eq!(records.last().unwrap().outcome, Outcome::Rejected);
@@ -107,7 +111,10 @@ async fn sec_40_hs256_keyed_with_the_issuers_public_key() {
     let public_pem =
         std::fs::read(repo().join("samples/keys/TEST-ONLY-helseid-es256.pub.pem")).unwrap();
     let jwks = std::fs::read(repo().join("samples/keys/TEST-ONLY-helseid.jwks.json")).unwrap();
-    for secret in [public_pem, jwks] {
+    let jwks_json: Value = serde_json::from_slice(&jwks).unwrap();
+    let one_jwk = serde_json::to_vec(&jwks_json["keys"][0]).unwrap();
+    let ssh = ssh_public_key(&public_pem);
+    for secret in [public_pem, jwks, one_jwk, ssh] {
         let mut h = header();
         h.insert("alg".into(), json!("HS256"));
         let token = jsonwebtoken::encode(
@@ -118,6 +125,31 @@ async fn sec_40_hs256_keyed_with_the_issuers_public_key() {
         .unwrap();
         expect(&app, &token, "SIG", "alg HS256 is a MAC").await;
     }
+}
+
+/// The issuer's public key in OpenSSH's one-line format (PyJWT CVE-2022-29217 used SSH keys as HMAC secrets).
+fn ssh_public_key(pem: &[u8]) -> Vec<u8> {
+    let key = openssl::ec::EcKey::public_key_from_pem(pem).unwrap();
+    let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+    let point = key
+        .public_key()
+        .to_bytes(
+            key.group(),
+            openssl::ec::PointConversionForm::UNCOMPRESSED,
+            &mut ctx,
+        )
+        .unwrap();
+    let mut wire = Vec::new();
+    for part in [
+        b"ecdsa-sha2-nistp256".as_slice(),
+        b"nistp256".as_slice(),
+        point.as_slice(),
+    ] {
+        wire.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        wire.extend_from_slice(part);
+    }
+    let standard = base64::engine::general_purpose::STANDARD.encode(wire);
+    format!("ecdsa-sha2-nistp256 {standard} issuer@helseid").into_bytes()
 }
 
 #[actix_web::test]
@@ -209,6 +241,8 @@ async fn sec_44_kid_injection_and_unknown_kid() {
     let mut h = header();
     h.insert("kid".into(), json!("k".repeat(300)));
     expect(&app, &signed(&h, &claims()), "SIG", "at most 256").await;
+    // A 10 KB kid makes the whole token larger than 8 KB: the size limit refuses it (LIMIT) before the
+    // header is even decoded, which is earlier and more specific than the checklist's SIG.
     let mut h = header();
     h.insert("kid".into(), json!("k".repeat(10 * 1024)));
     expect(&app, &signed(&h, &claims()), "LIMIT", "longer than").await;
@@ -274,6 +308,20 @@ async fn sec_47_wrong_json_types_for_registered_claims() {
         c.insert("exp".into(), exp);
         expect(&app, &signed(&header(), &c), "CLAIM", "claim exp").await;
     }
+    // 1e400 and NaN cannot be read as a JSON number at all here (not finite / not JSON), so they are PARSE
+    // rather than the checklist's CLAIM: the payload is refused before any claim is looked at.
+    let nan = serde_json::to_string(&claims()).unwrap().replacen(
+        "\"exp\":",
+        "\"exp\":NaN,\"exp_was\":",
+        1,
+    );
+    expect(
+        &app,
+        &signed_raw(&serde_json::to_vec(&header()).unwrap(), nan.as_bytes()),
+        "PARSE",
+        "not valid UTF-8 JSON",
+    )
+    .await;
     let raw = serde_json::to_string(&claims()).unwrap().replacen(
         "\"exp\":",
         "\"exp\":1e400,\"exp_was\":",
@@ -309,11 +357,63 @@ async fn sec_48_audience_and_issuer() {
         "issuer https://evil.example is not trusted",
     )
     .await;
-    // The gateway's own JWT fed back in: its issuer is not a trusted input issuer.
-    let xml = mint_now("fastlege.json");
-    let (_, body) = app.exchange_saml(&xml, &[]).await;
-    let own = body["access_token"].as_str().unwrap().to_string();
-    expect(&app, &own, "ISS", "is not trusted").await;
+    let mut c = claims();
+    c.remove("iss");
+    expect(&app, &signed(&header(), &c), "ISS", "has no iss").await;
+
+    // A key from another trusted issuer's JWKS, in a token that claims to come from the sample issuer: keys
+    // are looked up in the named issuer's own set only, so the kid finds nothing there. SIG ("made with an
+    // untrusted key") rather than the checklist's ISS: the issuer is trusted, the key is not its key.
+    let dir = tempfile::tempdir().unwrap();
+    let other = other_issuer(dir.path());
+    let app = spawn_app_with_text(&other.config, dir.path()).await;
+    let mut h = header();
+    h.insert("kid".into(), json!(other.kid));
+    let message = format!(
+        "{}.{}",
+        B64.encode(serde_json::to_vec(&h).unwrap()),
+        B64.encode(serde_json::to_vec(&claims()).unwrap())
+    );
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &other.key, Algorithm::ES256).unwrap();
+    expect(
+        &app,
+        &format!("{message}.{sig}"),
+        "SIG",
+        "kid names no key of its issuer",
+    )
+    .await;
+}
+
+struct OtherIssuer {
+    key: EncodingKey,
+    kid: String,
+    config: String,
+}
+
+/// A second trusted issuer with its own ES256 key and JWKS file.
+fn other_issuer(dir: &std::path::Path) -> OtherIssuer {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    let ec = openssl::pkey::PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let key = EncodingKey::from_ec_pem(&ec.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+    let kid = "other-issuer-key-1".to_string();
+    jwk.common.key_id = Some(kid.clone());
+    let set = jsonwebtoken::jwk::JwkSet { keys: vec![jwk] };
+    let jwks = write_temp(
+        dir,
+        "other.jwks.json",
+        serde_json::to_string(&set).unwrap().as_bytes(),
+    );
+    let config = format!(
+        "{}\n[[jwt.trust.issuers]]\nissuer = \"https://other-sts.test.example\"\njwks_file = \"{}\"\nalgorithms = [\"ES256\"]\n",
+        sample_config_text(),
+        jwks.display()
+    );
+    OtherIssuer { key, kid, config }
 }
 
 #[actix_web::test]
@@ -331,6 +431,12 @@ async fn sec_49_wrong_typ_and_id_tokens() {
     let mut c = claims();
     c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
     expect(&app, &signed(&header(), &c), "CLAIM", "ID token").await;
+    // The gateway's own output fed back in. It is typed at+jwt, so it is refused by who issued it (ISS:
+    // the gateway is not one of its own trusted input issuers) rather than by its type.
+    let xml = mint_now("fastlege.json");
+    let (_, body) = app.exchange_saml(&xml, &[]).await;
+    let own = body["access_token"].as_str().unwrap().to_string();
+    expect(&app, &own, "ISS", "is not trusted").await;
 }
 
 #[actix_web::test]
@@ -366,8 +472,16 @@ async fn sec_51_other_serialisations_and_extra_segments() {
     let parts: Vec<&str> = token.split('.').collect();
     let json =
         json!({"payload": parts[1], "protected": parts[0], "signature": parts[2]}).to_string();
-    let res = app.exchange_jwt(&json, &[]).await;
-    assert_eq!(res.0, 400);
+    expect(&app, &json, "PARSE", "exactly three parts").await;
+    // CVE-2022-39227: a JSON document that also holds a compact token, to make two parsers disagree.
+    let polyglot = json!({
+        format!("{}.{}.", parts[0], parts[1]): "",
+        "protected": parts[0],
+        "payload": B64.encode(br#"{"sub":"admin"}"#),
+        "signature": parts[2],
+    })
+    .to_string();
+    expect(&app, &polyglot, "PARSE", "JSON-serialised JWS").await;
 }
 
 #[actix_web::test]
@@ -430,7 +544,9 @@ async fn sec_53_oversized_and_many_dots() {
         "longer than 8192 bytes",
     )
     .await;
-    expect(&app, &".".repeat(5000), "PARSE", "").await;
+    // Many dots are never split: under 8 KB the count alone refuses them, over 8 KB the size does.
+    expect(&app, &".".repeat(5000), "PARSE", "exactly three parts").await;
+    expect(&app, &".".repeat(9000), "LIMIT", "longer than 8192 bytes").await;
 }
 
 #[actix_web::test]
@@ -479,6 +595,48 @@ async fn sec_55_invalid_utf8_and_deep_nesting() {
         "nests too deep",
     )
     .await;
+}
+
+#[actix_web::test]
+async fn sec_56_jti_reused_within_its_lifetime() {
+    let app = spawn_app().await;
+    let token = signed(&header(), &claims());
+    let (status, body, _) = app.exchange_jwt(&token, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    expect(&app, &token, "REPLAY", "already exchanged").await;
+    // Another token (new iat, new signature) that reuses the jti is the same token to the cache.
+    let mut again = claims();
+    let first: Value =
+        serde_json::from_slice(&B64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    again.insert("jti".into(), first["jti"].clone());
+    again.insert("iat".into(), json!(first["iat"].as_i64().unwrap() - 1));
+    expect(
+        &app,
+        &signed(&header(), &again),
+        "REPLAY",
+        "already exchanged",
+    )
+    .await;
+    // Without a jti, the signed bytes name the token; a fresh ECDSA signature over them changes nothing.
+    let mut anonymous = claims();
+    anonymous.remove("jti");
+    let h = serde_json::to_vec(&header()).unwrap();
+    let p = serde_json::to_vec(&anonymous).unwrap();
+    let (status, body, _) = app.exchange_jwt(&signed_raw(&h, &p), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    expect(&app, &signed_raw(&h, &p), "REPLAY", "already exchanged").await;
+
+    // With `[replay] jwt = false` (HelseID clients that reuse an access token), the same JWT is exchanged
+    // again.
+    let dir = tempfile::tempdir().unwrap();
+    let text = sample_config_text().replacen("\njwt = true\n", "\njwt = false\n", 1);
+    assert!(text.contains("\njwt = false\n"));
+    let lax = spawn_app_with_text(&text, dir.path()).await;
+    let token = signed(&header(), &claims());
+    for _ in 0..2 {
+        let (status, body, _) = lax.exchange_jwt(&token, &[]).await;
+        assert_eq!(status, 200, "{body}");
+    }
 }
 
 #[actix_web::test]

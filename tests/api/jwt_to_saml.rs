@@ -119,11 +119,13 @@ async fn patient_comes_from_the_token_or_the_patient_parameter() {
     let app = spawn_app().await;
     let mut claims = claims_file("fastlege.json");
     claims["nhn:tillitsrammeverk:parameters"]["patients"] = json!([{}]);
-    let jwt =
+    // A fresh token per exchange: a JWT is exchanged once (replay protection).
+    let fresh = || {
         xua_gateway::samples::mint_jwt(&claims, &Default::default(), OffsetDateTime::now_utc())
-            .unwrap();
+            .unwrap()
+    };
 
-    let (status, body, _) = app.exchange_jwt(&jwt, &[]).await;
+    let (status, body, _) = app.exchange_jwt(&fresh(), &[]).await;
     assert_eq!(status, 400);
     assert_eq!(body["error_class"], "CLAIM");
     assert!(body["error_description"]
@@ -131,20 +133,24 @@ async fn patient_comes_from_the_token_or_the_patient_parameter() {
         .unwrap()
         .starts_with("no patient"));
 
-    let (status, body, xml) = app.exchange_jwt(&jwt, &[("patient", "21868534521")]).await;
+    let (status, body, xml) = app
+        .exchange_jwt(&fresh(), &[("patient", "21868534521")])
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(xml
         .unwrap()
         .contains("21868534521^^^&amp;2.16.578.1.12.4.1.4.1&amp;ISO"));
 
     // A D-number gets the D-number system; a CX value is taken as it is.
-    let (_, _, xml) = app.exchange_jwt(&jwt, &[("patient", "41018010001")]).await;
+    let (_, _, xml) = app
+        .exchange_jwt(&fresh(), &[("patient", "41018010001")])
+        .await;
     assert!(xml
         .unwrap()
         .contains("41018010001^^^&amp;2.16.578.1.12.4.1.4.2&amp;ISO"));
     let (_, _, xml) = app
         .exchange_jwt(
-            &jwt,
+            &fresh(),
             &[("patient", "21868534521^^^&2.16.578.1.12.4.1.4.1&ISO")],
         )
         .await;
@@ -163,7 +169,7 @@ async fn patient_comes_from_the_token_or_the_patient_parameter() {
         .contains("names another patient"));
     assert!(!body.to_string().contains("14035234595"));
 
-    let (status, _, _) = app.exchange_jwt(&jwt, &[("patient", "12345")]).await;
+    let (status, _, _) = app.exchange_jwt(&fresh(), &[("patient", "12345")]).await;
     assert_eq!(status, 400);
 }
 
@@ -280,7 +286,8 @@ fn foreign_payload() -> Value {
     claims.insert("aud".into(), json!(["https://xua-gateway.test.example"]));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + 120));
-    claims.insert("jti".into(), json!("pyjwt-1"));
+    // One token per exchange: a jti is exchanged once (replay protection).
+    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
     Value::Object(claims)
 }
 

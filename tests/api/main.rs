@@ -3,14 +3,17 @@
 mod audit;
 mod binary;
 mod durability;
+mod forge;
 mod helpers;
 mod inspect;
 mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;
+mod limits_and_replay;
 mod logging;
 mod profiles;
 mod rejections;
 mod roundtrip;
 mod rules;
+mod sec_saml;
 mod token_exchange;

@@ -213,4 +213,25 @@ async fn sec_58_issued_tokens_never_outlive_their_input() {
             <= exp
     );
     assert!(body["expires_in"].as_i64().unwrap() <= 2);
+
+    // SAML → JWT: an assertion about to expire gives a JWT that expires no later than it does.
+    let options = xua_gateway::samples::MintOptions {
+        lifetime: time::Duration::seconds(2),
+        ..Default::default()
+    };
+    let xml = mint("fastlege.json", &options, OffsetDateTime::now_utc());
+    let expires = assertion_view(&xml)
+        .unwrap()
+        .conditions
+        .unwrap()
+        .not_on_or_after
+        .unwrap()
+        .unix_timestamp();
+    let (status, body) = app.exchange_saml(&xml, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let jwt_exp = payload(body["access_token"].as_str().unwrap())["exp"]
+        .as_i64()
+        .unwrap();
+    assert!(jwt_exp <= expires, "{jwt_exp} > {expires}");
+    assert!(body["expires_in"].as_i64().unwrap() <= 2);
 }

@@ -24,9 +24,24 @@ pub struct Assembler<'p> {
 
 /// Checks what every string from a token must satisfy before it enters the model.
 pub fn check_text(what: &str, value: &str, max_chars: usize) -> Result<(), Rejection> {
-    if value.chars().count() > max_chars {
+    check_part(what, "", value, max_chars)
+}
+
+/// As [`check_text`] for the part `part` of the field `what`; the name is only put together for a message,
+/// so a value that passes costs no allocation.
+fn check_part(what: &str, part: &str, value: &str, max_chars: usize) -> Result<(), Rejection> {
+    let name = || {
+        if part.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what}.{part}")
+        }
+    };
+    // Bytes bound characters from above: only a long value needs counting.
+    if value.len() > max_chars && value.chars().count() > max_chars {
         return Err(Rejection::limit(format!(
-            "{what} is longer than {max_chars} characters"
+            "{} is longer than {max_chars} characters",
+            name()
         )));
     }
     if value
@@ -34,7 +49,8 @@ pub fn check_text(what: &str, value: &str, max_chars: usize) -> Result<(), Rejec
         .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
     {
         return Err(Rejection::claim(format!(
-            "{what} contains a control character"
+            "{} contains a control character",
+            name()
         )));
     }
     Ok(())
@@ -43,28 +59,28 @@ pub fn check_text(what: &str, value: &str, max_chars: usize) -> Result<(), Rejec
 fn check_value(what: &str, value: &FieldValue, max: usize) -> Result<(), Rejection> {
     let opt = |part: &str, v: &Option<String>| -> Result<(), Rejection> {
         match v {
-            Some(s) => check_text(&format!("{what}.{part}"), s, max),
+            Some(s) => check_part(what, part, s, max),
             None => Ok(()),
         }
     };
     match value {
         FieldValue::Identifier(i) => {
-            check_text(&format!("{what}.id"), &i.id, max)?;
+            check_part(what, "id", &i.id, max)?;
             opt("name", &i.name)?;
             opt("system", &i.system)?;
             opt("authority", &i.authority)
         }
         FieldValue::Coded(c) => {
-            check_text(&format!("{what}.code"), &c.code, max)?;
+            check_part(what, "code", &c.code, max)?;
             opt("text", &c.text)?;
             opt("system", &c.system)?;
             opt("assigner", &c.assigner)
         }
         FieldValue::DecisionRef(d) => {
-            check_text(&format!("{what}.id"), &d.id, max)?;
+            check_part(what, "id", &d.id, max)?;
             opt("user_reason", &d.user_reason)
         }
-        FieldValue::Text(t) => check_text(what, t, max),
+        FieldValue::Text(t) => check_part(what, "", t, max),
     }
 }
 

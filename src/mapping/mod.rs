@@ -177,16 +177,14 @@ pub struct Profile {
     pub max: HashMap<FieldId, usize>,
     /// Longest string any decoded value may hold (`[limits] max_value_chars`; the tables do not set it).
     pub max_value_chars: usize,
+    /// Every attribute name the table maps or ignores, computed once for the unknown-attribute check.
+    pub(crate) known_attributes: HashSet<String>,
 }
 
 impl Profile {
     /// Compiles one profile table from its text; `file` names it in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, MappingError> {
         table::compile(file, text)
-    }
-
-    fn known_attributes(&self) -> HashSet<String> {
-        table::known_attribute_names(&self.xua_fields, &self.xua.ignore)
     }
 
     /// The most values a field may hold in this profile (1 for single-valued fields).

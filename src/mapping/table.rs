@@ -365,6 +365,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         }
     }
 
+    let known_attributes = known_attribute_names(&xua_fields, &xua_settings.ignore);
     Ok(Profile {
         name: parsed.profile.name,
         title: parsed.profile.title,
@@ -382,6 +383,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         jwt_fields,
         default_system,
         max,
+        known_attributes,
         max_value_chars: super::assemble::DEFAULT_MAX_VALUE_CHARS,
     })
 }

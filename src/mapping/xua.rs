@@ -138,7 +138,7 @@ pub(super) fn codec_label(codec: XuaCodec) -> &'static str {
 impl Profile {
     /// Decodes the attributes of a verified assertion into the model.
     pub fn decode_xua(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection> {
-        let known = self.known_attributes();
+        let known = &self.known_attributes;
         let mut by_name: HashMap<&str, Vec<&SamlAttribute>> = HashMap::new();
         for attr in input.attributes {
             by_name.entry(attr.name.as_str()).or_default().push(attr);

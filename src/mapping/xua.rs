@@ -1,5 +1,6 @@
 //! XUA attributes ⇄ model, driven by a profile's `xua` entries.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::assemble::Assembler;
@@ -57,15 +58,18 @@ pub(super) fn shown(name: &str) -> String {
     }
 }
 
-fn fragment_of(value: &SamlValue) -> Result<Option<XmlFragment>, String> {
+// Borrowed when the assertion carries the element itself; owned only when escaped text had to be parsed.
+fn fragment_of(value: &SamlValue) -> Result<Option<Cow<'_, XmlFragment>>, String> {
     match value.elements.len() {
         0 => {}
-        1 if value.text.trim().is_empty() => return Ok(value.elements.first().cloned()),
+        1 if value.text.trim().is_empty() => return Ok(value.elements.first().map(Cow::Borrowed)),
         1 => return Err("it mixes text and an element".to_string()),
         _ => return Err("it has more than one element".to_string()),
     }
     if looks_like_xml(&value.text) {
-        return parse_escaped(&value.text).map(Some).map_err(|e| e.0);
+        return parse_escaped(&value.text)
+            .map(|f| Some(Cow::Owned(f)))
+            .map_err(|e| e.0);
     }
     Ok(None)
 }

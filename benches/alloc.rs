@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use xua_gateway::audit::{AuditError, AuditRecord, AuditSink};
-use xua_gateway::config::LoadedConfig;
+mod common;
+use common::no_replay_config;
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::samples::{self, MintOptions};
 
@@ -17,6 +18,8 @@ struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+// Bytes allocated and not yet freed (Rust side): a leak shows as growth over many exchanges.
+static LIVE: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counters are side effects only.
 #[allow(unsafe_code)]
@@ -24,16 +27,20 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: same layout contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: `ptr` was allocated by `System` with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        LIVE.fetch_add(new_size as u64, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: `ptr` was allocated by `System` with `layout`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -74,6 +81,29 @@ fn measure(label: &str, mut f: impl FnMut()) {
         (a1 - a0) / N,
         (b1 - b0) / N
     );
+    // Growth: Rust bytes still live, and the process's anonymous resident memory (which includes what
+    // libxml2, libxmlsec1 and OpenSSL hold), before and after many more exchanges on one thread.
+    const LONG: u64 = 20_000;
+    let (live0, anon0) = (LIVE.load(Ordering::Relaxed), rss_anon_kib());
+    for _ in 0..LONG {
+        f();
+    }
+    let (live1, anon1) = (LIVE.load(Ordering::Relaxed), rss_anon_kib());
+    println!(
+        "{label:<28} after {LONG} more: Rust live bytes {live0} -> {live1}, anonymous RSS {anon0} -> {anon1} KiB"
+    );
+}
+
+fn rss_anon_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -102,12 +132,4 @@ fn main() {
     measure("jwt_to_saml", || {
         gw.jwt_to_saml(&jwt, &request).expect("exchange");
     });
-}
-
-/// The embedded configuration with replay protection off: a benchmark re-sends one token on purpose.
-fn no_replay_config() -> LoadedConfig {
-    let text = include_str!("../samples/config.toml")
-        .replace("saml = true", "saml = false")
-        .replace("jwt = true", "jwt = false");
-    LoadedConfig::parse(&text, xua_gateway::config::Origin::Embedded).expect("config")
 }

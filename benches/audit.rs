@@ -20,7 +20,8 @@ use time::OffsetDateTime;
 use xua_gateway::audit::sqlite::{Settings, SqliteSink};
 use xua_gateway::audit::{AuditRecord, AuditSink, Direction, MemorySink, Outcome};
 use xua_gateway::clock;
-use xua_gateway::config::LoadedConfig;
+mod common;
+use common::no_replay_config;
 use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
 use xua_gateway::mapping::ProfileSet;
@@ -111,7 +112,7 @@ fn serve(sink: Arc<dyn AuditSink>) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let loaded = LoadedConfig::embedded().unwrap();
+            let loaded = no_replay_config();
             let gateway = Arc::new(Gateway::build(loaded, clock::system(), Some(sink)).unwrap());
             let app = Application::build(gateway, "127.0.0.1:0", 2).unwrap();
             tx.send(app.port()).unwrap();
@@ -121,8 +122,7 @@ fn serve(sink: Arc<dyn AuditSink>) -> String {
     format!("http://127.0.0.1:{}/token", rx.recv().unwrap())
 }
 
-/// Form bodies with freshly minted assertions (reused round-robin: there is no replay cache yet; when one
-/// lands, mint one per request instead).
+/// Form bodies with freshly minted assertions, reused round-robin (the servers run with replay protection off).
 fn bodies() -> Arc<Vec<String>> {
     xua_gateway::saml::dsig::init().unwrap();
     let profiles = ProfileSet::embedded("no-pjd").unwrap();

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use xua_gateway::config::LoadedConfig;
+mod common;
+use common::no_replay_config;
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::samples::{self, MintOptions};
 
@@ -66,11 +67,3 @@ fn jwt_to_saml(c: &mut Criterion) {
 
 criterion_group!(benches, saml_to_jwt, jwt_to_saml);
 criterion_main!(benches);
-
-/// The embedded configuration with replay protection off: a benchmark re-sends one token on purpose.
-fn no_replay_config() -> LoadedConfig {
-    let text = include_str!("../samples/config.toml")
-        .replace("saml = true", "saml = false")
-        .replace("jwt = true", "jwt = false");
-    LoadedConfig::parse(&text, xua_gateway::config::Origin::Embedded).expect("config")
-}

@@ -239,6 +239,15 @@ fn crypto_baseline(c: &mut Criterion) {
             s.sign_oneshot_to_vec(&msg).expect("sign")
         })
     });
+    // The JWT → SAML bench verifies an ES256 input, so its ceiling is this plus an RSA-2048 signature.
+    let mut s = Signer::new(MessageDigest::sha256(), &ec).expect("signer");
+    let ec_sig = s.sign_oneshot_to_vec(&msg).expect("sign");
+    c.bench_function("crypto/openssl/p256_sha256_verify", |b| {
+        b.iter(|| {
+            let mut v = Verifier::new(MessageDigest::sha256(), &ec).expect("verifier");
+            v.verify_oneshot(&ec_sig, &msg).expect("verify")
+        })
+    });
     let es = jsonwebtoken::EncodingKey::from_ec_pem(include_bytes!(
         "../samples/keys/TEST-ONLY-gateway-jwt-es256.key.pem"
     ))

@@ -93,6 +93,10 @@ pub struct ServerConfig {
     pub listen: String,
     #[serde(default)]
     pub workers: usize,
+    /// Threads per worker for signature work and for waiting on the access log's commit (actix's blocking
+    /// pool, 512 split over the workers when unbounded).
+    #[serde(default = "default_blocking_threads")]
+    pub blocking_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -100,8 +104,13 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             workers: 0,
+            blocking_threads: default_blocking_threads(),
         }
     }
+}
+
+fn default_blocking_threads() -> usize {
+    8
 }
 
 fn default_listen() -> String {
@@ -536,6 +545,9 @@ impl LoadedConfig {
                 "gateway.clock_skew_secs is {}, more than the allowed {MAX_CLOCK_SKEW_SECS}",
                 c.gateway.clock_skew_secs
             )));
+        }
+        if c.server.blocking_threads == 0 || c.server.blocking_threads > 512 {
+            return Err(self.invalid("server.blocking_threads must be between 1 and 512"));
         }
         if c.jwt.audiences.is_empty() {
             return Err(self.invalid("jwt.audiences must name at least one audience"));

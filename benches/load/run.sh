@@ -9,7 +9,7 @@
 # re-sends one token; everything else is the sample configuration.
 #
 # Environment: BIN=path (measure another build), AUDIT_DIR=dir (where the access log lives), SUSTAIN=seconds
-# (add a long run with RSS samples), PORT.
+# (add a long run with RSS samples), BLOCKING_THREADS (per worker, [server] blocking_threads), PORT.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-10}
@@ -29,6 +29,7 @@ sed -e "s#\"keys/#\"$KEYS/#g" \
     -e "s#\"fastlege-register.toml\"#\"$PWD/samples/fastlege-register.toml\"#" \
     -e "s#path = \"xua-gateway-audit.sqlite\"#path = \"$WORK/audit.sqlite\"#" \
     -e "s#^level = \"info\"#level = \"warn\"#" \
+    -e "s#^blocking_threads = 8#blocking_threads = ${BLOCKING_THREADS:-8}#" \
     -e "s#^saml = true#saml = false#" -e "s#^jwt = true#jwt = false#" \
     samples/config.toml > "$WORK/config.toml"
 cat "${LOAD_EXTRA_CONFIG:-/dev/null}" >> "$WORK/config.toml"
@@ -71,12 +72,12 @@ done
 # that memory holds steady after warm-up.
 if [ -n "${SUSTAIN:-}" ]; then
   echo
-  echo "Sustained run: ${SUSTAIN} s, SAML → JWT, concurrency 32; server RSS every 10 s (MiB):"
+  echo "Sustained run: ${SUSTAIN} s, SAML → JWT, concurrency 32; server RSS every 10 s, MiB (total/anonymous):"
   BODY_FILE="$WORK/saml.body" wrk -t2 -c32 -d"${SUSTAIN}s" -s benches/load/post.lua "http://127.0.0.1:$PORT/token" \
     > "$WORK/sustain.out" &
   WRK=$!
   samples=""
-  while kill -0 $WRK 2>/dev/null; do samples="$samples $(rss_mib)"; sleep 10; done
+  while kill -0 $WRK 2>/dev/null; do samples="$samples $(rss_mib)/$(awk '/RssAnon/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER/status")"; sleep 10; done
   echo "$samples"
   grep '^RESULT' "$WORK/sustain.out"
 fi

@@ -84,6 +84,7 @@ impl Application {
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
         let body_limit = body_limit(&gateway);
+        let blocking_threads = gateway.config().config.server.blocking_threads;
         let data = web::Data::from(gateway);
         let mut server = HttpServer::new(move || {
             App::new()
@@ -93,7 +94,8 @@ impl Application {
                 .configure(configure)
         })
         .listen(listener)?
-        .shutdown_timeout(5);
+        .shutdown_timeout(5)
+        .worker_max_blocking_threads(blocking_threads);
         if workers > 0 {
             server = server.workers(workers);
         }

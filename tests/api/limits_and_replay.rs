@@ -24,9 +24,11 @@ fn limit_and_replay_settings_are_checked_at_start_up() {
     );
     assert!(loaded.config.replay.saml && loaded.config.replay.jwt);
     assert_eq!(loaded.config.replay.capacity, 100_000);
+    assert_eq!(loaded.config.server.blocking_threads, 8);
 
     for (from, to) in [
         ("capacity = 100000", "capacity = 0"),
+        ("blocking_threads = 8", "blocking_threads = 0"),
         ("max_jwt_bytes = 8192", "max_jwt_bytes = 100"),
         ("max_value_chars = 1024", "max_value_chars = 10"),
         ("max_saml_attributes = 128", "max_saml_attributes = 0"),

@@ -1668,32 +1668,3 @@ fn concurrent_verification_from_several_threads() {
         assert_eq!(accepted, 100);
     });
 }
-
-/// `cargo test --release --test dsig -- --ignored --nocapture timing` prints µs per call.
-#[test]
-#[ignore = "timing report, run on demand in release mode"]
-fn timing() {
-    const ROUNDS: u32 = 200;
-    let xml = unsigned();
-    verify(signed()).unwrap();
-    let started = Instant::now();
-    for _ in 0..ROUNDS {
-        verify(signed()).unwrap();
-    }
-    let verify_us = started.elapsed().as_micros() / u128::from(ROUNDS);
-    let started = Instant::now();
-    for _ in 0..ROUNDS {
-        dsig::sign_assertion(xml.as_bytes(), idp_identity()).unwrap();
-    }
-    let sign_us = started.elapsed().as_micros() / u128::from(ROUNDS);
-    let tampered = edit(signed(), NAME_ID, "13116900217");
-    let started = Instant::now();
-    for _ in 0..ROUNDS {
-        verify(&tampered).unwrap_err();
-    }
-    let reject_us = started.elapsed().as_micros() / u128::from(ROUNDS);
-    println!(
-        "dsig timing over {ROUNDS} calls: verify {verify_us} µs, sign {sign_us} µs, reject tampered {reject_us} µs ({} bytes)",
-        signed().len()
-    );
-}

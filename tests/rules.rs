@@ -989,37 +989,3 @@ fn the_nhn_corpus_in_lenient_mode() {
         "{hn:?}"
     );
 }
-
-/// Not a check: prints what the rules stage costs per request. Run it optimised:
-/// `cargo test --release --test rules -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing only"]
-fn cost_of_the_rules_stage() {
-    let profiles = profiles();
-    let profile = profiles.default_profile();
-    let rules = sample_rules();
-    let ctx = decode(profile, &claims("hospital-physician.json"));
-    let n = 20_000u32;
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        assert!(rules.validator("no-pjd").unwrap().validate(&ctx).is_ok());
-    }
-    let validate = started.elapsed() / n;
-    let fastlege = decode(profile, &claims("fastlege.json"));
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        let mut c = fastlege.clone();
-        let outcome = rules
-            .run(
-                "no-pjd",
-                &[RuleDirection::DecodeJwt, RuleDirection::EncodeXua],
-                &mut c,
-            )
-            .unwrap();
-        assert!(outcome.decisions[0].applied);
-    }
-    let run = started.elapsed() / n;
-    eprintln!(
-        "validate: {validate:?} per request; validate + fastlege rule (file register): {run:?}"
-    );
-}

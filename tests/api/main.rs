@@ -16,4 +16,5 @@ mod rejections;
 mod roundtrip;
 mod rules;
 mod sec_saml;
+mod server_threads;
 mod token_exchange;

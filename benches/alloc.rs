@@ -8,9 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use xua_gateway::audit::{AuditError, AuditRecord, AuditSink};
 mod common;
-use common::no_replay_config;
+use common::{no_replay_config, NullSink};
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::samples::{self, MintOptions};
 
@@ -48,17 +47,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-#[derive(Debug)]
-struct NullSink;
-impl AuditSink for NullSink {
-    fn write(&self, _: &AuditRecord) -> Result<(), AuditError> {
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "null"
-    }
-}
 
 fn measure(label: &str, mut f: impl FnMut()) {
     for _ in 0..50 {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 mod common;
-use common::no_replay_config;
+use common::{no_replay_config, NullSink};
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::samples::{self, MintOptions};
 
@@ -16,21 +16,6 @@ fn gateway() -> Gateway {
         Some(Arc::new(NullSink)),
     )
     .expect("gateway")
-}
-
-/// The audit cost is measured on its own; here records are dropped.
-#[derive(Debug)]
-struct NullSink;
-impl xua_gateway::audit::AuditSink for NullSink {
-    fn write(
-        &self,
-        _: &xua_gateway::audit::AuditRecord,
-    ) -> Result<(), xua_gateway::audit::AuditError> {
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "null"
-    }
 }
 
 fn saml_to_jwt(c: &mut Criterion) {

@@ -14,7 +14,8 @@ use openssl::pkey::PKey;
 use openssl::sign::{Signer, Verifier};
 use time::{Duration, OffsetDateTime};
 
-use xua_gateway::audit::{AuditError, AuditRecord, AuditSink};
+mod common;
+use common::NullSink;
 use xua_gateway::config::LoadedConfig;
 use xua_gateway::gateway::{ExchangeRequest, Gateway};
 use xua_gateway::jwt::RegisteredClaims;
@@ -23,17 +24,6 @@ use xua_gateway::rules::RuleDirection;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
 use xua_gateway::saml::{dsig, extract, prescan};
 use xua_gateway::samples::{self, MintOptions};
-
-#[derive(Debug)]
-struct NullSink;
-impl AuditSink for NullSink {
-    fn write(&self, _: &AuditRecord) -> Result<(), AuditError> {
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "null"
-    }
-}
 
 fn gateway_with(alg: &str) -> Gateway {
     let text = include_str!("../samples/config.toml")

@@ -1,5 +1,7 @@
-//! What the benches share.
+//! What the benches share. Each bench compiles this module on its own and uses part of it.
+#![allow(dead_code)]
 
+use xua_gateway::audit::{AuditError, AuditRecord, AuditSink};
 use xua_gateway::config::{LoadedConfig, Origin};
 
 /// The embedded configuration with replay protection off: a benchmark re-sends the same tokens on purpose,
@@ -9,4 +11,17 @@ pub fn no_replay_config() -> LoadedConfig {
         .replace("saml = true", "saml = false")
         .replace("jwt = true", "jwt = false");
     LoadedConfig::parse(&text, Origin::Embedded).expect("config")
+}
+
+/// Drops audit records: the access log's cost is measured on its own (`benches/audit.rs`).
+#[derive(Debug)]
+pub struct NullSink;
+
+impl AuditSink for NullSink {
+    fn write(&self, _: &AuditRecord) -> Result<(), AuditError> {
+        Ok(())
+    }
+    fn kind(&self) -> &'static str {
+        "null"
+    }
 }

@@ -223,3 +223,34 @@ pub fn mint_sample_jwt(claims: &str) -> String {
     )
     .unwrap()
 }
+
+/// A key and self-signed certificate that look like the sample IdP's (same subject) but are not trusted.
+pub fn attacker_identity() -> SigningIdentity {
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509NameBuilder, X509};
+    let rsa = Rsa::generate(2048).unwrap();
+    let key = PKey::from_rsa(rsa).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "TEST-ONLY sample X-Assertion Provider")
+        .unwrap();
+    let name = name.build();
+    let mut cert = X509::builder().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_subject_name(&name).unwrap();
+    cert.set_issuer_name(&name).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = cert.build();
+    SigningIdentity::from_pem(
+        &key.private_key_to_pem_pkcs8().unwrap(),
+        &cert.to_pem().unwrap(),
+    )
+    .unwrap()
+}

@@ -1,15 +1,9 @@
 //! Bad inputs: each is rejected with the right class, nothing is issued, the input is not echoed, and the
 //! attempt is audited.
 
-use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509NameBuilder, X509};
 use serde_json::Value;
 use time::OffsetDateTime;
 use xua_gateway::audit::Outcome;
-use xua_gateway::saml::dsig::SigningIdentity;
 use xua_gateway::samples::{self, MintOptions};
 
 use crate::helpers::*;
@@ -45,31 +39,6 @@ async fn expect_rejected(app: &TestApp, xml: &[u8], class: &str, message_part: &
     assert_eq!(record.error_class.map(|c| c.as_str()), Some(class));
     assert!(record.output_token_id.is_none());
     body
-}
-
-fn attacker_identity() -> SigningIdentity {
-    let rsa = Rsa::generate(2048).unwrap();
-    let key = PKey::from_rsa(rsa).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "TEST-ONLY sample X-Assertion Provider")
-        .unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert = cert.build();
-    SigningIdentity::from_pem(
-        &key.private_key_to_pem_pkcs8().unwrap(),
-        &cert.to_pem().unwrap(),
-    )
-    .unwrap()
 }
 
 #[actix_web::test]

@@ -612,38 +612,8 @@ async fn sec_21_empty_or_garbage_signature_value() {
 }
 
 /// An attacker's RSA key with a self-signed certificate that copies the sample IdP's subject.
-fn attacker_identity() -> (xua_gateway::saml::dsig::SigningIdentity, Vec<u8>) {
-    use openssl::asn1::Asn1Time;
-    use openssl::hash::MessageDigest;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::x509::{X509NameBuilder, X509};
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "TEST-ONLY sample X-Assertion Provider")
-        .unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert_pem = cert.build().to_pem().unwrap();
-    let identity = xua_gateway::saml::dsig::SigningIdentity::from_pem(
-        &key.private_key_to_pem_pkcs8().unwrap(),
-        &cert_pem,
-    )
-    .unwrap();
-    (identity, cert_pem)
-}
-
 fn attacker_signed(unsigned: &str) -> String {
-    let (identity, _) = attacker_identity();
+    let identity = attacker_identity();
     String::from_utf8(
         xua_gateway::saml::dsig::sign_assertion(unsigned.as_bytes(), &identity).unwrap(),
     )

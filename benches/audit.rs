@@ -18,8 +18,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 
 use xua_gateway::audit::sqlite::{Settings, SqliteSink};
-use xua_gateway::audit::{AuditRecord, AuditSink, Direction, MemorySink, Outcome};
+use xua_gateway::audit::{AuditRecord, AuditSink, MemorySink};
 use xua_gateway::clock;
+use xua_gateway::model::{Direction, Outcome};
 mod common;
 use common::no_replay_config;
 use xua_gateway::gateway::Gateway;
@@ -34,7 +35,7 @@ fn record() -> AuditRecord {
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).unwrap();
     let mut r = AuditRecord::begin(
         Direction::SamlToJwt,
-        xua_gateway::gateway::rfc3339(OffsetDateTime::now_utc()),
+        xua_gateway::clock::rfc3339(OffsetDateTime::now_utc()),
         "0f8e0d1c-5a4b-4c3d-9e2f-1a0b9c8d7e6f",
         Some("127.0.0.1"),
     );

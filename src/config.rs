@@ -280,7 +280,7 @@ fn default_authn_class() -> String {
 }
 
 fn default_methods() -> Vec<String> {
-    vec![crate::saml::ns::CM_BEARER.to_string()]
+    vec![crate::saml::uri::CM_BEARER.to_string()]
 }
 
 /// Every size and complexity limit on input, in one place. All of them are enforced before the input is
@@ -562,7 +562,7 @@ impl LoadedConfig {
             return Err(self.invalid("saml.confirmation_methods must name at least one method"));
         }
         for m in &c.saml.confirmation_methods {
-            if m != crate::saml::ns::CM_BEARER && m != crate::saml::ns::CM_SENDER_VOUCHES {
+            if m != crate::saml::uri::CM_BEARER && m != crate::saml::uri::CM_SENDER_VOUCHES {
                 return Err(self.invalid(format!(
                     "saml.confirmation_methods: {m:?} is not supported (bearer or sender-vouches)"
                 )));

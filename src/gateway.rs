@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{AuditRecord, AuditSink, Direction, Outcome};
-use crate::clock::SharedClock;
+use crate::audit::{AuditRecord, AuditSink};
+use crate::clock::{rfc3339, SharedClock};
 use crate::config::LoadedConfig;
 use crate::error::Rejection;
 use crate::jwt::keys::{bind_keys, KeySource, RemoteJwks};
@@ -20,6 +20,7 @@ use crate::jwt::{
 };
 use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::{AccessContext, Identifier, Patient};
+use crate::model::{Direction, Outcome};
 use crate::observability::metrics::{Metrics, Stage, StageTimer};
 use crate::observability::readiness::Readiness;
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
@@ -944,9 +945,4 @@ fn parse_patient(value: &str) -> Result<Identifier, Rejection> {
         ),
         ..Identifier::default()
     })
-}
-
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

@@ -8,15 +8,17 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::clock::rfc3339;
 use crate::error::Rejection;
-use crate::gateway::{rfc3339, Gateway};
+use crate::gateway::Gateway;
 use crate::mapping::explain::{ItemReport, ItemStatus};
 use crate::mapping::{Profile, XuaInput, XuaValueOut};
 use crate::model::AccessContext;
+use crate::ns;
 use crate::rules::{Finding, Severity};
 use crate::saml::dsig::{self, TrustAnchor};
 use crate::saml::tree::{self, Mode, Node};
-use crate::saml::{checks, extract, ns, prescan};
+use crate::saml::{checks, extract, prescan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

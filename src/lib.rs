@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod jwt;
 pub mod mapping;
 pub mod model;
+pub mod ns;
 pub mod observability;
 pub mod replay;
 pub mod rules;

@@ -18,14 +18,16 @@ use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
 use xua_gateway::mapping::{ProfileSet, XuaAttributeOut, XuaInput, XuaValueOut};
+use xua_gateway::ns;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
 use xua_gateway::saml::checks::SamlPolicy;
 use xua_gateway::saml::dsig::{self, SigningIdentity, TrustAnchor};
+use xua_gateway::saml::extract;
 use xua_gateway::saml::prescan::XmlLimits;
 use xua_gateway::saml::tree::{self, Mode, Node};
+use xua_gateway::saml::uri;
 use xua_gateway::saml::verify::{self, TrustStore};
 use xua_gateway::saml::view::AssertionView;
-use xua_gateway::saml::{extract, ns};
 use xua_gateway::samples;
 
 use crate::input::Cursor;
@@ -59,7 +61,7 @@ fn fixture() -> &'static Fixture {
             policy: SamlPolicy {
                 audiences: vec![samples::SAMPLE_AUDIENCE.to_string()],
                 recipients: Vec::new(),
-                confirmation_methods: vec![ns::CM_BEARER.to_string()],
+                confirmation_methods: vec![uri::CM_BEARER.to_string()],
                 skew: Duration::seconds(60),
             },
             limits: XmlLimits::default(),

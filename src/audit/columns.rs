@@ -155,7 +155,8 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditRecord, Direction, OverrideAudit};
+    use crate::audit::{AuditRecord, OverrideAudit};
+    use crate::model::Direction;
     use crate::model::{AccessContext, Patient};
 
     #[test]

@@ -22,41 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::SharedClock;
 use crate::config::{AuditConfig, AuditStore};
 use crate::error::ErrorClass;
-use crate::model::{AccessContext, Coded};
+use crate::model::{AccessContext, Coded, Direction, Outcome};
 use crate::observability::metrics::Metrics;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Direction {
-    SamlToJwt,
-    JwtToSaml,
-}
-
-impl Direction {
-    /// Stable label (audit column, metrics label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::SamlToJwt => "saml-to-jwt",
-            Direction::JwtToSaml => "jwt-to-saml",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Issued,
-    Rejected,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Issued => "issued",
-            Outcome::Rejected => "rejected",
-        }
-    }
-}
 
 /// A rule that changed the grounds on the way through (today: the fastlege override of
 /// `healthcare_service`), with what was there before and what the register said. Filled by `rules/`.

@@ -486,7 +486,7 @@ impl AuditSink for SqliteSink {
                 .execute(
                     "INSERT INTO audit_meta (key, value) VALUES ('ready_probe', ?1)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [crate::gateway::rfc3339(self.clock.now())],
+                    [crate::clock::rfc3339(self.clock.now())],
                 )
                 .map_err(db_err(
                     "the last audit commit failed and a test write fails too",
@@ -625,7 +625,7 @@ impl Writer {
         match prune(
             &mut self.conn,
             cutoff_ms,
-            &crate::gateway::rfc3339(now),
+            &crate::clock::rfc3339(now),
             PRUNE_CHUNK,
         ) {
             Ok(0) => 0,

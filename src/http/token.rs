@@ -7,9 +7,9 @@ use serde_json::json;
 
 use super::errors::{error_json, error_response};
 use super::RequestId;
-use crate::audit::Direction;
 use crate::error::Rejection;
 use crate::gateway::{ExchangeRequest, Gateway};
+use crate::model::Direction;
 
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TT_SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";

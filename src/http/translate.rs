@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use super::errors::error_response;
 use super::RequestId;
-use crate::audit::Direction;
 use crate::error::Rejection;
 use crate::gateway::{ExchangeRequest, Gateway};
+use crate::model::Direction;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

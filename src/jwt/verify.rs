@@ -171,7 +171,7 @@ fn string_claim<'a>(
 }
 
 fn at(t: OffsetDateTime) -> String {
-    crate::gateway::rfc3339(t)
+    crate::clock::rfc3339(t)
 }
 
 /// A compact JWT split and decoded, nothing verified yet.

@@ -6,10 +6,8 @@
 
 use super::OidForm;
 use crate::model::{Coded, DecisionRef, Identifier};
+use crate::ns;
 use crate::saml::fragment::XmlFragment;
-
-pub const HL7_NS: &str = "urn:hl7-org:v3";
-pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Whether `s` is a dotted-decimal OID (`2.16.578.1.12.4.1.4.1`).
 pub fn is_oid(s: &str) -> bool {
@@ -70,7 +68,7 @@ fn check_type(f: &XmlFragment, allowed: &[&str], what: &str) -> Result<(), Strin
 
 fn check_namespace(f: &XmlFragment) -> Result<(), String> {
     match f.namespace.as_deref() {
-        None | Some(HL7_NS) => Ok(()),
+        None | Some(ns::HL7) => Ok(()),
         Some(_) => Err("its element is not in the HL7 v3 namespace".to_string()),
     }
 }
@@ -98,7 +96,7 @@ pub fn ce_to_fragment(
     form: OidForm,
 ) -> XmlFragment {
     let mut f = XmlFragment::new(element);
-    f.namespace = Some(HL7_NS.to_string());
+    f.namespace = Some(ns::HL7.to_string());
     f = f.with_attr("xsi:type", "CE").with_attr("code", &c.code);
     if let Some(system) = &c.system {
         f = f.with_attr("codeSystem", system_out(system, form));
@@ -138,7 +136,7 @@ pub fn ii_from_fragment(f: &XmlFragment) -> Result<Identifier, String> {
 
 pub fn ii_to_fragment(i: &Identifier, element: &str, form: OidForm) -> XmlFragment {
     let mut f = XmlFragment::new(element);
-    f.namespace = Some(HL7_NS.to_string());
+    f.namespace = Some(ns::HL7.to_string());
     f = f.with_attr("xsi:type", "II");
     match &i.system {
         Some(system) => {
@@ -291,7 +289,7 @@ fn write_fragment(f: &XmlFragment, out: &mut String, parent_ns: Option<&str>) {
     }
     if f.attributes.iter().any(|(k, _)| k.starts_with("xsi:")) {
         out.push_str(" xmlns:xsi=\"");
-        out.push_str(XSI_NS);
+        out.push_str(ns::XSI);
         out.push('"');
     }
     for (k, v) in &f.attributes {

@@ -4,8 +4,10 @@
 //! through the tables in `mappings/`. Field names follow the HelseID trust framework
 //! (`nhn:tillitsrammeverk:parameters`), which is also the seed specification's data model.
 
+mod exchange;
 mod field;
 
+pub use exchange::{Direction, Outcome};
 pub use field::{FieldId, FieldKind, FieldPart, FieldValue};
 
 use serde::{Deserialize, Serialize};

@@ -12,8 +12,8 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::audit::{Direction, Outcome};
 use crate::error::ErrorClass;
+use crate::model::{Direction, Outcome};
 
 /// The pipeline's stages, in order (DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

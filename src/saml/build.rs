@@ -6,10 +6,10 @@ use quick_xml::Writer;
 use time::OffsetDateTime;
 
 use super::fragment::XmlFragment;
-use super::ns;
 use crate::error::Rejection;
-use crate::mapping::hl7::XSI_NS;
 use crate::mapping::{XuaAttributeOut, XuaValueOut};
+use crate::ns;
+use crate::saml::uri;
 
 /// Everything an assertion says apart from its attributes.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ pub fn assertion(
     let mut root = BytesStart::new("saml:Assertion");
     root.push_attribute(("xmlns:saml", ns::SAML));
     root.push_attribute(("xmlns:xs", ns::XS));
-    root.push_attribute(("xmlns:xsi", XSI_NS));
+    root.push_attribute(("xmlns:xsi", ns::XSI));
     root.push_attribute(("ID", spec.id));
     root.push_attribute(("IssueInstant", issued.as_str()));
     root.push_attribute(("Version", "2.0"));
@@ -123,7 +123,7 @@ pub fn assertion(
         .map_err(io)?;
     end(&mut w, "saml:NameID")?;
     let mut sc = BytesStart::new("saml:SubjectConfirmation");
-    sc.push_attribute(("Method", ns::CM_BEARER));
+    sc.push_attribute(("Method", uri::CM_BEARER));
     start(&mut w, sc)?;
     let mut scd = BytesStart::new("saml:SubjectConfirmationData");
     scd.push_attribute(("NotOnOrAfter", expires.as_str()));

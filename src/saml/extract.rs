@@ -5,12 +5,12 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::fragment::XmlFragment;
-use super::ns;
 use super::tree::{self, Node};
 use super::view::{
     AssertionView, Conditions, ProxyRestriction, SamlAttribute, SamlValue, SubjectConfirmation,
 };
 use crate::error::Rejection;
+use crate::ns;
 
 /// Parses an `xs:dateTime` that must carry a time zone (a zone-less time is ambiguous across borders).
 pub fn parse_datetime(what: &str, s: &str) -> Result<OffsetDateTime, Rejection> {

@@ -4,11 +4,10 @@
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::ns;
 use crate::error::Rejection;
 use crate::gateway::Gateway;
+use crate::ns;
 
-const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const URI_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:URI";
 
 /// The certificate's DER bytes in base64, as `ds:X509Certificate` wants them.
@@ -31,7 +30,7 @@ pub fn entity_descriptor(gateway: &Gateway) -> Result<Option<String>, Rejection>
     let io = |_| Rejection::internal("cannot write the metadata");
     let mut w = Writer::new(Vec::new());
     let mut root = BytesStart::new("md:EntityDescriptor");
-    root.push_attribute(("xmlns:md", MD));
+    root.push_attribute(("xmlns:md", ns::MD));
     root.push_attribute(("xmlns:ds", ns::DSIG));
     root.push_attribute(("entityID", c.entity_id.as_str()));
     w.write_event(Event::Start(root)).map_err(io)?;

@@ -6,9 +6,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::NsReader;
 
-use super::ns;
 use super::prescan::predefined_or_char;
 use crate::error::Rejection;
+use crate::ns;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {

@@ -9,14 +9,13 @@ use rusqlite::Connection;
 use serde_json::Value;
 use time::OffsetDateTime;
 use xua_gateway::audit::sqlite::{self, Settings, SqliteSink};
-use xua_gateway::audit::{
-    AuditError, AuditRecord, AuditSink, Direction, MemorySink, Outcome, OverrideAudit,
-};
+use xua_gateway::audit::{AuditError, AuditRecord, AuditSink, MemorySink, OverrideAudit};
 use xua_gateway::clock::{self, FixedClock};
 use xua_gateway::config::LoadedConfig;
 use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
 use xua_gateway::model::Coded;
+use xua_gateway::model::{Direction, Outcome};
 use xua_gateway::observability::readiness::FnCheck;
 
 use crate::binary::{audit_cli, write_config};
@@ -213,7 +212,7 @@ fn sample_record(claims: &str, request_id: &str, time: OffsetDateTime) -> AuditR
         .unwrap();
     let mut r = AuditRecord::begin(
         Direction::SamlToJwt,
-        xua_gateway::gateway::rfc3339(time),
+        xua_gateway::clock::rfc3339(time),
         request_id,
         Some("192.0.2.7"),
     );

@@ -9,7 +9,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
-use xua_gateway::audit::Outcome;
+use xua_gateway::model::Outcome;
 use xua_gateway::samples;
 
 use crate::helpers::*;

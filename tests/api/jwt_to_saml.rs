@@ -106,7 +106,7 @@ async fn sample_jwt_becomes_a_signed_assertion_that_xmlsec1_and_signxml_verify()
     let records = app.records();
     assert_eq!(
         records.last().unwrap().direction,
-        xua_gateway::audit::Direction::JwtToSaml
+        xua_gateway::model::Direction::JwtToSaml
     );
     assert_eq!(
         records.last().unwrap().output_token_id.as_deref(),

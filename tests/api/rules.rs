@@ -4,9 +4,9 @@
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
-use xua_gateway::audit::Outcome;
 use xua_gateway::config::{LoadedConfig, Origin};
 use xua_gateway::gateway::Gateway;
+use xua_gateway::model::Outcome;
 use xua_gateway::samples::{self, MintOptions};
 
 use crate::helpers::*;

@@ -816,7 +816,7 @@ async fn sec_28_not_yet_valid_or_unreadable_times() {
     // NotBefore equal to or after NotOnOrAfter (both within the skew, so only the order is wrong).
     for (not_before, not_on_or_after) in [(30, 30), (40, 20)] {
         let now = time::OffsetDateTime::now_utc();
-        let text = |s| xua_gateway::gateway::rfc3339(now + Duration::seconds(s));
+        let text = |s| xua_gateway::clock::rfc3339(now + Duration::seconds(s));
         let inverted = resigned(|xml| {
             let xml = set_attr(&xml, "<saml:Conditions", "NotBefore", &text(not_before));
             set_attr(

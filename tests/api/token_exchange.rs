@@ -39,7 +39,7 @@ async fn each_sample_exchanges_to_its_expected_claims() {
     assert_eq!(records.len(), 3);
     assert!(records
         .iter()
-        .all(|r| r.outcome == xua_gateway::audit::Outcome::Issued));
+        .all(|r| r.outcome == xua_gateway::model::Outcome::Issued));
 }
 
 #[actix_web::test]

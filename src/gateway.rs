@@ -489,7 +489,7 @@ impl Gateway {
         match name {
             None => Ok(self.profiles.default_profile()),
             Some(n) => self.profiles.get(n).ok_or_else(|| {
-                Rejection::request(format!("profile {} is not configured", verify::shown(n)))
+                Rejection::request(format!("profile {} is not configured", crate::error::shown(n)))
             }),
         }
     }
@@ -504,7 +504,7 @@ impl Gateway {
             Some(a) if allowed.iter().any(|x| x == a) => Ok(a.to_string()),
             Some(a) => Err(Rejection::target(format!(
                 "audience {} is not one this gateway issues for",
-                verify::shown(a)
+                crate::error::shown(a)
             ))),
         }
     }
@@ -591,7 +591,7 @@ impl Gateway {
             Some(a) if signer.audiences.iter().any(|x| x == a) => Ok(a.to_string()),
             Some(a) => Err(Rejection::target(format!(
                 "audience {} is not one this gateway issues assertions for",
-                verify::shown(a)
+                crate::error::shown(a)
             ))),
         }
     }

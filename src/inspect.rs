@@ -341,7 +341,7 @@ impl Gateway {
                     Status::Fail,
                     format!(
                         "the assertion is not signed (and issuer {} is not trusted either)",
-                        crate::saml::verify::shown(&issuer)
+                        crate::error::shown(&issuer)
                     ),
                 ),
                 None => {
@@ -357,7 +357,7 @@ impl Gateway {
                     info(
                         "signature",
                         Status::Fail,
-                        format!("not verifiable with the configured keys: issuer {} is not trusted; {msg}", crate::saml::verify::shown(&issuer)),
+                        format!("not verifiable with the configured keys: issuer {} is not trusted; {msg}", crate::error::shown(&issuer)),
                     )
                 }
             };

@@ -56,7 +56,7 @@ pub async fn inspect(
         if gateway.profiles().get(p).is_none() {
             return error_response(&Rejection::request(format!(
                 "profile {} is not configured",
-                crate::saml::verify::shown(p)
+                crate::error::shown(p)
             )));
         }
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::errors::{error_json, error_response};
 use super::RequestId;
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::gateway::{ExchangeRequest, Gateway};
 use crate::model::Direction;
 
@@ -57,10 +57,6 @@ impl Form {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| Rejection::request(format!("parameter {name} is required")))
     }
-}
-
-fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(60).collect()
 }
 
 /// base64url without padding as RFC 8693 and IUA require; padded and standard base64 are accepted too,

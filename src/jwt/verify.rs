@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::json::{self, JsonError};
 use super::keys::KeySource;
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 
 /// Limits checked before a token is split or decoded.
 #[derive(Debug, Clone, Copy)]
@@ -86,10 +86,6 @@ impl VerifiedJwt {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
-}
-
-fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(80).collect()
 }
 
 /// Canonical base64url: no padding, no `+`/`/`, no whitespace, zero trailing bits.

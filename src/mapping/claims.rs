@@ -6,7 +6,7 @@ use super::assemble::Assembler;
 use super::hl7::normalize_system;
 use super::xua::part_text;
 use super::{JwtCodec, JwtField, Profile};
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::model::{AccessContext, Coded, DecisionRef, FieldPart, FieldValue, Identifier};
 
 /// The claims a profile produces from a model (to be merged with the registered claims the issuer sets).
@@ -155,13 +155,9 @@ impl<'a> Members<'a> {
             return Err(Rejection::claim(format!("claim {what} must be an object")));
         };
         if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            let shown: String = unknown
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(60)
-                .collect();
             return Err(Rejection::claim(format!(
-                "claim {what} has the unknown member {shown:?}"
+                "claim {what} has the unknown member {:?}",
+                shown(unknown)
             )));
         }
         Ok(Self { map, what })

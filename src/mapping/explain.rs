@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::claims::{decode_field, lookup, path_label};
-use super::xua::{codec_label, decode_value, shown};
+use super::xua::{codec_label, decode_value};
+use crate::error::shown;
 use super::{JwtCodec, Profile, UnknownPolicy, XuaInput, XuaSource};
 use crate::model::{FieldPart, FieldValue};
 

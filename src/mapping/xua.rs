@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::assemble::Assembler;
 use super::hl7::{self, fragment_to_xml};
 use super::{Profile, RepeatPolicy, UnknownPolicy, XuaCodec, XuaField, XuaSource};
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::model::{AccessContext, Coded, FieldPart, FieldValue, Identifier};
 use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
 use crate::saml::view::{SamlAttribute, SamlValue};
@@ -45,17 +45,6 @@ pub struct XuaOutput {
     pub name_id: Option<String>,
     pub name_qualifier: Option<String>,
     pub attributes: Vec<XuaAttributeOut>,
-}
-
-/// A printable attribute name for messages: names are not personal data, but they are caller input, so they
-/// are cut short and stripped of control characters.
-pub(super) fn shown(name: &str) -> String {
-    let clean: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
-    if clean.len() < name.len() {
-        format!("{clean}…")
-    } else {
-        clean
-    }
 }
 
 // Borrowed when the assertion carries the element itself; owned only when escaped text had to be parsed.

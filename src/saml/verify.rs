@@ -10,7 +10,7 @@ use super::dsig::{self, TrustAnchor};
 use super::extract;
 use super::prescan::{self, Root, XmlLimits};
 use super::view::AssertionView;
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::saml::uri;
 
 /// The certificates of the issuers we trust, by entity id. Nothing else is ever used to verify.
@@ -57,11 +57,6 @@ impl Verified {
     pub fn checked(&self) -> &Checked {
         &self.checked
     }
-}
-
-/// Issuer names are caller input; show them cut short and without control characters.
-pub fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(120).collect()
 }
 
 pub fn verify(

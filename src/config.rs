@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::jwt::JwtAlgorithm;
+
 /// The embedded default configuration and the files it names, so the binary runs with nothing beside it.
 const EMBEDDED_CONFIG: &str = include_str!("../samples/config.toml");
 const EMBEDDED_FILES: &[(&str, &[u8])] = &[
@@ -141,13 +143,6 @@ fn default_profile() -> String {
 }
 fn default_skew() -> u64 {
     60
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum JwtAlgorithm {
-    ES256,
-    RS256,
-    PS256,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -604,18 +599,7 @@ impl LoadedConfig {
                     )));
                 }
                 for a in &i.algorithms {
-                    if !matches!(
-                        a.as_str(),
-                        "RS256"
-                            | "RS384"
-                            | "RS512"
-                            | "PS256"
-                            | "PS384"
-                            | "PS512"
-                            | "ES256"
-                            | "ES384"
-                            | "EdDSA"
-                    ) {
+                    if crate::jwt::alg::accepted(a).is_none() {
                         return Err(self.invalid(format!(
                             "jwt.trust.issuers {:?}: algorithm {a:?} is not accepted (HMAC and none never are)",
                             i.issuer

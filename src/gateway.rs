@@ -95,21 +95,6 @@ struct SamlSigner {
     authn_context_class: String,
 }
 
-fn parse_algorithm(name: &str) -> Option<jsonwebtoken::Algorithm> {
-    use jsonwebtoken::Algorithm as A;
-    Some(match name {
-        "RS256" => A::RS256,
-        "RS384" => A::RS384,
-        "RS512" => A::RS512,
-        "PS256" => A::PS256,
-        "PS384" => A::PS384,
-        "PS512" => A::PS512,
-        "ES256" => A::ES256,
-        "ES384" => A::ES384,
-        "EdDSA" => A::EdDSA,
-        _ => return None,
-    })
-}
 
 fn secs(s: u64) -> Duration {
     Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2))
@@ -188,7 +173,7 @@ impl Gateway {
                 let algorithms: Vec<jsonwebtoken::Algorithm> = i
                     .algorithms
                     .iter()
-                    .filter_map(|a| parse_algorithm(a))
+                    .filter_map(|a| jwt::alg::accepted(a))
                     .collect();
                 let keys = match (&i.jwks_file, &i.jwks_url) {
                     (Some(file), _) => {

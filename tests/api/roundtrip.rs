@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::json;
 use time::OffsetDateTime;
-use xua_gateway::config::JwtAlgorithm;
+use xua_gateway::jwt::JwtAlgorithm;
 use xua_gateway::jwt::JwtIssuer;
 use xua_gateway::mapping::XuaInput;
 use xua_gateway::model::AccessContext;

@@ -12,7 +12,8 @@ use crate::clock::rfc3339;
 use crate::error::Rejection;
 use crate::gateway::Gateway;
 use crate::mapping::explain::{ItemReport, ItemStatus};
-use crate::mapping::{Profile, XuaInput, XuaValueOut};
+use crate::mapping::{Profile, XuaInput};
+use crate::saml::build::XuaValueOut;
 use crate::model::AccessContext;
 use crate::ns;
 use crate::rules::{Finding, Severity};
@@ -553,7 +554,7 @@ impl Gateway {
                         "name": a.name,
                         "values": a.values.iter().map(|v| match v {
                             XuaValueOut::Text { text, .. } => text.clone(),
-                            XuaValueOut::Element(f) => crate::mapping::hl7::fragment_to_xml(f),
+                            XuaValueOut::Element(f) => f.to_xml(),
                         }).collect::<Vec<_>>(),
                     })).collect::<Vec<_>>(),
                 }),
@@ -602,7 +603,7 @@ fn extracted(text: &str, node: &Node, ancestors: &[&Node]) -> Vec<u8> {
     out.push_str(&element[..name_end]);
     for (prefix, uri) in inherited {
         let mut escaped = String::new();
-        crate::mapping::hl7::escape_into(&uri, &mut escaped);
+        crate::saml::fragment::escape_into(&uri, &mut escaped);
         if prefix.is_empty() {
             out.push_str(&format!(" xmlns=\"{escaped}\""));
         } else {

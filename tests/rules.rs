@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use xua_gateway::error::ErrorClass;
-use xua_gateway::mapping::{Profile, ProfileSet, XuaInput, XuaOutput, XuaValueOut};
+use xua_gateway::mapping::{Profile, ProfileSet, XuaInput, XuaOutput};
+use xua_gateway::saml::build::XuaValueOut;
 use xua_gateway::model::{AccessContext, Coded, FieldId};
 use xua_gateway::rules::{
     CodeTables, FastlegeRegister, FileRegister, OnUnavailable, RegisterAnswer, RegisterError,

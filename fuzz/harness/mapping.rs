@@ -81,7 +81,7 @@ fn through_claims(profile: &Profile, model: &AccessContext) -> Option<AccessCont
 fn fragment(text: &str) {
     let Ok(f) = parse_escaped(text) else { return };
     // The escaped form we write reads back as the same tree.
-    let written = hl7::fragment_to_xml(&f);
+    let written = f.to_xml();
     let back = parse_escaped(&written).expect("our own escaped XML parses");
     assert_eq!(
         strip_prefixes(&back),

@@ -17,7 +17,8 @@
 use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
-use xua_gateway::mapping::{ProfileSet, XuaAttributeOut, XuaInput, XuaValueOut};
+use xua_gateway::mapping::{ProfileSet, XuaInput};
+use xua_gateway::saml::build::{XuaAttributeOut, XuaValueOut};
 use xua_gateway::ns;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
 use xua_gateway::saml::checks::SamlPolicy;

@@ -269,66 +269,6 @@ pub fn decision_ref_to_fragment(d: &DecisionRef) -> XmlFragment {
     f
 }
 
-/// Serialises a fragment as XML text (for the escaped form). Attribute keys are written as stored, so builders
-/// store qualified names (`xsi:type`); the `xsi` prefix is declared when used.
-pub fn fragment_to_xml(f: &XmlFragment) -> String {
-    let mut out = String::new();
-    write_fragment(f, &mut out, None);
-    out
-}
-
-fn write_fragment(f: &XmlFragment, out: &mut String, parent_ns: Option<&str>) {
-    out.push('<');
-    out.push_str(&f.name);
-    if f.namespace.as_deref() != parent_ns {
-        if let Some(ns) = &f.namespace {
-            out.push_str(" xmlns=\"");
-            escape_into(ns, out);
-            out.push('"');
-        }
-    }
-    if f.attributes.iter().any(|(k, _)| k.starts_with("xsi:")) {
-        out.push_str(" xmlns:xsi=\"");
-        out.push_str(ns::XSI);
-        out.push('"');
-    }
-    for (k, v) in &f.attributes {
-        out.push(' ');
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_into(v, out);
-        out.push('"');
-    }
-    if f.children.is_empty() && f.text.is_empty() {
-        out.push_str("/>");
-        return;
-    }
-    out.push('>');
-    escape_into(&f.text, out);
-    for child in &f.children {
-        write_fragment(child, out, f.namespace.as_deref());
-    }
-    out.push_str("</");
-    out.push_str(&f.name);
-    out.push('>');
-}
-
-/// XML escaping for text and attribute values (both quotes, so the result fits either context).
-pub fn escape_into(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -375,7 +315,7 @@ mod tests {
             system: Some("urn:oid:2.16.578.1.12.4.1.1.9060".into()),
             assigner: None,
         };
-        let xml = fragment_to_xml(&ce_to_fragment(
+        let xml = XmlFragment::to_xml(&ce_to_fragment(
             &c,
             "Role",
             Some("Kategori helsepersonell"),
@@ -402,7 +342,7 @@ mod tests {
             user_selected: Some(true),
             user_reason: None,
         };
-        let xml = fragment_to_xml(&decision_ref_to_fragment(&d));
+        let xml = XmlFragment::to_xml(&decision_ref_to_fragment(&d));
         assert_eq!(
             xml,
             r#"<decision-ref><id value="51c1b711"/><user-selected value="true"/></decision-ref>"#
@@ -416,7 +356,7 @@ mod tests {
     #[test]
     fn escaping_keeps_markup_out() {
         let mut s = String::new();
-        escape_into("</saml:AttributeValue><x a=\"1\">", &mut s);
+        crate::saml::fragment::escape_into("</saml:AttributeValue><x a=\"1\">", &mut s);
         assert!(!s.contains('<') && !s.contains('"'));
     }
 }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use claims::ClaimsOutput;
-pub use xua::{XuaAttributeOut, XuaInput, XuaOutput, XuaValueOut};
+pub use xua::{XuaInput, XuaOutput};
 
 use crate::model::{FieldId, FieldPart};
 

@@ -4,11 +4,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::assemble::Assembler;
-use super::hl7::{self, fragment_to_xml};
+use super::hl7;
 use super::{Profile, RepeatPolicy, UnknownPolicy, XuaCodec, XuaField, XuaSource};
 use crate::error::{shown, Rejection};
 use crate::model::{AccessContext, Coded, FieldPart, FieldValue, Identifier};
 use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
+use crate::saml::build::{XuaAttributeOut, XuaValueOut};
 use crate::saml::view::{SamlAttribute, SamlValue};
 
 /// JWT registered claim names (RFC 7519 §4.1) that no SAML attribute may carry.
@@ -20,23 +21,6 @@ pub struct XuaInput<'a> {
     pub name_id: Option<&'a str>,
     pub name_qualifier: Option<&'a str>,
     pub attributes: &'a [SamlAttribute],
-}
-
-/// One value to write into an emitted AttributeValue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum XuaValueOut {
-    Text {
-        text: String,
-        xsi_type: Option<String>,
-    },
-    Element(XmlFragment),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct XuaAttributeOut {
-    pub name: String,
-    pub name_format: Option<String>,
-    pub values: Vec<XuaValueOut>,
 }
 
 /// What the XUA encoder produces from a model.
@@ -345,7 +329,7 @@ impl Profile {
             XuaValueOut::Element(fragment)
         } else {
             XuaValueOut::Text {
-                text: fragment_to_xml(&fragment),
+                text: fragment.to_xml(),
                 xsi_type: None,
             }
         }

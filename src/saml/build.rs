@@ -7,7 +7,6 @@ use time::OffsetDateTime;
 
 use super::fragment::XmlFragment;
 use crate::error::Rejection;
-use crate::mapping::{XuaAttributeOut, XuaValueOut};
 use crate::ns;
 use crate::saml::uri;
 
@@ -23,6 +22,24 @@ pub struct AssertionSpec<'a> {
     pub name_qualifier: Option<&'a str>,
     pub authn_instant: OffsetDateTime,
     pub authn_context_class: &'a str,
+}
+
+/// One attribute to write into the assertion's AttributeStatement (the XUA encoder produces these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XuaAttributeOut {
+    pub name: String,
+    pub name_format: Option<String>,
+    pub values: Vec<XuaValueOut>,
+}
+
+/// One value to write into an AttributeValue: text, or an element (HL7 CE/II as child elements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XuaValueOut {
+    Text {
+        text: String,
+        xsi_type: Option<String>,
+    },
+    Element(XmlFragment),
 }
 
 pub const AC_X509: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
@@ -62,29 +79,6 @@ fn text_element(w: &mut W, name: &str, text: &str) -> Result<(), Rejection> {
     end(w, name)
 }
 
-fn fragment(w: &mut W, f: &XmlFragment, parent_ns: Option<&str>) -> Result<(), Rejection> {
-    let mut el = BytesStart::new(f.name.as_str());
-    if f.namespace.as_deref() != parent_ns {
-        if let Some(n) = &f.namespace {
-            el.push_attribute(("xmlns", n.as_str()));
-        }
-    }
-    for (k, v) in &f.attributes {
-        el.push_attribute((k.as_str(), v.as_str()));
-    }
-    if f.children.is_empty() && f.text.is_empty() {
-        return empty(w, el);
-    }
-    start(w, el)?;
-    if !f.text.is_empty() {
-        w.write_event(Event::Text(BytesText::new(&f.text)))
-            .map_err(io)?;
-    }
-    for c in &f.children {
-        fragment(w, c, f.namespace.as_deref())?;
-    }
-    end(w, &f.name)
-}
 
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
@@ -175,7 +169,10 @@ pub fn assertion(
                     }
                     XuaValueOut::Element(f) => {
                         start(&mut w, av)?;
-                        fragment(&mut w, f, None)?;
+                        // The assertion's root declares xsi; the fragment's text and attributes are escaped.
+                        let mut xml = String::new();
+                        f.write_xml(&mut xml, None, true);
+                        w.get_mut().extend_from_slice(xml.as_bytes());
                     }
                 }
                 end(&mut w, "saml:AttributeValue")?;

@@ -22,7 +22,6 @@ use super::chain::{self, GENESIS};
 use super::columns::{self, Cell, COLUMNS};
 use super::{AuditError, AuditRecord, AuditSink};
 use crate::clock::SharedClock;
-use crate::config::AuditConfig;
 use crate::observability::metrics::Metrics;
 
 /// Schema version, kept in `audit_meta`; a database written by a newer format is refused.
@@ -45,21 +44,16 @@ pub struct Settings {
     pub retention_days: u32,
 }
 
-impl Settings {
-    pub fn from_config(c: &AuditConfig) -> Self {
-        Self {
-            queue_capacity: c.queue_capacity.max(1),
-            max_batch: c.max_batch.max(1),
-            enqueue_timeout: Duration::from_millis(c.enqueue_timeout_ms),
-            commit_timeout: Duration::from_millis(c.commit_timeout_ms),
-            retention_days: c.retention_days,
-        }
-    }
-}
-
+/// The same as `[audit]`'s defaults (a test in `config` keeps the two equal).
 impl Default for Settings {
     fn default() -> Self {
-        Self::from_config(&AuditConfig::default())
+        Self {
+            queue_capacity: 4096,
+            max_batch: 256,
+            enqueue_timeout: Duration::from_millis(1000),
+            commit_timeout: Duration::from_millis(10_000),
+            retention_days: 3650,
+        }
     }
 }
 

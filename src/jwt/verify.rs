@@ -74,6 +74,8 @@ impl JwtTrust {
 #[derive(Debug, Clone)]
 pub struct VerifiedJwt {
     claims: Map<String, Value>,
+    /// `header.payload`: the bytes the signature covers (what names a token without a `jti`).
+    signing_input: String,
     pub issuer: String,
     pub subject: Option<String>,
     pub token_id: Option<String>,
@@ -85,6 +87,10 @@ pub struct VerifiedJwt {
 impl VerifiedJwt {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
+    }
+
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
     }
 }
 
@@ -151,6 +157,14 @@ pub struct Parts<'t> {
     p64: &'t str,
     s64: &'t str,
     token: &'t str,
+}
+
+impl Parts<'_> {
+    fn signing_input(&self) -> &str {
+        self.token
+            .get(..self.h64.len() + 1 + self.p64.len())
+            .unwrap_or(self.token)
+    }
 }
 
 /// What the header allows: the algorithm and the key id.
@@ -286,7 +300,7 @@ pub fn verify_signature(
     if segment(parts.s64, "signature")?.is_empty() {
         return Err(Rejection::sig("the JWT has no signature"));
     }
-    let message = &parts.token.as_bytes()[..parts.h64.len() + 1 + parts.p64.len()];
+    let message = parts.signing_input().as_bytes();
     let ok = jsonwebtoken::crypto::verify(parts.s64, message, &key.key, alg)
         .map_err(|_| Rejection::sig("the JWT signature cannot be checked with its issuer's key"))?;
     if !ok {
@@ -397,6 +411,7 @@ pub fn verify(
         issued_at: times.issued_at,
         expires: times.expires,
         algorithm: header.algorithm,
+        signing_input: parts.signing_input().to_string(),
         claims: parts.claims,
     })
 }

@@ -87,6 +87,13 @@ fn default_reject() -> Spanned<String> {
 struct JwtSection {
     #[serde(default)]
     rar_types: Vec<String>,
+    /// The model field whose value the gateway writes as `sub` (SAML → JWT).
+    #[serde(default)]
+    subject: Option<Spanned<String>>,
+    /// The claim that says when the user authenticated (seconds since the epoch); it becomes the
+    /// assertion's AuthnInstant (JWT → SAML).
+    #[serde(default)]
+    authn_time: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -366,6 +373,15 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
     }
 
     let known_attributes = known_attribute_names(&xua_fields, &xua_settings.ignore);
+    let subject = match parsed.jwt.subject {
+        None => None,
+        Some(name) => Some(FieldId::from_name(name.get_ref()).ok_or_else(|| {
+            lines.err(
+                name.span(),
+                format!("jwt.subject {:?} is not a field of the model", name.get_ref()),
+            )
+        })?),
+    };
     Ok(Profile {
         name: parsed.profile.name,
         title: parsed.profile.title,
@@ -373,6 +389,8 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         xua: xua_settings,
         jwt: JwtSettings {
             rar_types: parsed.jwt.rar_types,
+            subject,
+            authn_time_claim: parsed.jwt.authn_time,
             system_aliases: parsed
                 .system_alias
                 .into_iter()

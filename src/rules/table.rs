@@ -12,10 +12,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::codes::CodeTables;
-use super::engine::{Condition, Rule, RuleDirection, SetCoded, SetText};
+use super::rule::{Condition, Rule, RuleDirection, SetCoded, SetText, UnknownCodes};
 use super::ident::IdKind;
 use super::source::Source;
-use super::UnknownCodes;
 use crate::mapping::hl7::normalize_system;
 use crate::mapping::MappingError;
 use crate::model::{Coded, FieldId, FieldKind, FieldPart};

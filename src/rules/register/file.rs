@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{plausible_hpr, FastlegeRegister, RegisterError};
+use super::{FastlegeRegister, RegisterError};
+use crate::rules::ident::{HprNumber, Nin};
 use crate::mapping::MappingError;
 use crate::rules::source::Source;
 
@@ -21,7 +22,7 @@ struct RegisterFile {
 
 #[derive(Clone, Default)]
 pub struct FileRegister {
-    gp: HashMap<String, String>,
+    gp: HashMap<String, HprNumber>,
 }
 
 // The map holds identifiers of persons; Debug shows only its size so it can never reach a log.
@@ -47,10 +48,9 @@ impl FileRegister {
                     "a patient key must be an 11-digit fødselsnummer or D-number",
                 ));
             }
-            let hpr = hpr.into_inner();
-            if !plausible_hpr(&hpr) {
-                return Err(src.err(span, "a GP must be given by HPR number (1 to 9 digits)"));
-            }
+            let hpr = HprNumber::parse(hpr.get_ref()).map_err(|_| {
+                src.err(span, "a GP must be given by HPR number (1 to 9 digits)")
+            })?;
             gp.insert(patient, hpr);
         }
         Ok(Self { gp })
@@ -66,8 +66,12 @@ impl FileRegister {
 }
 
 impl FastlegeRegister for FileRegister {
-    fn gp_of(&self, patient: &str) -> Result<Option<String>, RegisterError> {
-        Ok(self.gp.get(patient).cloned())
+    fn gp_of(&self, patient: &Nin) -> Result<Option<HprNumber>, RegisterError> {
+        Ok(self.gp.get(patient.as_str()).cloned())
+    }
+
+    fn kind(&self) -> &'static str {
+        "file"
     }
 }
 
@@ -79,12 +83,14 @@ mod tests {
     fn reads_the_sample_register() {
         let text = include_str!("../../../samples/fastlege-register.toml");
         let r = FileRegister::from_toml("samples/fastlege-register.toml", text).unwrap();
-        assert_eq!(
-            r.gp_of("21868534521").unwrap().as_deref(),
-            Some("565501872")
-        );
-        assert_ne!(r.gp_of("03128734502").unwrap().as_deref(), Some("9144900"));
-        assert_eq!(r.gp_of("00000000000").unwrap(), None);
+        let gp = |n: &str| {
+            r.gp_of(&Nin::parse(n, true).unwrap())
+                .unwrap()
+                .map(|h| h.to_string())
+        };
+        assert_eq!(gp("21868534521").as_deref(), Some("565501872"));
+        assert_ne!(gp("03128734502").as_deref(), Some("9144900"));
+        assert_eq!(gp("14035234595"), None);
         assert!(!format!("{r:?}").contains("21868534521"));
     }
 

@@ -8,9 +8,9 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::sqlite::{self, Query, Stored};
-use super::AuditRecord;
-use crate::config::{AuditStore, LoadedConfig};
+use xua_gateway::audit::sqlite::{self, Query, Stored};
+use xua_gateway::audit::AuditRecord;
+use xua_gateway::config::{AuditStore, LoadedConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -182,7 +182,7 @@ fn write_text(out: &mut impl Write, row: &Stored) -> std::io::Result<()> {
         out,
         "#{} {} {} {}{}",
         row.seq,
-        r.time,
+        xua_gateway::clock::rfc3339(r.time),
         r.outcome.as_str(),
         r.direction.as_str(),
         match (&r.error_class, &r.error) {
@@ -206,7 +206,7 @@ fn write_text(out: &mut impl Write, row: &Stored) -> std::io::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )?;
-        let org = |i: Option<&crate::model::Identifier>| match i {
+        let org = |i: Option<&xua_gateway::model::Identifier>| match i {
             Some(i) => format!("{} ({})", i.name.as_deref().unwrap_or("-"), i.id),
             None => "-".to_string(),
         };
@@ -218,7 +218,7 @@ fn write_text(out: &mut impl Write, row: &Stored) -> std::io::Result<()> {
             org(p.department.as_ref())
         )?;
         let care = &ctx.care_relationship;
-        let coded = |c: &crate::model::Coded| match &c.text {
+        let coded = |c: &xua_gateway::model::Coded| match &c.text {
             Some(t) => format!("{} {t}", c.code),
             None => c.code.clone(),
         };
@@ -279,7 +279,7 @@ fn write_text(out: &mut impl Write, row: &Stored) -> std::io::Result<()> {
         or_dash(r.input_issuer.as_deref()),
         or_dash(r.output_token_id.as_deref()),
         or_dash(r.output_audience.as_deref()),
-        or_dash(r.output_expires.as_deref()),
+        or_dash(r.output_expires.map(xua_gateway::clock::rfc3339).as_deref()),
     )?;
     writeln!(
         out,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use xua_gateway::audit::MemorySink;
 use xua_gateway::config::LoadedConfig;
-use xua_gateway::gateway::Gateway;
 use xua_gateway::inspect::{InspectOptions, Report, Status};
+use xua_gateway::startup::Gateway;
 
 /// The corpus beside the project. Missing in CI (CI=true) is a failure; elsewhere a loud skip, as in
 /// tests/dsig.rs.
@@ -261,7 +261,9 @@ fn reason_of(report: &Report, token: usize) -> String {
 fn inspect(gateway: &Gateway, path: &Path) -> Report {
     let bytes = std::fs::read(path).unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        gateway.inspect(&bytes, &InspectOptions::default())
+        gateway
+            .pipeline()
+            .inspect(&bytes, &InspectOptions::default())
     }));
     outcome.unwrap_or_else(|_| panic!("{} panics the inspector", path.display()))
 }

@@ -1,8 +1,9 @@
 //! Decoding real and variant XUA encodings into the model through the Norwegian profile table.
 
+use xua_gateway::inspect::unverified::assertion_view;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::{ProfileSet, XuaInput};
 use xua_gateway::model::{AccessContext, Coded, DecisionRef, Identifier};
-use xua_gateway::saml::extract::assertion_view;
 
 fn corpus(path: &str) -> Vec<u8> {
     let full = format!("{}/../shared/corpus/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -14,7 +15,7 @@ fn decode(xml: &[u8]) -> AccessContext {
     let view = assertion_view(xml).unwrap();
     profiles
         .default_profile()
-        .decode_xua(XuaInput {
+        .decode_xua_unverified(XuaInput {
             name_id: view.name_id.as_deref(),
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
@@ -382,7 +383,7 @@ fn decode_err(xml: &str) -> xua_gateway::error::Rejection {
     let view = assertion_view(xml.as_bytes()).unwrap();
     profiles
         .default_profile()
-        .decode_xua(XuaInput {
+        .decode_xua_unverified(XuaInput {
             name_id: view.name_id.as_deref(),
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
@@ -494,7 +495,7 @@ fn a_refusal_names_the_first_offending_attribute_in_document_order() {
     for _ in 0..32 {
         let refused = profiles
             .default_profile()
-            .decode_xua(XuaInput {
+            .decode_xua_unverified(XuaInput {
                 name_id: Some("12837034688"),
                 name_qualifier: None,
                 attributes: &attributes,
@@ -519,7 +520,9 @@ fn values_are_trimmed_where_they_enter_the_model() {
         "sub": "  12837034688 ",
         "extensions": {"ihe_iua": {"subject_name": "\tTEST FASTLEGE SVENDSEN  "}}
     });
-    let model = iua.decode_claims(claims.as_object().unwrap()).unwrap();
+    let model = iua
+        .decode_claims_unverified(claims.as_object().unwrap())
+        .unwrap();
     let id = model.practitioner.identifier.unwrap();
     assert_eq!(id.id, "12837034688");
     assert_eq!(id.name.as_deref(), Some("TEST FASTLEGE SVENDSEN"));

@@ -2,10 +2,11 @@
 //! over several, NameFormat present or not) ⇄ IUA claims per IHE's mapping table.
 
 use serde_json::{json, Value};
+use xua_gateway::inspect::unverified::assertion_view;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::{Profile, ProfileSet, XuaInput};
 use xua_gateway::model::AccessContext;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
-use xua_gateway::saml::extract::assertion_view;
 
 fn ihe() -> Profile {
     ProfileSet::embedded("no-pjd")
@@ -24,7 +25,7 @@ fn assertion(attributes: &str) -> String {
 fn decode(profile: &Profile, xml: &str) -> AccessContext {
     let view = assertion_view(xml.as_bytes()).unwrap();
     profile
-        .decode_xua(XuaInput {
+        .decode_xua_unverified(XuaInput {
             name_id: view.name_id.as_deref(),
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
@@ -160,7 +161,7 @@ fn iua_claims_translate_back_to_the_same_xua() {
         unreachable!()
     };
     claims.insert("sub".into(), json!("jsmith"));
-    let ctx = profile.decode_claims(&claims).unwrap();
+    let ctx = profile.decode_claims_unverified(&claims).unwrap();
     assert_eq!(ctx, decode(&profile, &assertion(&base(false, false))));
     let out = profile.encode_xua(&ctx).unwrap();
     let now = time::OffsetDateTime::now_utc();
@@ -202,7 +203,9 @@ fn iua_variants_are_read_single_codings_person_id_and_bare_oid_systems() {
             "purpose_of_use": [{"system": "1.0.14265.1", "code": "12", "display": "Law Enforcement"}]
         }}
     });
-    let ctx = profile.decode_claims(claims.as_object().unwrap()).unwrap();
+    let ctx = profile
+        .decode_claims_unverified(claims.as_object().unwrap())
+        .unwrap();
     assert_eq!(ctx.practitioner.identifier.as_ref().unwrap().id, "UserId-1");
     assert_eq!(ctx.practitioner.authorization[0].code, "HCP");
     assert_eq!(
@@ -237,7 +240,7 @@ fn the_generic_ipf_xua_sample_decodes_with_the_ihe_profile() {
         1,
     );
     let view = assertion_view(xml.as_bytes()).unwrap();
-    let result = ihe().decode_xua(XuaInput {
+    let result = ihe().decode_xua_unverified(XuaInput {
         name_id: view.name_id.as_deref(),
         name_qualifier: None,
         attributes: &view.attributes,
@@ -266,7 +269,9 @@ fn a_home_community_id_that_is_not_an_oid_is_not_written_into_xua() {
         "sub": "jsmith",
         "extensions": {"ihe_iua": {"home_community_id": "uvn:oid:1.2.3.4"}}
     });
-    let model = profile.decode_claims(claims.as_object().unwrap()).unwrap();
+    let model = profile
+        .decode_claims_unverified(claims.as_object().unwrap())
+        .unwrap();
     let refused = profile.encode_xua(&model).unwrap_err();
     assert_eq!(refused.class, xua_gateway::error::ErrorClass::Claim);
     assert!(
@@ -279,6 +284,8 @@ fn a_home_community_id_that_is_not_an_oid_is_not_written_into_xua() {
         "sub": "jsmith",
         "extensions": {"ihe_iua": {"home_community_id": "urn:oid:1.2.3.4"}}
     });
-    let model = profile.decode_claims(claims.as_object().unwrap()).unwrap();
+    let model = profile
+        .decode_claims_unverified(claims.as_object().unwrap())
+        .unwrap();
     assert!(profile.encode_xua(&model).is_ok());
 }

@@ -5,12 +5,13 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use time::OffsetDateTime;
+use xua_gateway::inspect::unverified::assertion_view;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::{Profile, ProfileSet, XuaInput};
 use xua_gateway::model::{
     AccessContext, CareRelationship, Coded, DecisionRef, Identifier, Patient, Practitioner, Session,
 };
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
-use xua_gateway::saml::extract::assertion_view;
 
 const FNR: &str = "urn:oid:2.16.578.1.12.4.1.4.1";
 const HPR: &str = "urn:oid:2.16.578.1.12.4.1.4.4";
@@ -204,7 +205,7 @@ fn through_xua(profile: &Profile, ctx: &AccessContext) -> AccessContext {
     .unwrap();
     let view = assertion_view(&xml).unwrap();
     profile
-        .decode_xua(XuaInput {
+        .decode_xua_unverified(XuaInput {
             name_id: view.name_id.as_deref(),
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
@@ -216,7 +217,7 @@ fn through_jwt(profile: &Profile, ctx: &AccessContext) -> AccessContext {
     let claims = profile.encode_claims(ctx).unwrap();
     let wire = serde_json::to_vec(&claims).unwrap();
     profile
-        .decode_claims(&serde_json::from_slice(&wire).unwrap())
+        .decode_claims_unverified(&serde_json::from_slice(&wire).unwrap())
         .unwrap()
 }
 

@@ -7,15 +7,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
+use xua_gateway::config::RulesConfig;
 use xua_gateway::error::ErrorClass;
+use xua_gateway::inspect::unverified::assertion_view;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::{Profile, ProfileSet, XuaInput, XuaOutput};
-use xua_gateway::saml::build::XuaValueOut;
 use xua_gateway::model::{AccessContext, Coded, FieldId};
+use xua_gateway::rules::ident::HprNumber;
 use xua_gateway::rules::{
     CodeTables, FastlegeRegister, FileRegister, OnUnavailable, RegisterAnswer, RegisterError,
-    RegisterStats, RuleDirection, RuleSet, Rules, RulesConfig, Severity, UnknownCodes,
+    RegisterStats, RuleDirection, RuleSet, Rules, Severity, UnknownCodes,
 };
-use xua_gateway::saml::extract::assertion_view;
+use xua_gateway::saml::build::XuaValueOut;
 use xua_gateway::saml::view::{SamlAttribute, SamlValue};
 
 const HS_ATTR: &str = "urn:nhn:trust-framework:1.0:ext:care-relationship:healthcare-service";
@@ -54,7 +57,7 @@ fn rules_with(config: &RulesConfig, register: Arc<dyn FastlegeRegister>) -> Rule
     Rules::new(
         codes,
         sets,
-        config,
+        &config.settings(),
         register,
         Arc::new(RegisterStats::default()),
     )
@@ -69,7 +72,7 @@ fn rules_from_text(config: &RulesConfig, edit: impl Fn(String) -> String) -> Rul
     Rules::new(
         codes,
         vec![set],
-        config,
+        &config.settings(),
         sample_register(),
         Arc::new(RegisterStats::default()),
     )
@@ -86,7 +89,7 @@ fn claims(name: &str) -> Map<String, Value> {
 }
 
 fn decode(profile: &Profile, claims: &Map<String, Value>) -> AccessContext {
-    profile.decode_claims(claims).unwrap()
+    profile.decode_claims_unverified(claims).unwrap()
 }
 
 fn attribute<'a>(out: &'a XuaOutput, name: &str) -> Option<&'a str> {
@@ -120,7 +123,7 @@ fn read_back(profile: &Profile, out: &XuaOutput) -> AccessContext {
         })
         .collect();
     profile
-        .decode_xua(XuaInput {
+        .decode_xua_unverified(XuaInput {
             name_id: out.name_id.as_deref(),
             name_qualifier: out.name_qualifier.as_deref(),
             attributes: &attributes,
@@ -392,7 +395,7 @@ fn the_replacement_code_system_and_code_are_configurable() {
     let err = Rules::new(
         codes.clone(),
         RuleSet::embedded(&codes).unwrap(),
-        &cfg,
+        &cfg.settings(),
         sample_register(),
         Arc::new(RegisterStats::default()),
     )
@@ -408,9 +411,13 @@ struct DownRegister {
 }
 
 impl FastlegeRegister for DownRegister {
-    fn gp_of(&self, _patient: &str) -> Result<Option<String>, RegisterError> {
+    fn gp_of(&self, _patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         Err(RegisterError::Timeout)
+    }
+
+    fn kind(&self) -> &'static str {
+        "test"
     }
 }
 
@@ -431,7 +438,7 @@ fn an_unavailable_register_follows_the_policy_and_says_so() {
     let d = &outcome.decisions[0];
     assert_eq!(
         d.register_answer,
-        RegisterAnswer::Unavailable("the register did not answer in time".into())
+        RegisterAnswer::Unavailable(RegisterError::Timeout)
     );
     assert!(!d.applied);
     assert_eq!(rules.stats().snapshot().kept_on_unavailable, 1);
@@ -505,8 +512,12 @@ fn decisions_serialise_for_the_audit_record() {
             "applied": true
         }]})
     );
-    let unavailable = serde_json::to_value(RegisterAnswer::Unavailable("x".into())).unwrap();
-    assert_eq!(unavailable, json!({"answer": "unavailable", "reason": "x"}));
+    let unavailable =
+        serde_json::to_value(RegisterAnswer::Unavailable(RegisterError::Timeout)).unwrap();
+    assert_eq!(
+        unavailable,
+        json!({"answer": "unavailable", "reason": "the register did not answer in time"})
+    );
 }
 
 // ── validation ─────────────────────────────────────────────────────────────────────────────────────────
@@ -933,7 +944,7 @@ fn the_nhn_corpus_in_lenient_mode() {
         let xml = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let view = assertion_view(&xml).unwrap();
         let ctx = profile
-            .decode_xua(XuaInput {
+            .decode_xua_unverified(XuaInput {
                 name_id: view.name_id.as_deref(),
                 name_qualifier: view.name_id_qualifier.as_deref(),
                 attributes: &view.attributes,

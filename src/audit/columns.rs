@@ -197,7 +197,12 @@ mod tests {
     #[test]
     fn a_record_without_an_rfc3339_time_is_refused() {
         // The type holds a time; a stored record whose time is not RFC 3339 does not read back.
-        let r = AuditRecord::begin(Direction::SamlToJwt, time::macros::datetime!(2026-01-31 10:00 UTC), "r", None);
+        let r = AuditRecord::begin(
+            Direction::SamlToJwt,
+            time::macros::datetime!(2026-01-31 10:00 UTC),
+            "r",
+            None,
+        );
         let mut json = serde_json::to_value(&r).unwrap();
         json["time"] = "yesterday".into();
         assert!(serde_json::from_value::<AuditRecord>(json).is_err());

@@ -142,8 +142,6 @@ fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
     Ok(buf)
 }
 
-
-
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, listen } => serve::run(config.as_ref(), listen),
@@ -160,7 +158,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             at,
             file,
-        } => offline::inspect(config.as_ref(), profile, &format, at.as_deref(), file.as_ref()),
+        } => offline::inspect(
+            config.as_ref(),
+            profile,
+            &format,
+            at.as_deref(),
+            file.as_ref(),
+        ),
         Command::Audit { command } => Ok(audit::run(command)?),
         Command::Sample { kind } => sample::run(kind),
     }

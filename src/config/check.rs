@@ -127,5 +127,4 @@ impl LoadedConfig {
         }
         Ok(())
     }
-
 }

@@ -9,12 +9,11 @@ pub use check::MAX_CLOCK_SKEW_SECS;
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, JwtConfig, JwtIssuerConfig, JwtTrustConfig,
-    LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig, SamlSigningConfig, ServerConfig,
-    TrustedIssuerConfig,
+    LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig, SamlSigningConfig,
+    ServerConfig, TrustedIssuerConfig,
 };
 
 use std::path::{Path, PathBuf};
-
 
 /// The embedded default configuration and the files it names, so the binary runs with nothing beside it.
 const EMBEDDED_CONFIG: &str = include_str!("../../samples/config.toml");

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::rules::{EngineSettings, HttpRegisterSettings, OnUnavailable, RulesSettings, UnknownCodes};
+use crate::rules::{
+    EngineSettings, HttpRegisterSettings, OnUnavailable, RulesSettings, UnknownCodes,
+};
 
 /// `[rules]`: deployment choices for validation and the fastlege rule.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -106,7 +108,6 @@ impl HttpRegisterConfig {
     }
 }
 
-
 impl RulesConfig {
     /// The settings the rules stage runs with.
     pub fn settings(&self) -> RulesSettings {
@@ -115,9 +116,10 @@ impl RulesConfig {
             replacement_systems: Vec::new(),
         };
         if !self.fastlege.replacement_system.is_empty() {
-            engine
-                .replacement_systems
-                .push(("fastlege".to_string(), self.fastlege.replacement_system.clone()));
+            engine.replacement_systems.push((
+                "fastlege".to_string(),
+                self.fastlege.replacement_system.clone(),
+            ));
         }
         RulesSettings {
             unknown_codes: self.unknown_codes.clone(),

@@ -412,4 +412,3 @@ impl Default for LoggingConfig {
 fn default_level() -> String {
     "info".to_string()
 }
-

@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use super::errors::error_response;
 use crate::error::Rejection;
-use crate::startup::Gateway;
 use crate::inspect::{render_text, InspectOptions};
+use crate::startup::Gateway;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -208,8 +208,10 @@ pub async fn token(
             Ok(parsed) => parsed,
             Err(refusal) => {
                 let code = refusal.code;
-                let audited =
-                    web::block(move || gw.pipeline().refuse(direction, &request, refusal.rejection)).await;
+                let audited = web::block(move || {
+                    gw.pipeline().refuse(direction, &request, refusal.rejection)
+                })
+                .await;
                 return match audited {
                     Ok(rejection) => refused(code, &rejection),
                     Err(_) => error_response(&Rejection::internal("the audit worker failed")),

@@ -53,8 +53,7 @@ pub(super) fn inspect(
             ));
             t.checks.push(check(
                 "header",
-                jwt::check_header(&parts.header, policy)
-                    .map(|h| format!("alg {:?}", h.algorithm)),
+                jwt::check_header(&parts.header, policy).map(|h| format!("alg {:?}", h.algorithm)),
             ));
             // The signature is checked even when only the token type is wrong, so a test event learns both.
             let untyped = jwt::JwtPolicy {
@@ -83,8 +82,7 @@ pub(super) fn inspect(
     ));
     t.checks.push(check(
         "audience",
-        jwt::check_audience(&claims, policy)
-            .map(|_| "addressed to this gateway".to_string()),
+        jwt::check_audience(&claims, policy).map(|_| "addressed to this gateway".to_string()),
     ));
     let (profile, why, items) = p.choose_profile(options.profile.as_deref(), &|prof: &Profile| {
         prof.explain_claims(&claims)
@@ -113,4 +111,3 @@ pub(super) fn inspect(
     t.settle(verdict);
     report.tokens.push(t);
 }
-

@@ -78,6 +78,29 @@ pub fn decode_claims(
     profile.decode_claims(claims)
 }
 
+/// The two decoders above as methods of a profile, for tests and fuzzers that hold raw attributes or
+/// claims; the names say what they are.
+pub trait DecodeUnverified {
+    fn decode_xua_unverified(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection>;
+    fn decode_claims_unverified(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<AccessContext, Rejection>;
+}
+
+impl DecodeUnverified for Profile {
+    fn decode_xua_unverified(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection> {
+        self.decode_xua(input)
+    }
+
+    fn decode_claims_unverified(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<AccessContext, Rejection> {
+        self.decode_claims(claims)
+    }
+}
+
 /// A compact JWT split and decoded (size, shape, canonical base64url, strict JSON), nothing verified.
 pub fn jwt_parts<'t>(token: &'t str, limits: &JwtLimits) -> Result<jwt::Parts<'t>, Rejection> {
     jwt::split(token, limits)

@@ -122,7 +122,10 @@ pub(super) fn inspect(
                 info(
                     "signature",
                     Status::Fail,
-                    format!("not verifiable with the configured keys: issuer {} is not trusted; {msg}", shown(&issuer)),
+                    format!(
+                        "not verifiable with the configured keys: issuer {} is not trusted; {msg}",
+                        shown(&issuer)
+                    ),
                 )
             }
         };
@@ -142,8 +145,7 @@ pub(super) fn inspect(
         ));
         t.checks.push(check(
             "audience",
-            checks::check_audience(&view, policy)
-                .map(|_| "addressed to this gateway".to_string()),
+            checks::check_audience(&view, policy).map(|_| "addressed to this gateway".to_string()),
         ));
         t.checks.push(check(
             "conditions",
@@ -161,10 +163,9 @@ pub(super) fn inspect(
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
         };
-        let (profile, why, items) = p
-            .choose_profile(options.profile.as_deref(), &|p: &Profile| {
-                p.explain_xua(input)
-            });
+        let (profile, why, items) = p.choose_profile(options.profile.as_deref(), &|p: &Profile| {
+            p.explain_xua(input)
+        });
         report.profile = profile.name.clone();
         report.profile_choice = why;
         t.items = items;

@@ -8,7 +8,8 @@ mod verify;
 
 pub use alg::JwtAlgorithm;
 pub use issue::{JwtIssuer, RegisteredClaims};
+pub(crate) use verify::{check_audience, check_header, check_times, split, verify_signature};
 pub use verify::{
-    check_audience, check_header, check_times, split, verify, verify_signature, ClaimFacts,
-    HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer, VerifiedJwt,
+    verify, ClaimFacts, HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer,
+    VerifiedJwt,
 };

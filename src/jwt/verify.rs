@@ -112,7 +112,6 @@ fn json_segment(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Rejectio
     })
 }
 
-
 fn time_claim(
     claims: &Map<String, Value>,
     name: &str,
@@ -151,8 +150,8 @@ fn at(t: OffsetDateTime) -> String {
 /// A compact JWT split and decoded, nothing verified yet.
 #[derive(Debug, Clone)]
 pub struct Parts<'t> {
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
+    pub(crate) header: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
     h64: &'t str,
     p64: &'t str,
     s64: &'t str,
@@ -182,7 +181,7 @@ pub struct ClaimFacts {
 }
 
 /// Stage 1: size and shape, before anything is split or decoded; then canonical base64url and strict JSON.
-pub fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Rejection> {
+pub(crate) fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Rejection> {
     if token.len() > limits.max_bytes {
         return Err(Rejection::limit(format!(
             "the JWT is longer than {} bytes",
@@ -220,7 +219,7 @@ pub fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Reject
 }
 
 /// Stage 2: the header: algorithm, no header-supplied keys, no critical extensions, no JWE, the type.
-pub fn check_header(
+pub(crate) fn check_header(
     header: &Map<String, Value>,
     policy: &JwtPolicy,
 ) -> Result<HeaderFacts, Rejection> {
@@ -276,7 +275,7 @@ pub fn check_header(
 
 /// Stage 3: the issuer's pinned key for this algorithm and `kid`, and the signature. Nothing in the payload
 /// is trusted before this succeeds; the issuer named in it only selects the key set.
-pub fn verify_signature(
+pub(crate) fn verify_signature(
     parts: &Parts<'_>,
     header: &HeaderFacts,
     trust: &JwtTrust,
@@ -312,7 +311,7 @@ pub fn verify_signature(
 }
 
 /// Stage 4a: exp, nbf, iat and the lifetime.
-pub fn check_times(
+pub(crate) fn check_times(
     claims: &Map<String, Value>,
     policy: &JwtPolicy,
     now: OffsetDateTime,
@@ -355,7 +354,10 @@ pub fn check_times(
 }
 
 /// Stage 4b: the audience, and that this is an access token rather than an ID token.
-pub fn check_audience(claims: &Map<String, Value>, policy: &JwtPolicy) -> Result<(), Rejection> {
+pub(crate) fn check_audience(
+    claims: &Map<String, Value>,
+    policy: &JwtPolicy,
+) -> Result<(), Rejection> {
     let audiences: Vec<&str> = match claims.get("aud") {
         None => return Err(Rejection::aud("the JWT has no aud")),
         Some(Value::String(a)) => vec![a.as_str()],

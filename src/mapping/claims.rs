@@ -268,7 +268,10 @@ impl Profile {
 
     /// Decodes the claims of a verified JWT into the model. Trust-framework objects inside
     /// `authorization_details` (RFC 9396) are read as if they were top-level claims.
-    pub fn decode_claims(&self, claims: &Map<String, Value>) -> Result<AccessContext, Rejection> {
+    pub(crate) fn decode_claims(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<AccessContext, Rejection> {
         let lifted = self.lift_authorization_details(claims)?;
         let claims = lifted.as_ref().unwrap_or(claims);
         let mut asm = Assembler::new(self);

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use super::claims::{decode_field, lookup, path_label};
 use super::xua::{codec_label, decode_value};
-use crate::error::shown;
 use super::{JwtCodec, Profile, UnknownPolicy, XuaInput, XuaSource};
+use crate::error::shown;
 use crate::model::{FieldPart, FieldValue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -269,7 +269,6 @@ pub fn decision_ref_to_fragment(d: &DecisionRef) -> XmlFragment {
     f
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,13 +210,14 @@ impl Profile {
     /// The JWT `sub` for a model: the value of the field the table names (`[jwt] subject`).
     pub fn jwt_subject(&self, ctx: &crate::model::AccessContext) -> Option<String> {
         let field = self.jwt.subject?;
-        ctx.field_values(field)
-            .first()
-            .map(|v| v.key().to_string())
+        ctx.field_values(field).first().map(|v| v.key().to_string())
     }
 
     /// When the user authenticated, from the claim the table names (`[jwt] authn_time`).
-    pub fn jwt_authn_time(&self, verified: &crate::jwt::VerifiedJwt) -> Option<time::OffsetDateTime> {
+    pub fn jwt_authn_time(
+        &self,
+        verified: &crate::jwt::VerifiedJwt,
+    ) -> Option<time::OffsetDateTime> {
         let claim = self.jwt.authn_time_claim.as_deref()?;
         verified
             .claims()

@@ -378,7 +378,10 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         Some(name) => Some(FieldId::from_name(name.get_ref()).ok_or_else(|| {
             lines.err(
                 name.span(),
-                format!("jwt.subject {:?} is not a field of the model", name.get_ref()),
+                format!(
+                    "jwt.subject {:?} is not a field of the model",
+                    name.get_ref()
+                ),
             )
         })?),
     };

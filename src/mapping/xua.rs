@@ -8,8 +8,8 @@ use super::hl7;
 use super::{Profile, RepeatPolicy, UnknownPolicy, XuaCodec, XuaField, XuaSource};
 use crate::error::{shown, Rejection};
 use crate::model::{AccessContext, Coded, FieldPart, FieldValue, Identifier};
-use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
 use crate::saml::build::{XuaAttributeOut, XuaValueOut};
+use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
 use crate::saml::view::{SamlAttribute, SamlValue};
 
 /// JWT registered claim names (RFC 7519 §4.1) that no SAML attribute may carry.
@@ -114,7 +114,7 @@ pub(super) fn codec_label(codec: XuaCodec) -> &'static str {
 
 impl Profile {
     /// Decodes the attributes of a verified assertion into the model.
-    pub fn decode_xua(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection> {
+    pub(crate) fn decode_xua(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection> {
         let known = &self.known_attributes;
         let mut by_name: HashMap<&str, Vec<&SamlAttribute>> = HashMap::new();
         for attr in input.attributes {

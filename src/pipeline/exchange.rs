@@ -137,7 +137,9 @@ impl<'p> Exchange<'p> {
         stages.restart();
         let started = Instant::now();
         let written = pipeline.audit.write(&record);
-        pipeline.metrics.audit_write(started.elapsed(), written.is_ok());
+        pipeline
+            .metrics
+            .audit_write(started.elapsed(), written.is_ok());
         stages.lap(Stage::Audit);
         let result = match written {
             Ok(()) => result,

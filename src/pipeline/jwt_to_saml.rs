@@ -72,7 +72,9 @@ impl Pipeline {
             let key = match &verified.token_id {
                 Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
                 // RFC 9068 requires jti, but not every issuer sends one; the signed bytes name the token then.
-                None => ReplayKey::jwt_without_id(&verified.issuer, verified.signing_input().as_bytes()),
+                None => {
+                    ReplayKey::jwt_without_id(&verified.issuer, verified.signing_input().as_bytes())
+                }
             };
             // As long as the JWT could be accepted: its exp plus the skew the time check allows.
             x.remember(key, verified.expires + input.policy.skew)?;
@@ -171,10 +173,7 @@ impl Pipeline {
         let from_request = parameter
             .map(|p| super::patient::parse(p, &self.rules, &profile.name))
             .transpose()?;
-        let in_token = context
-            .patients
-            .first()
-            .and_then(|p| p.identifier.as_ref());
+        let in_token = context.patients.first().and_then(|p| p.identifier.as_ref());
         match (in_token, from_request) {
             (Some(in_token), Some(param)) => {
                 if in_token.id != param.id {

@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use exchange::{ExchangeRequest, Issued, Mode};
 pub(crate) use exchange::Exchange;
+pub use exchange::{ExchangeRequest, Issued, Mode};
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;

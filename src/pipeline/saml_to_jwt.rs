@@ -50,7 +50,11 @@ impl Pipeline {
         x: &mut Exchange<'_>,
         xml: &[u8],
     ) -> Result<JwtDraft, Rejection> {
-        let audience = target(&self.jwt_out.audiences, x.request.audience.as_deref(), "JWT")?;
+        let audience = target(
+            &self.jwt_out.audiences,
+            x.request.audience.as_deref(),
+            "JWT",
+        )?;
         x.record.output_audience = Some(audience.clone());
 
         // verify

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::codes::CodeTables;
-use super::ident::{HprNumber, Nin};
+use super::ident::HprNumber;
 use super::register::{FastlegeRegister, RegisterError, RegisterStats};
 use super::rule::{Condition, OnUnavailable, Rule, RuleDirection};
 use super::table::{replacement, RuleSet};
@@ -162,15 +162,12 @@ impl RuleEngine {
                 match (gp, pat) {
                     (Err(reason), _) | (_, Err(reason)) => RegisterAnswer::NotAsked(reason),
                     (Ok(gp), Ok(pat)) => {
-                        // Validation has already refused what this deployment does not accept (synthetic
-                        // numbers included); here the values only take their types for the register.
-                        match (HprNumber::parse(gp.id.trim()), Nin::parse(pat.id.trim(), true)) {
-                            (Ok(gp), Ok(pat)) => self.ask(register, &gp, &pat),
-                            (Err(_), _) => RegisterAnswer::NotAsked(format!(
+                        // The register answers with an HPR number; what the model holds must be one too to
+                        // be compared with it.
+                        match HprNumber::parse(gp.id.trim()) {
+                            Ok(gp) => self.ask(register, &gp, pat.id.trim()),
+                            Err(_) => RegisterAnswer::NotAsked(format!(
                                 "{practitioner} is not an HPR number"
-                            )),
-                            (_, Err(_)) => RegisterAnswer::NotAsked(format!(
-                                "{patient} is not a fødselsnummer or D-number"
                             )),
                         }
                     }
@@ -227,7 +224,12 @@ impl RuleEngine {
         Ok(decision)
     }
 
-    fn ask(&self, register: &dyn FastlegeRegister, hpr: &HprNumber, patient: &Nin) -> RegisterAnswer {
+    fn ask(
+        &self,
+        register: &dyn FastlegeRegister,
+        hpr: &HprNumber,
+        patient: &str,
+    ) -> RegisterAnswer {
         RegisterStats::bump(&self.stats.lookups);
         match register.gp_of(patient) {
             Ok(Some(gp)) if gp == *hpr => {

@@ -113,4 +113,3 @@ pub(crate) struct Rule {
     pub set: SetCoded,
     pub also: Vec<SetText>,
 }
-

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::codes::CodeTables;
-use super::rule::{Condition, Rule, RuleDirection, SetCoded, SetText, UnknownCodes};
 use super::ident::IdKind;
+use super::rule::{Condition, Rule, RuleDirection, SetCoded, SetText, UnknownCodes};
 use super::source::Source;
 use crate::mapping::hl7::normalize_system;
 use crate::mapping::MappingError;

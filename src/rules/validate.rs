@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::codes::CodeTables;
 use super::ident::{self, IdKind};
-use super::table::{FieldRule, RuleSet, ValidationSpec};
 use super::rule::UnknownCodes;
+use super::table::{FieldRule, RuleSet, ValidationSpec};
 use crate::error::Rejection;
 use crate::model::{AccessContext, Coded, FieldId, FieldPart, FieldValue, Identifier};
 

@@ -79,7 +79,6 @@ fn text_element(w: &mut W, name: &str, text: &str) -> Result<(), Rejection> {
     end(w, name)
 }
 
-
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
 /// AuthnStatement XUA requires, and the attributes.

@@ -41,12 +41,12 @@ fn single<'a>(node: &'a Node, local: &'a str, what: &str) -> Result<Option<&'a N
 }
 
 /// Parses signed assertion bytes into the view.
-pub fn assertion_view(bytes: &[u8]) -> Result<AssertionView, Rejection> {
+pub(crate) fn assertion_view(bytes: &[u8]) -> Result<AssertionView, Rejection> {
     let root = tree::parse(bytes)?;
     view_of(&root)
 }
 
-pub fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
+pub(crate) fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
     if !a.is(ns::SAML, "Assertion") {
         return Err(Rejection::structure(
             "the signed element is not a SAML 2.0 Assertion",

@@ -11,9 +11,8 @@ use crate::saml::dsig::SigningIdentity;
 pub(super) fn jwt_output(loaded: &LoadedConfig) -> Result<JwtOutput, StartupError> {
     let c = &loaded.config;
     let key = loaded.read_file(&c.jwt.signing_key)?;
-    let issuer = JwtIssuer::new(c.jwt.algorithm, &key, &c.gateway.entity_id, &c.jwt.typ).map_err(
-        |e| StartupError::Key(format!("jwt.signing_key {}: {e}", c.jwt.signing_key)),
-    )?;
+    let issuer = JwtIssuer::new(c.jwt.algorithm, &key, &c.gateway.entity_id, &c.jwt.typ)
+        .map_err(|e| StartupError::Key(format!("jwt.signing_key {}: {e}", c.jwt.signing_key)))?;
     Ok(JwtOutput {
         issuer,
         audiences: c.jwt.audiences.clone(),

@@ -65,15 +65,13 @@ pub(super) fn build(loaded: &LoadedConfig, profiles: &ProfileSet) -> Result<Rule
         RegisterBackend::File => {
             if f.file.is_empty() {
                 return Err(invalid(
-                    "rules.fastlege.register is \"file\" but rules.fastlege.file is empty"
-                        .into(),
+                    "rules.fastlege.register is \"file\" but rules.fastlege.file is empty".into(),
                 )
                 .into());
             }
             let bytes = loaded.read_file(&f.file)?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                invalid(format!("rules.fastlege.file {}: not UTF-8 text", f.file))
-            })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| invalid(format!("rules.fastlege.file {}: not UTF-8 text", f.file)))?;
             Arc::new(FileRegister::from_toml(&f.file, &text)?)
         }
         RegisterBackend::Http => {
@@ -90,9 +88,7 @@ pub(super) fn build(loaded: &LoadedConfig, profiles: &ProfileSet) -> Result<Rule
             )
         }
     };
-    if f.register == RegisterBackend::None
-        && sets.iter().any(|s| s.rule_names().next().is_some())
-    {
+    if f.register == RegisterBackend::None && sets.iter().any(|s| s.rule_names().next().is_some()) {
         tracing::warn!(
             "no fastlege register is configured: the fastlege rule will find it unavailable and follow rules.fastlege.on_unavailable"
         );
@@ -106,10 +102,10 @@ pub(super) fn build(loaded: &LoadedConfig, profiles: &ProfileSet) -> Result<Rule
         .into());
     }
     Ok(Rules::new(
-    Arc::new(codes),
-    sets,
-    &c.rules.settings(),
-    register,
-    stats,
-)?)
+        Arc::new(codes),
+        sets,
+        &c.rules.settings(),
+        register,
+        stats,
+    )?)
 }

@@ -40,9 +40,9 @@ pub(super) fn audit(
             SqliteSink::open(path, sqlite_settings(c), Some(metrics), clock)
                 .map_err(|e| StartupError::Audit(e.to_string()))?,
         ),
-        AuditStore::Jsonl => Arc::new(
-            JsonLinesSink::open(path).map_err(|e| StartupError::Audit(e.to_string()))?,
-        ),
+        AuditStore::Jsonl => {
+            Arc::new(JsonLinesSink::open(path).map_err(|e| StartupError::Audit(e.to_string()))?)
+        }
     };
     Ok(sink)
 }

@@ -995,7 +995,7 @@ async fn sec_33_assertion_replayed_within_its_validity() {
     )
     .await;
     expect_accepted(&app, &fresh).await;
-    assert!(app.gateway.replay_cache().len() >= 2);
+    assert!(app.gateway.pipeline().replay_cache().len() >= 2);
 
     // OneTimeUse is honoured even where replay protection of assertions is switched off.
     let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{FastlegeRegister, RegisterError, RegisterStats};
-use crate::rules::ident::{HprNumber, Nin};
+use crate::rules::ident::HprNumber;
 
 /// How to reach the register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +239,9 @@ impl HttpRegister {
             ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Io(_) => {
                 RegisterError::Connect
             }
-            ureq::Error::BodyExceedsLimit(_) => RegisterError::Malformed(Cow::Borrowed("the answer is too large")),
+            ureq::Error::BodyExceedsLimit(_) => {
+                RegisterError::Malformed(Cow::Borrowed("the answer is too large"))
+            }
             ureq::Error::StatusCode(code) => RegisterError::Status(code),
             _ => RegisterError::Other(Cow::Borrowed("the HTTP exchange failed")),
         })
@@ -275,8 +277,11 @@ impl HttpRegister {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let json: Value = serde_json::from_slice(&body)
-            .map_err(|_| self.fail(RegisterError::Malformed(Cow::Borrowed("the answer is not JSON"))))?;
+        let json: Value = serde_json::from_slice(&body).map_err(|_| {
+            self.fail(RegisterError::Malformed(Cow::Borrowed(
+                "the answer is not JSON",
+            )))
+        })?;
         let hpr = match json.pointer(&self.settings.hpr_pointer) {
             Some(Value::Null) => return Ok(None),
             Some(Value::String(s)) => s.trim().to_string(),
@@ -316,8 +321,7 @@ impl FastlegeRegister for HttpRegister {
         "http"
     }
 
-    fn gp_of(&self, patient: &Nin) -> Result<Option<HprNumber>, RegisterError> {
-        let patient = patient.as_str();
+    fn gp_of(&self, patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         let Some(cache) = &self.cache else {
             return self.fetch(patient);
         };

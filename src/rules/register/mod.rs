@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::ident::{HprNumber, Nin};
+use super::ident::HprNumber;
 
 pub use file::FileRegister;
 pub use http::{HttpRegister, HttpRegisterSettings};
@@ -79,7 +79,8 @@ impl From<String> for RegisterError {
 /// Answers "who is the registered GP of this patient?".
 pub trait FastlegeRegister: Send + Sync + fmt::Debug {
     /// The HPR number of the patient's registered GP; `Ok(None)` when the register lists none.
-    fn gp_of(&self, patient: &Nin) -> Result<Option<HprNumber>, RegisterError>;
+    /// `patient` is a fødselsnummer or D-number (validated before any rule asks).
+    fn gp_of(&self, patient: &str) -> Result<Option<HprNumber>, RegisterError>;
 
     /// The backend's name in metrics (`file`, `http`, `none`).
     fn kind(&self) -> &'static str;
@@ -91,7 +92,7 @@ pub trait FastlegeRegister: Send + Sync + fmt::Debug {
 pub struct NoRegister;
 
 impl FastlegeRegister for NoRegister {
-    fn gp_of(&self, _patient: &Nin) -> Result<Option<HprNumber>, RegisterError> {
+    fn gp_of(&self, _patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         Err(RegisterError::NotConfigured)
     }
 

@@ -9,7 +9,9 @@
     clippy::panic,
     clippy::todo,
     clippy::unimplemented,
-    clippy::dbg_macro
+    clippy::dbg_macro,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks
 )]
 
 pub mod audit;

@@ -707,8 +707,8 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, AuditError> {
             match row.get_ref(i).ok().and_then(cell_of) {
                 Some(c) => cells.push(c),
                 None => {
-                    report.broken =
-                        broken(seq, format!("column {} has a foreign type", COLUMNS[i - 1]));
+                    let column = COLUMNS.get(i - 1).copied().unwrap_or("?");
+                    report.broken = broken(seq, format!("column {column} has a foreign type"));
                     break;
                 }
             }

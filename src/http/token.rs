@@ -37,7 +37,7 @@ impl Form {
             )
         })?;
         for (i, (k, _)) in params.iter().enumerate() {
-            if params[..i].iter().any(|(other, _)| other == k) {
+            if params.iter().take(i).any(|(other, _)| other == k) {
                 return Err(Rejection::request(format!(
                     "parameter {} is given more than once",
                     shown(k)

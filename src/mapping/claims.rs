@@ -30,13 +30,13 @@ fn insert_at(
     let Some((first, rest)) = path.split_first() else {
         return Err(clash());
     };
-    if rest.is_empty() {
+    let Some(second) = rest.first() else {
         root.insert(first.clone(), value);
         return Ok(());
-    }
+    };
     let mut slot = root
         .entry(first.clone())
-        .or_insert_with(|| container_for(&rest[0]));
+        .or_insert_with(|| container_for(second));
     for (i, seg) in rest.iter().enumerate() {
         let last = i + 1 == rest.len();
         let next_container = rest.get(i + 1).map(|s| container_for(s));
@@ -54,11 +54,13 @@ fn insert_at(
                 while items.len() <= index {
                     items.push(Value::Object(Map::new()));
                 }
+                let Some(item) = items.get_mut(index) else {
+                    return Err(clash());
+                };
                 if last {
-                    items[index] = value;
+                    *item = value;
                     return Ok(());
                 }
-                let item = &mut items[index];
                 if item.as_object().is_some_and(|m| m.is_empty()) {
                     if let Some(c) = next_container {
                         *item = c;

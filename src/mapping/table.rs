@@ -345,8 +345,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
             let compiled = compile_jwt(&lines, jspan.clone(), field, part, jwt.get_ref())?;
             for path in compiled.claim.iter().chain(compiled.legacy.iter()) {
                 for (other, _) in &seen_claims {
-                    let shorter = other.len().min(path.len());
-                    if other[..shorter] == path[..shorter] {
+                    if other.iter().zip(path.iter()).all(|(a, b)| a == b) {
                         return Err(lines.err(
                             jspan.clone(),
                             format!(
@@ -589,26 +588,25 @@ fn compile_jwt(
         .map(|p| (p, true))
         .chain(entry.legacy.iter().map(|p| (p, false)));
     for (path, written) in paths {
-        if path.is_empty() || path.iter().any(|s| s.is_empty()) {
+        let Some(head) = path.first().filter(|_| path.iter().all(|s| !s.is_empty())) else {
             return Err(lines.err(
                 span,
                 "a jwt claim path must be a non-empty list of non-empty segments",
             ));
-        }
-        if path[0].chars().all(|c| c.is_ascii_digit()) {
+        };
+        if head.chars().all(|c| c.is_ascii_digit()) {
             return Err(lines.err(
                 span,
                 "a jwt claim path must start with a claim name, not an array index",
             ));
         }
         // The gateway sets the registered claims itself; a table may read `sub` but never write any of them.
-        if REGISTERED.contains(&path[0].as_str()) && (written || path[0] != "sub" || path.len() > 1)
-        {
+        if REGISTERED.contains(&head.as_str()) && (written || head != "sub" || path.len() > 1) {
             return Err(lines.err(
                 span,
                 format!(
                     "jwt.claim may not be the registered claim {:?}; the gateway sets it (legacy may read \"sub\")",
-                    path[0]
+                    head
                 ),
             ));
         }

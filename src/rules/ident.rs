@@ -261,7 +261,7 @@ fn check_serial(id: &str) -> Result<(), &'static str> {
     if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
         return Err("it is not 1 to 9 digits");
     }
-    if b[0] == b'0' {
+    if b.first() == Some(&b'0') {
         return Err("it starts with 0");
     }
     Ok(())

@@ -6,6 +6,7 @@
 
 mod assemble;
 mod claims;
+mod entry;
 pub mod explain;
 pub mod hl7;
 mod table;

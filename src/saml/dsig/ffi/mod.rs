@@ -35,7 +35,9 @@ mod context;
 mod document;
 mod key;
 
-pub(super) use context::{sign_enveloped, verify_enveloped, SignFailure, SignatureAlgorithms, VerifyFailure};
+pub(super) use context::{
+    sign_enveloped, verify_enveloped, SignFailure, SignatureAlgorithms, VerifyFailure,
+};
 pub(super) use document::{Doc, Elem, IdProblem};
 pub(super) use key::{key_for, KeyMaterial, OwnedKey};
 

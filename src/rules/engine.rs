@@ -10,10 +10,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::codes::CodeTables;
+use super::declared::replacement;
 use super::ident::HprNumber;
 use super::register::{FastlegeRegister, RegisterError, RegisterStats};
 use super::rule::{Condition, OnUnavailable, Rule, RuleDirection};
-use super::table::{replacement, RuleSet};
+use super::table::RuleSet;
 use crate::error::Rejection;
 use crate::mapping::MappingError;
 use crate::model::{AccessContext, Coded, FieldId, FieldValue, Identifier};

@@ -8,6 +8,7 @@
 //! [`Rules`] (in `stage`) is what start-up assembles from configuration and the pipeline runs.
 
 pub mod codes;
+mod declared;
 mod embedded;
 mod engine;
 pub mod ident;

@@ -2,6 +2,7 @@
 
 mod audit;
 mod binary;
+mod cli;
 mod durability;
 mod forge;
 mod helpers;

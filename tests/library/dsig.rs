@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-#[path = "support/xmlsec1.rs"]
+#[path = "../support/xmlsec1.rs"]
 mod xmlsec1;
 use xmlsec1::xmlsec1_available;
 

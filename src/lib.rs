@@ -26,5 +26,5 @@ pub mod observability;
 pub mod replay;
 pub mod rules;
 pub mod saml;
-pub mod soap;
 pub mod samples;
+pub mod soap;

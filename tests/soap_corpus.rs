@@ -21,7 +21,10 @@ fn corpus() -> Option<PathBuf> {
         "the corpus {} is required in CI",
         root.display()
     );
-    eprintln!("!!!!!!!! SKIPPING SOAP corpus checks: {} is missing !!!!!!!!", root.display());
+    eprintln!(
+        "!!!!!!!! SKIPPING SOAP corpus checks: {} is missing !!!!!!!!",
+        root.display()
+    );
     None
 }
 
@@ -88,14 +91,24 @@ fn every_xca_request_and_response_yields_what_it_says() {
             (Ok(XcaRequest::Query(q)), Yields::Query(t, id, system)) => {
                 assert_eq!(q.transaction, t, "{name}");
                 let p = q.patient.unwrap_or_else(|| panic!("{name}: no patient"));
-                assert_eq!((p.id.as_str(), p.system.as_deref()), (id, Some(system)), "{name}");
+                assert_eq!(
+                    (p.id.as_str(), p.system.as_deref()),
+                    (id, Some(system)),
+                    "{name}"
+                );
                 assert_eq!(q.patient_slots, ["$XDSDocumentEntryPatientId"], "{name}");
             }
             (Ok(XcaRequest::Retrieve(r)), Yields::Retrieve(t, n)) => {
-                assert_eq!((r.transaction, r.documents, r.document_unique_ids), (t, n, n), "{name}");
+                assert_eq!(
+                    (r.transaction, r.documents, r.document_unique_ids),
+                    (t, n, n),
+                    "{name}"
+                );
                 assert_eq!(r.repository_unique_ids, n, "{name}");
             }
-            (Err(r), Yields::NotARequest) => assert_eq!(r.class, ErrorClass::Request, "{name}: {r}"),
+            (Err(r), Yields::NotARequest) => {
+                assert_eq!(r.class, ErrorClass::Request, "{name}: {r}")
+            }
             (other, _) => panic!("{name}: unexpected {other:?}"),
         }
     }
@@ -137,7 +150,10 @@ fn mtom_packages_yield_their_root_envelope() {
     let m = Multipart::parse(ct, &bytes).unwrap();
     assert_eq!((m.parts.len(), m.root), (3, 0));
     let env = scan(m.root_bytes(), &limits()).unwrap();
-    assert_eq!(env.action.as_deref(), Some("urn:ihe:iti:2007:CrossGatewayRetrieveResponse"));
+    assert_eq!(
+        env.action.as_deref(),
+        Some("urn:ihe:iti:2007:CrossGatewayRetrieveResponse")
+    );
     assert_eq!(m.with_root(m.root_bytes()), bytes);
 
     // The CXF response: capitalised media type, no start parameter, a trailing ';' in the root part type.
@@ -147,7 +163,10 @@ fn mtom_packages_yield_their_root_envelope() {
     assert_eq!((m.parts.len(), m.root), (2, 0));
     assert_eq!(m.part_bytes(&m.parts[1]), b"My test document");
     let env = scan(m.root_bytes(), &limits()).unwrap();
-    assert_eq!(env.action.as_deref(), Some("urn:ihe:iti:2007:RetrieveDocumentSetResponse"));
+    assert_eq!(
+        env.action.as_deref(),
+        Some("urn:ihe:iti:2007:RetrieveDocumentSetResponse")
+    );
 
     // The raw HTTP capture (ITI-41, LF line ends, trailing spaces): parsed, and refused by the XCA reader.
     let bytes = read(&root, "xca/nist-toolkit2_http-mtom-pnr.txt");
@@ -155,7 +174,10 @@ fn mtom_packages_yield_their_root_envelope() {
     let m = Multipart::parse(&ct, body).unwrap();
     assert_eq!((m.parts.len(), m.root), (2, 0));
     let env = scan(m.root_bytes(), &limits()).unwrap();
-    assert_eq!(env.action.as_deref(), Some("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"));
+    assert_eq!(
+        env.action.as_deref(),
+        Some("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b")
+    );
     assert_eq!(read_request(&env).unwrap_err().class, ErrorClass::Request);
 }
 
@@ -174,7 +196,10 @@ fn the_nhn_mtom_request_with_latin1_bytes_is_refused_and_its_utf8_form_is_a_retr
 
     // Re-encoded in memory (the two 0xD8 bytes become U+00D8), it is a well-formed ITI-39.
     let fixed: Vec<u8> = String::from_utf8(
-        m.root_bytes().iter().flat_map(|&b| char::from(b).to_string().into_bytes()).collect(),
+        m.root_bytes()
+            .iter()
+            .flat_map(|&b| char::from(b).to_string().into_bytes())
+            .collect(),
     )
     .map(|s| s.into_bytes())
     .unwrap();
@@ -182,17 +207,26 @@ fn the_nhn_mtom_request_with_latin1_bytes_is_refused_and_its_utf8_form_is_a_retr
     let kinds: Vec<BlockKind> = env.blocks.iter().map(|b| b.kind).collect();
     assert_eq!(kinds, [ReplyTo, To, MessageId, Action, Security, Other]);
     assert_eq!(env.blocks[5].local, "context");
-    let XcaRequest::Retrieve(r) = read_request(&env).unwrap() else { panic!() };
-    assert_eq!((r.transaction, r.documents, r.home_community_ids), (Transaction::Iti39, 1, 1));
+    let XcaRequest::Retrieve(r) = read_request(&env).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (r.transaction, r.documents, r.home_community_ids),
+        (Transaction::Iti39, 1, 1)
+    );
     // Rebuilt with that root, every byte outside the root part is as captured.
     let rebuilt = m.with_root(&fixed);
     let start = m.parts[0].content.start;
     assert_eq!(&rebuilt[..start], &bytes[..start]);
-    assert_eq!(&rebuilt[start + fixed.len()..], &bytes[m.parts[0].content.end..]);
+    assert_eq!(
+        &rebuilt[start + fixed.len()..],
+        &bytes[m.parts[0].content.end..]
+    );
 }
 
 fn wrap_header(header: &[u8]) -> Vec<u8> {
-    let mut out = b"<soapenv:Envelope xmlns:soapenv=\"http://www.w3.org/2003/05/soap-envelope\">".to_vec();
+    let mut out =
+        b"<soapenv:Envelope xmlns:soapenv=\"http://www.w3.org/2003/05/soap-envelope\">".to_vec();
     out.extend_from_slice(header);
     out.extend_from_slice(b"<soapenv:Body/></soapenv:Envelope>");
     out
@@ -209,11 +243,24 @@ fn the_ehdsi_soap_headers_yield_their_addressing_and_two_assertion_security() {
     ] {
         let bytes = wrap_header(&read(&root, name));
         let env = scan(&bytes, &limits()).unwrap_or_else(|r| panic!("{name}: {r}"));
-        assert_eq!(env.action.as_deref(), Some("urn:ihe:iti:2007:CrossGatewayQuery"), "{name}");
-        assert!(env.message_id.as_deref().unwrap().starts_with("urn:uuid:67e2f278"), "{name}");
+        assert_eq!(
+            env.action.as_deref(),
+            Some("urn:ihe:iti:2007:CrossGatewayQuery"),
+            "{name}"
+        );
+        assert!(
+            env.message_id
+                .as_deref()
+                .unwrap()
+                .starts_with("urn:uuid:67e2f278"),
+            "{name}"
+        );
         let kinds: Vec<BlockKind> = env.blocks.iter().map(|b| b.kind).collect();
         assert_eq!(kinds, [To, Action, MessageId, ReplyTo, Security], "{name}");
-        assert!(env.blocks[0].must_understand && env.blocks[1].must_understand, "{name}");
+        assert!(
+            env.blocks[0].must_understand && env.blocks[1].must_understand,
+            "{name}"
+        );
         // As a WS-Trust subject source the two assertions (HCP + TRC) are ambiguous.
         let as_rst = String::from_utf8(bytes.clone()).unwrap().replace(
             "<soapenv:Body/>",
@@ -224,7 +271,10 @@ fn the_ehdsi_soap_headers_yield_their_addressing_and_two_assertion_security() {
         assert_eq!(r.class, ErrorClass::Request, "{name}: {r}");
     }
     // The bare assertions beside them are not SOAP messages.
-    for name in ["ehdsi/openncp-legacy_hcp_SignedSamlAssertion.xml", "ehdsi/dk-ehdsi_test-tool_template_trc_unsigned.xml"] {
+    for name in [
+        "ehdsi/openncp-legacy_hcp_SignedSamlAssertion.xml",
+        "ehdsi/dk-ehdsi_test-tool_template_trc_unsigned.xml",
+    ] {
         let r = scan(&read(&root, name), &limits()).unwrap_err();
         assert_eq!(r.class, ErrorClass::Struct, "{name}: {r}");
         assert!(r.message.contains("not a SOAP Envelope"), "{name}: {r}");
@@ -253,12 +303,27 @@ fn the_ws_trust_requests_are_refused_for_what_they_carry_that_the_gateway_does_n
     let env = scan(plain.as_bytes(), &limits()).unwrap();
     let req = read_issue(&env).unwrap();
     assert_eq!(req.source, TokenSource::SecurityHeader);
-    assert_eq!(req.token_type.unwrap().uri, "urn:oasis:names:tc:SAML:2.0:assertion");
+    assert_eq!(
+        req.token_type.unwrap().uri,
+        "urn:oasis:names:tc:SAML:2.0:assertion"
+    );
     assert_eq!(req.applies_to, None);
-    assert_eq!(req.message_id.as_deref(), Some("uuid:3dfe5344-2b7e-490b-8a51-a93e7824a9c5"));
-    let SubjectToken::Saml(cut) = &req.subject else { panic!() };
-    let carried: Vec<&str> = cut.carried.iter().filter_map(|(p, _)| p.as_deref()).collect();
-    assert!(carried.contains(&"xs") && carried.contains(&"wsse"), "{carried:?}");
+    assert_eq!(
+        req.message_id.as_deref(),
+        Some("uuid:3dfe5344-2b7e-490b-8a51-a93e7824a9c5")
+    );
+    let SubjectToken::Saml(cut) = &req.subject else {
+        panic!()
+    };
+    let carried: Vec<&str> = cut
+        .carried
+        .iter()
+        .filter_map(|(p, _)| p.as_deref())
+        .collect();
+    assert!(
+        carried.contains(&"xs") && carried.contains(&"wsse"),
+        "{carried:?}"
+    );
     assert!(cut.bytes_as_sent().starts_with(b"<saml2:Assertion"));
     assert!(cut.bytes_as_sent().ends_with(b"</saml2:Assertion>"));
 
@@ -271,13 +336,22 @@ fn the_ws_trust_requests_are_refused_for_what_they_carry_that_the_gateway_does_n
     ] {
         let bytes = read(&root, name);
         let env = scan(&bytes, &limits()).unwrap_or_else(|r| panic!("{name}: {r}"));
-        assert_eq!(env.action.as_deref(), Some("http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue"));
+        assert_eq!(
+            env.action.as_deref(),
+            Some("http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue")
+        );
         let r = read_issue(&env).unwrap_err();
         assert_eq!(r.class, ErrorClass::Request, "{name}: {r}");
         assert!(r.message.contains("Claims"), "{name}: {r}");
     }
     // The projectathon RSTRC is a well-formed response envelope.
-    let bytes = read(&root, "xua-ch/epr-by-example_samples_GetXAssertion_response_raw.xml");
+    let bytes = read(
+        &root,
+        "xua-ch/epr-by-example_samples_GetXAssertion_response_raw.xml",
+    );
     let env = scan(&bytes, &limits()).unwrap();
-    assert_eq!(env.action.as_deref(), Some("http://docs.oasis-open.org/ws-sx/ws-trust/200512/RSTRC/IssueFinal"));
+    assert_eq!(
+        env.action.as_deref(),
+        Some("http://docs.oasis-open.org/ws-sx/ws-trust/200512/RSTRC/IssueFinal")
+    );
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use time::{Duration, OffsetDateTime};
+use xmlsec1::xmlsec1_available;
 use xua_gateway::mapping::ProfileSet;
 use xua_gateway::saml::dsig::{self, TrustAnchor};
 use xua_gateway::samples::{self, MintOptions};
@@ -19,7 +20,6 @@ use xua_gateway::soap::wstrust::{
 };
 use xua_gateway::soap::xca::read_request;
 use xua_gateway::soap::{ns, scan, BlockKind, Envelope, SoapLimits};
-use xmlsec1::xmlsec1_available;
 
 const ID_ATTR: &str = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion";
 
@@ -28,8 +28,14 @@ fn corpus() -> Option<std::path::PathBuf> {
     if root.join("xca").is_dir() {
         return Some(root);
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "the corpus is required in CI");
-    eprintln!("!!!!!!!! SKIPPING SOAP corpus signature checks: {} is missing !!!!!!!!", root.display());
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the corpus is required in CI"
+    );
+    eprintln!(
+        "!!!!!!!! SKIPPING SOAP corpus signature checks: {} is missing !!!!!!!!",
+        root.display()
+    );
     None
 }
 
@@ -48,7 +54,10 @@ fn minted() -> Vec<u8> {
 
 fn window() -> Window {
     let now = OffsetDateTime::now_utc();
-    Window { created: now, expires: now + Duration::minutes(5) }
+    Window {
+        created: now,
+        expires: now + Duration::minutes(5),
+    }
 }
 
 /// `xmlsec1 --verify` of `xml` against `cert_pem`; (success, stderr).
@@ -64,7 +73,10 @@ fn cli_verify(xml: &[u8], cert_pem: &[u8]) -> (bool, String) {
         .arg(&file)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The bytes of every header block except Security, and of the Body, in order.
@@ -110,9 +122,17 @@ fn an_injected_assertion_verifies_in_every_corpus_request_and_nothing_else_chang
         let before = scan(bytes, &SoapLimits::default()).unwrap();
         let out = inject_security(&before, &assertion, &window()).unwrap();
         let after = scan(&out, &SoapLimits::default()).unwrap_or_else(|r| panic!("{name}: {r}"));
-        assert_eq!(kept_parts(&before), kept_parts(&after), "{name}: bytes changed");
+        assert_eq!(
+            kept_parts(&before),
+            kept_parts(&after),
+            "{name}: bytes changed"
+        );
         assert_eq!(after.blocks_of(BlockKind::Security).count(), 1, "{name}");
-        assert_eq!(read_request(&before).unwrap(), read_request(&after).unwrap(), "{name}");
+        assert_eq!(
+            read_request(&before).unwrap(),
+            read_request(&after).unwrap(),
+            "{name}"
+        );
         let security = after.blocks_of(BlockKind::Security).next().unwrap();
         assert!(security.must_understand, "{name}");
         let (ok, why) = cli_verify(&out, samples::SAMPLE_IDP_CERT);
@@ -120,8 +140,14 @@ fn an_injected_assertion_verifies_in_every_corpus_request_and_nothing_else_chang
         // The check can fail: one changed byte in the assertion breaks it.
         let text = String::from_utf8(out.clone()).unwrap();
         let tampered = text.replacen("21868534521", "21868534522", 1);
-        assert_ne!(tampered, text, "{name}: the minted patient is not in the assertion");
-        assert!(!cli_verify(tampered.as_bytes(), samples::SAMPLE_IDP_CERT).0, "{name}");
+        assert_ne!(
+            tampered, text,
+            "{name}: the minted patient is not in the assertion"
+        );
+        assert!(
+            !cli_verify(tampered.as_bytes(), samples::SAMPLE_IDP_CERT).0,
+            "{name}"
+        );
     }
 }
 
@@ -172,13 +198,22 @@ fn an_assertion_signed_inside_an_envelope_verifies_standalone_with_its_carried_d
         .arg(&input)
         .output()
         .unwrap();
-    assert!(out.status.success(), "xmlsec1 --sign: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "xmlsec1 --sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let signed = std::fs::read(&output).unwrap();
-    assert!(cli_verify(&signed, samples::SAMPLE_IDP_CERT).0, "the in-context signature itself");
+    assert!(
+        cli_verify(&signed, samples::SAMPLE_IDP_CERT).0,
+        "the in-context signature itself"
+    );
 
     let env = scan(&signed, &SoapLimits::default()).unwrap();
     let request = read_issue(&env).unwrap();
-    let SubjectToken::Saml(cut) = &request.subject else { panic!("not a SAML subject") };
+    let SubjectToken::Saml(cut) = &request.subject else {
+        panic!("not a SAML subject")
+    };
     let standalone = cut.standalone();
     let anchor = TrustAnchor::from_cert_pem(samples::SAMPLE_IDP_CERT).unwrap();
     let (ok, why) = cli_verify(&standalone, samples::SAMPLE_IDP_CERT);
@@ -198,7 +233,10 @@ fn the_assertion_in_an_rstrc_verifies() {
     let assertion = minted();
     let now = OffsetDateTime::now_utc();
     let response = IssueResponse {
-        token: IssuedToken::Saml { assertion: &assertion, id: None },
+        token: IssuedToken::Saml {
+            assertion: &assertion,
+            id: None,
+        },
         token_type: ns::TT_SAMLV20,
         applies_to: Some("urn:aud"),
         created: now,

@@ -32,12 +32,20 @@ use xua_gateway::soap::inject::{inject_security, Window};
 use xua_gateway::soap::{scan, SoapLimits};
 
 fn corpus_file(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ihe").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/ihe")
+        .join(name);
     if path.is_file() {
         return Some(path);
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "the corpus is required in CI");
-    eprintln!("!!!!!!!! SKIPPING an upstream check: {} is missing !!!!!!!!", path.display());
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the corpus is required in CI"
+    );
+    eprintln!(
+        "!!!!!!!! SKIPPING an upstream check: {} is missing !!!!!!!!",
+        path.display()
+    );
     None
 }
 
@@ -57,7 +65,10 @@ fn injected(client: &[u8]) -> Vec<u8> {
     )
     .unwrap();
     let env = scan(client, &SoapLimits::default()).unwrap();
-    let window = Window { created: now, expires: now + time::Duration::minutes(5) };
+    let window = Window {
+        created: now,
+        expires: now + time::Duration::minutes(5),
+    };
     inject_security(&env, &assertion, &window).unwrap()
 }
 
@@ -89,11 +100,20 @@ fn the_upstream_checks_signature_patient_and_body_and_records_the_request() {
     if !xmlsec1_available() {
         return;
     }
-    let Some(request) = corpus_file("xca/nhn-xcads_IT_iti-38_request.xml") else { return };
+    let Some(request) = corpus_file("xca/nhn-xcads_IT_iti-38_request.xml") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let cert = cert_file(dir.path());
     let expect_body = request.display().to_string();
-    let up = Upstream::start(&["--cert", &cert, "--expect-patient-id", PATIENT, "--expect-body", &expect_body]);
+    let up = Upstream::start(&[
+        "--cert",
+        &cert,
+        "--expect-patient-id",
+        PATIENT,
+        "--expect-body",
+        &expect_body,
+    ]);
     let client_bytes = std::fs::read(&request).unwrap();
     let sent = injected(&client_bytes);
 
@@ -101,22 +121,34 @@ fn the_upstream_checks_signature_patient_and_body_and_records_the_request() {
     assert_eq!(response.status(), 200);
     let answer = response.bytes().unwrap();
     let env = scan(&answer, &SoapLimits::default()).unwrap();
-    assert_eq!(env.action.as_deref(), Some("urn:ihe:iti:2007:CrossGatewayQueryResponse"));
+    assert_eq!(
+        env.action.as_deref(),
+        Some("urn:ihe:iti:2007:CrossGatewayQueryResponse")
+    );
     assert_eq!(up.received(), sent);
     let meta = up.received_meta();
-    assert_eq!(meta["checks"], serde_json::json!({"signature": "ok", "patient": "ok", "body": "ok"}));
+    assert_eq!(
+        meta["checks"],
+        serde_json::json!({"signature": "ok", "patient": "ok", "body": "ok"})
+    );
     assert_eq!(meta["path"], "/xca");
 
     // Each check can fail: the client's own message (no assertion), a changed body, a changed assertion.
     let response = post(&up, SOAP, client_bytes.clone());
     assert_eq!(response.status(), 400);
     assert!(response.text().unwrap().contains("signature"));
-    assert!(up.received_meta()["checks"]["signature"].as_str().unwrap().starts_with("failed"));
+    assert!(up.received_meta()["checks"]["signature"]
+        .as_str()
+        .unwrap()
+        .starts_with("failed"));
     let text = String::from_utf8(sent.clone()).unwrap();
     let other_body = text.replace("17855599120^^^", "17855599121^^^");
     assert_eq!(post(&up, SOAP, other_body.into_bytes()).status(), 400);
     let checks = up.received_meta()["checks"].clone();
-    assert_eq!((checks["body"].as_str(), checks["signature"].as_str()), (Some("mismatch"), Some("ok")));
+    assert_eq!(
+        (checks["body"].as_str(), checks["signature"].as_str()),
+        (Some("mismatch"), Some("ok"))
+    );
     let other_patient = text.replace(PATIENT, "21868534522");
     assert_eq!(post(&up, SOAP, other_patient.into_bytes()).status(), 400);
     let checks = up.received_meta()["checks"].clone();
@@ -128,17 +160,29 @@ const MTOM_RESPONSE_CT: &str = r#"multipart/related; type="application/xop+xml";
 
 #[test]
 fn an_mtom_response_is_streamed_in_chunks_and_arrives_byte_identical() {
-    let Some(file) = corpus_file("xca/metriport_multi-mtom.txt") else { return };
+    let Some(file) = corpus_file("xca/metriport_multi-mtom.txt") else {
+        return;
+    };
     let response_file = file.display().to_string();
     let up = Upstream::start(&[
-        "--response", &response_file, "--response-type", MTOM_RESPONSE_CT,
-        "--chunk-size", "700", "--chunk-delay", "0.02",
+        "--response",
+        &response_file,
+        "--response-type",
+        MTOM_RESPONSE_CT,
+        "--chunk-size",
+        "700",
+        "--chunk-delay",
+        "0.02",
     ]);
-    let request = br#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>"#;
+    let request =
+        br#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>"#;
     let response = post(&up, SOAP, request.to_vec());
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["transfer-encoding"], "chunked");
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let (body, pieces) = multipart::read_in_pieces(response);
     assert!(pieces > 1, "the answer came in {pieces} piece(s)");
     let sent = std::fs::read(&file).unwrap();
@@ -150,7 +194,10 @@ fn an_mtom_response_is_streamed_in_chunks_and_arrives_byte_identical() {
 fn the_package_check_names_the_part_that_changed() {
     let ct = r#"multipart/related; type="application/xop+xml"; boundary=b"#;
     let sent = "--b\nContent-Type: application/xop+xml; type=\"application/soap+xml\"\n\n<e/>\n--b\nContent-ID: <1>\n\nabc\n--b--";
-    multipart::assert_same_package((ct, sent.as_bytes()), (ct, sent.replace("abc", "abd").as_bytes()));
+    multipart::assert_same_package(
+        (ct, sent.as_bytes()),
+        (ct, sent.replace("abc", "abd").as_bytes()),
+    );
 }
 
 #[test]
@@ -190,7 +237,10 @@ fn the_upstream_can_be_slow_or_redirect() {
     let up = Upstream::start(&["--redirect", "http://127.0.0.1:9/elsewhere"]);
     let response = post(&up, SOAP, b"<x/>".to_vec());
     assert_eq!(response.status(), 302);
-    assert_eq!(response.headers()["location"], "http://127.0.0.1:9/elsewhere");
+    assert_eq!(
+        response.headers()["location"],
+        "http://127.0.0.1:9/elsewhere"
+    );
 }
 
 fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -200,13 +250,22 @@ fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let subject = subject.build();
     let mut builder = X509::builder().unwrap();
     builder.set_version(2).unwrap();
-    builder.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap()).unwrap();
+    builder
+        .set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
     builder.set_subject_name(&subject).unwrap();
     builder.set_issuer_name(&subject).unwrap();
     builder.set_pubkey(&key).unwrap();
-    builder.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    builder.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
-    let san = SubjectAlternativeName::new().dns("localhost").build(&builder.x509v3_context(None, None)).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .dns("localhost")
+        .build(&builder.x509v3_context(None, None))
+        .unwrap();
     builder.append_extension(san).unwrap();
     builder.sign(&key, MessageDigest::sha256()).unwrap();
     let cert = dir.join(format!("{name}.crt.pem"));
@@ -224,7 +283,9 @@ fn tls_post(port: u16, ca: &Path) -> Result<String, String> {
     let connector = builder.build();
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = connector.connect("localhost", tcp).map_err(|e| e.to_string())?;
+    let mut tls = connector
+        .connect("localhost", tcp)
+        .map_err(|e| e.to_string())?;
     tls.write_all(b"POST /xca HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nConnection: close\r\n\r\n<x/>").unwrap();
     let mut answer = String::new();
     let _ = tls.read_to_string(&mut answer);

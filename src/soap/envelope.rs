@@ -46,7 +46,10 @@ impl BlockKind {
 
     /// WS-Addressing 1.0 allows at most one of each of these per message.
     fn unique(self) -> bool {
-        !matches!(self, BlockKind::Other | BlockKind::RelatesTo | BlockKind::Security)
+        !matches!(
+            self,
+            BlockKind::Other | BlockKind::RelatesTo | BlockKind::Security
+        )
     }
 }
 
@@ -192,7 +195,13 @@ pub fn scan<'a>(input: &'a [u8], limits: &SoapLimits) -> Result<Envelope<'a>, Re
                 let end_tag = if e.empty {
                     None
                 } else {
-                    Some(read_header(&mut cursor, limits, &mut blocks, &mut action, &mut message_id)?)
+                    Some(read_header(
+                        &mut cursor,
+                        limits,
+                        &mut blocks,
+                        &mut action,
+                        &mut message_id,
+                    )?)
                 };
                 header = Some(ElementSpan { start_tag, end_tag });
             }
@@ -286,7 +295,9 @@ fn soap_prefix(bindings: &[(Option<String>, String)], preferred: Option<&str>) -
 }
 
 fn has_default(bindings: &[(Option<String>, String)]) -> bool {
-    bindings.iter().any(|(p, uri)| p.is_none() && !uri.is_empty())
+    bindings
+        .iter()
+        .any(|(p, uri)| p.is_none() && !uri.is_empty())
 }
 
 /// Reads the Header's children up to its end tag, whose span it returns.
@@ -369,7 +380,10 @@ fn read_header(
 }
 
 /// Records the Body's child elements without reading them; returns the Body end tag's span.
-fn read_body(cursor: &mut Cursor<'_>, children: &mut Vec<BodyChild>) -> Result<Range<usize>, Rejection> {
+fn read_body(
+    cursor: &mut Cursor<'_>,
+    children: &mut Vec<BodyChild>,
+) -> Result<Range<usize>, Rejection> {
     loop {
         match cursor.next()? {
             Item::Start(e) => {

@@ -30,7 +30,10 @@ fn refused(xml: &str) -> Rejection {
 fn records_blocks_action_and_byte_ranges() {
     let xml = env(HEADER, "<q:Req xmlns:q=\"urn:q\"><q:x/></q:Req>");
     let e = scan(xml.as_bytes(), &SoapLimits::default()).unwrap();
-    assert_eq!(e.action.as_deref(), Some("urn:ihe:iti:2007:CrossGatewayQuery"));
+    assert_eq!(
+        e.action.as_deref(),
+        Some("urn:ihe:iti:2007:CrossGatewayQuery")
+    );
     assert_eq!(e.message_id.as_deref(), Some("urn:uuid:1"));
     assert_eq!(e.prefix.as_deref(), Some("s"));
     assert_eq!(e.header_soap_prefix.as_deref(), Some("s"));
@@ -60,11 +63,20 @@ fn records_blocks_action_and_byte_ranges() {
     assert_eq!(text(&header.start_tag), "<s:Header>");
     assert_eq!(text(header.end_tag.as_ref().unwrap()), "</s:Header>");
     assert_eq!(text(&e.body.start_tag), "<s:Body>");
-    assert_eq!(text(&e.body.whole()), "<s:Body><q:Req xmlns:q=\"urn:q\"><q:x/></q:Req></s:Body>");
+    assert_eq!(
+        text(&e.body.whole()),
+        "<s:Body><q:Req xmlns:q=\"urn:q\"><q:x/></q:Req></s:Body>"
+    );
     let child = e.body_child().unwrap();
     assert_eq!(child.namespace.as_deref(), Some("urn:q"));
-    assert_eq!(text(&child.range), "<q:Req xmlns:q=\"urn:q\"><q:x/></q:Req>");
-    assert_eq!(text(&e.envelope.start_tag), format!(r#"<s:Envelope xmlns:s="{S12}" xmlns:a="http://www.w3.org/2005/08/addressing">"#));
+    assert_eq!(
+        text(&child.range),
+        "<q:Req xmlns:q=\"urn:q\"><q:x/></q:Req>"
+    );
+    assert_eq!(
+        text(&e.envelope.start_tag),
+        format!(r#"<s:Envelope xmlns:s="{S12}" xmlns:a="http://www.w3.org/2005/08/addressing">"#)
+    );
 }
 
 #[test]
@@ -118,14 +130,26 @@ fn the_structure_is_strict() {
 fn dtds_entities_and_processing_instructions_are_refused() {
     let doctype = format!("<!DOCTYPE s:Envelope [<!ENTITY x \"y\">]><s:Envelope xmlns:s=\"{S12}\"><s:Body>&x;</s:Body></s:Envelope>");
     assert_eq!(refused(&doctype).class, ErrorClass::Forbidden);
-    assert_eq!(refused(&env("", "<q:a xmlns:q=\"u\">&x;</q:a>")).class, ErrorClass::Forbidden);
-    assert_eq!(refused(&env("", "<q:a xmlns:q=\"u\" b=\"&x;\"/>")).class, ErrorClass::Forbidden);
+    assert_eq!(
+        refused(&env("", "<q:a xmlns:q=\"u\">&x;</q:a>")).class,
+        ErrorClass::Forbidden
+    );
+    assert_eq!(
+        refused(&env("", "<q:a xmlns:q=\"u\" b=\"&x;\"/>")).class,
+        ErrorClass::Forbidden
+    );
     assert_eq!(refused(&env("", "<?pi x?>")).class, ErrorClass::Forbidden);
     let pi_before = format!("<?pi x?><s:Envelope xmlns:s=\"{S12}\"><s:Body/></s:Envelope>");
     assert_eq!(refused(&pi_before).class, ErrorClass::Forbidden);
-    let latin1 = env("", "").replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>");
+    let latin1 = env("", "").replace(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+    );
     assert_eq!(refused(&latin1).class, ErrorClass::Parse);
-    let xinclude = env("", "<xi:include xmlns:xi=\"http://www.w3.org/2001/XInclude\" href=\"/etc/passwd\"/>");
+    let xinclude = env(
+        "",
+        "<xi:include xmlns:xi=\"http://www.w3.org/2001/XInclude\" href=\"/etc/passwd\"/>",
+    );
     assert_eq!(refused(&xinclude).class, ErrorClass::Forbidden);
     // Predefined and character references are text, not entities.
     let fine = env("", "<q:a xmlns:q=\"u\" b=\"&amp;&#65;\">&lt;&#x41;</q:a>");
@@ -144,20 +168,70 @@ fn not_utf8_is_refused() {
 
 #[test]
 fn limits_are_checked_before_and_while_reading() {
-    let xml = env(HEADER, "<q:a xmlns:q=\"u\"><q:b><q:c x=\"1\" y=\"2\"/></q:b></q:a>");
+    let xml = env(
+        HEADER,
+        "<q:a xmlns:q=\"u\"><q:b><q:c x=\"1\" y=\"2\"/></q:b></q:a>",
+    );
     let ok = SoapLimits::default();
     assert!(scan(xml.as_bytes(), &ok).is_ok());
-    let r = scan(xml.as_bytes(), &SoapLimits { max_bytes: xml.len() - 1, ..ok }).unwrap_err();
+    let r = scan(
+        xml.as_bytes(),
+        &SoapLimits {
+            max_bytes: xml.len() - 1,
+            ..ok
+        },
+    )
+    .unwrap_err();
     assert_eq!(r.class, ErrorClass::Limit);
     let r = scan(xml.as_bytes(), &SoapLimits { max_depth: 4, ..ok }).unwrap_err();
-    assert!(r.class == ErrorClass::Limit && r.message.contains("deeper"), "{r}");
-    let r = scan(xml.as_bytes(), &SoapLimits { max_elements: 10, ..ok }).unwrap_err();
-    assert!(r.class == ErrorClass::Limit && r.message.contains("elements"), "{r}");
-    let r = scan(xml.as_bytes(), &SoapLimits { max_attributes_per_element: 1, ..ok }).unwrap_err();
-    assert!(r.class == ErrorClass::Limit && r.message.contains("attributes"), "{r}");
-    let r = scan(xml.as_bytes(), &SoapLimits { max_value_chars: 10, ..ok }).unwrap_err();
-    assert!(r.class == ErrorClass::Limit && r.message.contains("Action"), "{r}");
-    let r = scan(xml.as_bytes(), &SoapLimits { max_namespace_bindings: 2, ..ok }).unwrap_err();
+    assert!(
+        r.class == ErrorClass::Limit && r.message.contains("deeper"),
+        "{r}"
+    );
+    let r = scan(
+        xml.as_bytes(),
+        &SoapLimits {
+            max_elements: 10,
+            ..ok
+        },
+    )
+    .unwrap_err();
+    assert!(
+        r.class == ErrorClass::Limit && r.message.contains("elements"),
+        "{r}"
+    );
+    let r = scan(
+        xml.as_bytes(),
+        &SoapLimits {
+            max_attributes_per_element: 1,
+            ..ok
+        },
+    )
+    .unwrap_err();
+    assert!(
+        r.class == ErrorClass::Limit && r.message.contains("attributes"),
+        "{r}"
+    );
+    let r = scan(
+        xml.as_bytes(),
+        &SoapLimits {
+            max_value_chars: 10,
+            ..ok
+        },
+    )
+    .unwrap_err();
+    assert!(
+        r.class == ErrorClass::Limit && r.message.contains("Action"),
+        "{r}"
+    );
+    let r = scan(
+        xml.as_bytes(),
+        &SoapLimits {
+            max_namespace_bindings: 2,
+            ..ok
+        },
+    )
+    .unwrap_err();
     assert_eq!(r.class, ErrorClass::Parse, "{r}");
 }
 

@@ -153,7 +153,9 @@ fn code_for(class: ErrorClass) -> Code {
 fn plain_uri(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 256
-        && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'&')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'&')
 }
 
 #[cfg(test)]
@@ -168,7 +170,9 @@ mod tests {
         let env = scan(xml.as_bytes(), &SoapLimits::default()).unwrap();
         assert_eq!(env.action.as_deref(), Some(ns::ACTION_FAULT));
         assert!(xml.contains("<soapenv:Value>soapenv:Sender</soapenv:Value>"));
-        assert!(xml.contains(r#"<soapenv:Value xmlns:xg="urn:xua-gateway:fault">xg:PARSE</soapenv:Value>"#));
+        assert!(xml.contains(
+            r#"<soapenv:Value xmlns:xg="urn:xua-gateway:fault">xg:PARSE</soapenv:Value>"#
+        ));
         assert!(xml.contains("a &lt;bad&gt; &amp; &quot;odd&quot; value</soapenv:Text>"));
         assert!(xml.contains("<wsa:RelatesTo>urn:uuid:1</wsa:RelatesTo>"));
         assert_eq!(Fault::from_rejection(&r).http_status(), 400);

@@ -27,8 +27,7 @@ pub struct Window {
 /// xsd:dateTime in UTC to the second, as WS-Security's Basic Security Profile asks.
 pub fn timestamp(t: OffsetDateTime) -> Result<String, Rejection> {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let fmt =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     t.format(&fmt)
         .map_err(|_| Rejection::internal("cannot format a timestamp"))
 }
@@ -43,7 +42,10 @@ fn security_block(
     let expires = timestamp(window.expires)?;
     let (soap_decl, soap_prefix) = match &env.header_soap_prefix {
         Some(p) => (String::new(), p.clone()),
-        None => (format!(r#" xmlns:soapenv="{}""#, ns::SOAP12), "soapenv".to_string()),
+        None => (
+            format!(r#" xmlns:soapenv="{}""#, ns::SOAP12),
+            "soapenv".to_string(),
+        ),
     };
     let undeclare_default = if env.header_default_namespace {
         r#" xmlns="""#

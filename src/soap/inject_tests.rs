@@ -30,7 +30,8 @@ fn replaces_the_clients_security_header_and_keeps_every_other_byte() {
         "<?xml version=\"1.0\"?>\n<S:Envelope xmlns:S=\"{S12}\">\n <S:Header>\n  <wsa:Action xmlns:wsa=\"http://www.w3.org/2005/08/addressing\">urn:x</wsa:Action>\n  "
     );
     let client = r#"<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><old/></wsse:Security>"#;
-    let after = "\n </S:Header>\n <S:Body><q xmlns=\"urn:q\">&amp; body</q></S:Body>\n</S:Envelope>\n";
+    let after =
+        "\n </S:Header>\n <S:Body><q xmlns=\"urn:q\">&amp; body</q></S:Body>\n</S:Envelope>\n";
     let out = inject(&format!("{before}{client}{after}"));
     assert!(out.starts_with(&before));
     assert!(out.ends_with(after));
@@ -61,12 +62,15 @@ fn every_client_security_block_is_dropped() {
 
 #[test]
 fn a_header_is_created_with_the_envelopes_prefix_when_absent() {
-    let xml = format!("<soap:Envelope xmlns:soap=\"{S12}\"><soap:Body><b/></soap:Body></soap:Envelope>");
+    let xml =
+        format!("<soap:Envelope xmlns:soap=\"{S12}\"><soap:Body><b/></soap:Body></soap:Envelope>");
     let out = inject(&xml);
     assert!(out.starts_with(&format!(
         "<soap:Envelope xmlns:soap=\"{S12}\"><soap:Header><wsse:Security "
     )));
-    assert!(out.ends_with("</wsse:Security></soap:Header><soap:Body><b/></soap:Body></soap:Envelope>"));
+    assert!(
+        out.ends_with("</wsse:Security></soap:Header><soap:Body><b/></soap:Body></soap:Envelope>")
+    );
     assert!(security_of(&out).contains(r#" soap:mustUnderstand="true""#));
     scan(out.as_bytes(), &SoapLimits::default()).unwrap();
 }
@@ -85,7 +89,9 @@ fn a_default_namespace_envelope_gets_a_declared_prefix_and_no_inherited_default(
     let xml = format!("<Envelope xmlns=\"{S12}\"><Body/></Envelope>");
     let out = inject(&xml);
     let security = security_of(&out);
-    assert!(security.contains(&format!(r#" xmlns="" xmlns:soapenv="{S12}" soapenv:mustUnderstand="true""#)));
+    assert!(security.contains(&format!(
+        r#" xmlns="" xmlns:soapenv="{S12}" soapenv:mustUnderstand="true""#
+    )));
     assert!(out.starts_with(&format!("<Envelope xmlns=\"{S12}\"><Header><wsse:Security")));
     let env = scan(out.as_bytes(), &SoapLimits::default()).unwrap();
     assert!(env.blocks[0].must_understand);

@@ -137,7 +137,10 @@ impl<'a> Multipart<'a> {
         let headers = self.body.get(root.headers.clone()).unwrap_or_default();
         for (name, value) in part_headers(headers)? {
             if name.eq_ignore_ascii_case("content-transfer-encoding")
-                && !matches!(value.to_ascii_lowercase().as_str(), "binary" | "8bit" | "7bit")
+                && !matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "binary" | "8bit" | "7bit"
+                )
             {
                 return Err(Rejection::request(
                     "the MTOM root part's transfer encoding is not binary, 8bit or 7bit",
@@ -251,7 +254,9 @@ fn part(body: &[u8], range: Range<usize>) -> Result<Part, Rejection> {
     let consumed = match httparse::parse_headers(bytes, &mut headers) {
         Ok(httparse::Status::Complete((consumed, _))) => consumed,
         Ok(httparse::Status::Partial) => {
-            return Err(Rejection::parse("a multipart part's headers are incomplete"))
+            return Err(Rejection::parse(
+                "a multipart part's headers are incomplete",
+            ))
         }
         Err(httparse::Error::TooManyHeaders) => {
             return Err(Rejection::limit(format!(

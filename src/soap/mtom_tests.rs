@@ -66,8 +66,15 @@ fn malformed_packages_are_refused() {
         let r = Multipart::parse(ct, body.as_bytes()).unwrap_err();
         assert_eq!(r.class, class, "{ct} / {body:?}: {r}");
     }
-    let many: String = (0..=MAX_PARTS).map(|_| "--b\nContent-Type: text/plain\n\nx\n").collect::<String>() + "--b--";
-    let r = Multipart::parse(r#"multipart/related; type="application/xop+xml"; boundary=b"#, many.as_bytes()).unwrap_err();
+    let many: String = (0..=MAX_PARTS)
+        .map(|_| "--b\nContent-Type: text/plain\n\nx\n")
+        .collect::<String>()
+        + "--b--";
+    let r = Multipart::parse(
+        r#"multipart/related; type="application/xop+xml"; boundary=b"#,
+        many.as_bytes(),
+    )
+    .unwrap_err();
     assert_eq!(r.class, ErrorClass::Limit);
 }
 

@@ -238,7 +238,11 @@ fn read_query(
     }
     match queries {
         1 => {}
-        0 => return Err(Rejection::structure("the AdhocQueryRequest holds no AdhocQuery")),
+        0 => {
+            return Err(Rejection::structure(
+                "the AdhocQueryRequest holds no AdhocQuery",
+            ))
+        }
         _ => {
             return Err(Rejection::structure(
                 "the AdhocQueryRequest holds more than one AdhocQuery",
@@ -273,13 +277,12 @@ fn take_patient(
                 "the query slot {slot} must hold one patient id in single quotes"
             ))
         })?;
-    let id = cx_parse(inner).map_err(|e| {
-        Rejection::claim(format!("the patient id in the query slot {slot}: {e}"))
-    })?;
+    let id = cx_parse(inner)
+        .map_err(|e| Rejection::claim(format!("the patient id in the query slot {slot}: {e}")))?;
     match patient {
-        Some(existing) if !same_patient(existing, &id) => Err(Rejection::claim(
-            "the query names two different patients",
-        )),
+        Some(existing) if !same_patient(existing, &id) => {
+            Err(Rejection::claim("the query names two different patients"))
+        }
         Some(_) => Ok(()),
         None => {
             *patient = Some(id);
@@ -309,9 +312,9 @@ fn read_retrieve(cursor: &mut Cursor<'_>, transaction: Transaction) -> Result<Re
                 if at(&path, &[(ns::XDSB, "DocumentRequest")]) {
                     r.documents += 1;
                 } else if path.len() == 2
-                    && path
-                        .first()
-                        .is_some_and(|(n, l)| n.as_deref() == Some(ns::XDSB) && l == "DocumentRequest")
+                    && path.first().is_some_and(|(n, l)| {
+                        n.as_deref() == Some(ns::XDSB) && l == "DocumentRequest"
+                    })
                 {
                     match (e.namespace.as_deref(), e.local.as_str()) {
                         (Some(ns::XDSB), "HomeCommunityId") => r.home_community_ids += 1,
@@ -348,7 +351,12 @@ pub fn resolve_patient(
     token_patient: Option<&Identifier>,
 ) -> Result<Option<Identifier>, Rejection> {
     match (request, token_patient) {
-        (XcaRequest::Query(Query { patient: Some(q), .. }), Some(t)) => {
+        (
+            XcaRequest::Query(Query {
+                patient: Some(q), ..
+            }),
+            Some(t),
+        ) => {
             if same_patient(q, t) {
                 Ok(Some(t.clone()))
             } else {
@@ -357,7 +365,12 @@ pub fn resolve_patient(
                 ))
             }
         }
-        (XcaRequest::Query(Query { patient: Some(q), .. }), None) => Ok(Some(q.clone())),
+        (
+            XcaRequest::Query(Query {
+                patient: Some(q), ..
+            }),
+            None,
+        ) => Ok(Some(q.clone())),
         (_, t) => Ok(t.cloned()),
     }
 }

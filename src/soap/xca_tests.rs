@@ -15,7 +15,10 @@ fn query(action: &str, slots: &str) -> String {
 }
 
 fn slot(name: &str, values: &[&str]) -> String {
-    let values: String = values.iter().map(|v| format!("<r:Value>{v}</r:Value>")).collect();
+    let values: String = values
+        .iter()
+        .map(|v| format!("<r:Value>{v}</r:Value>"))
+        .collect();
     format!(r#"<r:Slot name="{name}"><r:ValueList>{values}</r:ValueList></r:Slot>"#)
 }
 
@@ -28,8 +31,14 @@ fn read(xml: &str) -> Result<XcaRequest, Rejection> {
 
 #[test]
 fn a_find_documents_query_yields_its_patient() {
-    let xml = query(ns::ACTION_ITI38, &(slot("$XDSDocumentEntryPatientId", &[PID]) + &slot("$XDSDocumentEntryStatus", &["('x')"])));
-    let XcaRequest::Query(q) = read(&xml).unwrap() else { panic!() };
+    let xml = query(
+        ns::ACTION_ITI38,
+        &(slot("$XDSDocumentEntryPatientId", &[PID])
+            + &slot("$XDSDocumentEntryStatus", &["('x')"])),
+    );
+    let XcaRequest::Query(q) = read(&xml).unwrap() else {
+        panic!()
+    };
     assert_eq!(q.transaction, Transaction::Iti38);
     assert_eq!(q.query_id.as_deref(), Some(FIND));
     let p = q.patient.clone().unwrap();
@@ -37,20 +46,26 @@ fn a_find_documents_query_yields_its_patient() {
     assert_eq!(p.system.as_deref(), Some("urn:oid:2.16.578.1.12.4.1.4.1"));
     assert_eq!(q.patient_slots, ["$XDSDocumentEntryPatientId"]);
     assert!(!format!("{q:?}").contains("17855599120"));
-    let XcaRequest::Query(q) = read(&xml.replace(ns::ACTION_ITI38, ns::ACTION_ITI18)).unwrap() else { panic!() };
+    let XcaRequest::Query(q) = read(&xml.replace(ns::ACTION_ITI38, ns::ACTION_ITI18)).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(q.transaction, Transaction::Iti18);
 }
 
 #[test]
 fn two_different_patients_or_odd_values_are_refused() {
     let other = "'1^^^&amp;2.16.578.1.12.4.1.4.1&amp;ISO'";
-    let two = slot("$XDSDocumentEntryPatientId", &[PID]) + &slot("$XDSSubmissionSetPatientId", &[other]);
+    let two =
+        slot("$XDSDocumentEntryPatientId", &[PID]) + &slot("$XDSSubmissionSetPatientId", &[other]);
     let r = read(&query(ns::ACTION_ITI38, &two)).unwrap_err();
     assert_eq!(r.class, ErrorClass::Claim);
     assert!(r.message.contains("two different patients"));
     assert!(!r.message.contains("17855599120"));
     let same = slot("$XDSDocumentEntryPatientId", &[PID]) + &slot("$XDSFolderPatientId", &[PID]);
-    let XcaRequest::Query(q) = read(&query(ns::ACTION_ITI38, &same)).unwrap() else { panic!() };
+    let XcaRequest::Query(q) = read(&query(ns::ACTION_ITI38, &same)).unwrap() else {
+        panic!()
+    };
     assert_eq!(q.patient_slots.len(), 2);
 
     let cases = [
@@ -70,21 +85,34 @@ fn two_different_patients_or_odd_values_are_refused() {
 
 #[test]
 fn a_query_without_a_patient_slot_names_no_patient() {
-    let xml = query(ns::ACTION_ITI38, &slot("$XDSDocumentEntryUUID", &["('urn:uuid:1')"]));
-    let XcaRequest::Query(q) = read(&xml).unwrap() else { panic!() };
+    let xml = query(
+        ns::ACTION_ITI38,
+        &slot("$XDSDocumentEntryUUID", &["('urn:uuid:1')"]),
+    );
+    let XcaRequest::Query(q) = read(&xml).unwrap() else {
+        panic!()
+    };
     assert_eq!(q.patient, None);
     assert!(q.patient_slots.is_empty());
 }
 
 #[test]
 fn the_action_must_match_the_body() {
-    let xml = query(ns::ACTION_ITI39, &slot("$XDSDocumentEntryPatientId", &[PID]));
+    let xml = query(
+        ns::ACTION_ITI39,
+        &slot("$XDSDocumentEntryPatientId", &[PID]),
+    );
     let r = read(&xml).unwrap_err();
     assert_eq!(r.class, ErrorClass::Request);
     assert!(r.message.contains("RetrieveDocumentSetRequest"));
-    let r = read(&query("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", "")).unwrap_err();
+    let r = read(&query(
+        "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b",
+        "",
+    ))
+    .unwrap_err();
     assert_eq!(r.class, ErrorClass::Request);
-    let no_action = query(ns::ACTION_ITI38, "").replace(&format!("<a:Action>{}</a:Action>", ns::ACTION_ITI38), "");
+    let no_action = query(ns::ACTION_ITI38, "")
+        .replace(&format!("<a:Action>{}</a:Action>", ns::ACTION_ITI38), "");
     assert_eq!(read(&no_action).unwrap_err().class, ErrorClass::Request);
 }
 
@@ -97,8 +125,20 @@ fn retrieve(action: &str, requests: &str) -> String {
 #[test]
 fn a_retrieve_reports_counts_only() {
     let one = "<x:DocumentRequest><x:HomeCommunityId>urn:oid:1.2</x:HomeCommunityId><x:RepositoryUniqueId>1.3</x:RepositoryUniqueId><x:DocumentUniqueId>1.4</x:DocumentUniqueId></x:DocumentRequest>";
-    let XcaRequest::Retrieve(r) = read(&retrieve(ns::ACTION_ITI39, &format!("{one}{one}"))).unwrap() else { panic!() };
-    assert_eq!((r.documents, r.home_community_ids, r.repository_unique_ids, r.document_unique_ids), (2, 2, 2, 2));
+    let XcaRequest::Retrieve(r) =
+        read(&retrieve(ns::ACTION_ITI39, &format!("{one}{one}"))).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            r.documents,
+            r.home_community_ids,
+            r.repository_unique_ids,
+            r.document_unique_ids
+        ),
+        (2, 2, 2, 2)
+    );
     assert_eq!(r.transaction, Transaction::Iti39);
     let r = read(&retrieve(ns::ACTION_ITI43, "")).unwrap_err();
     assert_eq!(r.class, ErrorClass::Struct);
@@ -106,16 +146,30 @@ fn a_retrieve_reports_counts_only() {
 
 #[test]
 fn the_patient_is_resolved_against_the_token() {
-    let xml = query(ns::ACTION_ITI38, &slot("$XDSDocumentEntryPatientId", &[PID]));
+    let xml = query(
+        ns::ACTION_ITI38,
+        &slot("$XDSDocumentEntryPatientId", &[PID]),
+    );
     let request = read(&xml).unwrap();
-    let XcaRequest::Query(q) = &request else { panic!() };
+    let XcaRequest::Query(q) = &request else {
+        panic!()
+    };
     let p = q.patient.clone().unwrap();
-    assert_eq!(resolve_patient(&request, Some(&p)).unwrap(), Some(p.clone()));
+    assert_eq!(
+        resolve_patient(&request, Some(&p)).unwrap(),
+        Some(p.clone())
+    );
     assert_eq!(resolve_patient(&request, None).unwrap(), Some(p.clone()));
-    let other = Identifier { id: "1".into(), ..p.clone() };
+    let other = Identifier {
+        id: "1".into(),
+        ..p.clone()
+    };
     let r = resolve_patient(&request, Some(&other)).unwrap_err();
     assert_eq!(r.class, ErrorClass::Claim);
-    let no_system = Identifier { system: None, ..p.clone() };
+    let no_system = Identifier {
+        system: None,
+        ..p.clone()
+    };
     assert!(resolve_patient(&request, Some(&no_system)).is_err());
     let retrieve = XcaRequest::Retrieve(Retrieve {
         transaction: Transaction::Iti39,
@@ -124,6 +178,9 @@ fn the_patient_is_resolved_against_the_token() {
         repository_unique_ids: 1,
         document_unique_ids: 1,
     });
-    assert_eq!(resolve_patient(&retrieve, Some(&other)).unwrap(), Some(other));
+    assert_eq!(
+        resolve_patient(&retrieve, Some(&other)).unwrap(),
+        Some(other)
+    );
     assert_eq!(resolve_patient(&retrieve, None).unwrap(), None);
 }

@@ -57,7 +57,8 @@ impl Element<'_> {
     /// An unqualified attribute's value, normalised and unescaped.
     pub fn attr(&self, name: &str) -> Result<Option<String>, Rejection> {
         for attr in self.start.attributes() {
-            let attr = attr.map_err(|_| Rejection::parse("SOAP input has a malformed attribute"))?;
+            let attr =
+                attr.map_err(|_| Rejection::parse("SOAP input has a malformed attribute"))?;
             if attr.key.as_ref() == name {
                 let value = attr
                     .normalized_value(XmlVersion::Implicit1_0)
@@ -81,20 +82,20 @@ impl Element<'_> {
                 .unwrap_or_default();
             match decl {
                 PrefixDeclaration::Default => out.push((None, uri)),
-                PrefixDeclaration::Named(p) => {
-                    out.push((Some(p.to_string()), uri))
-                }
+                PrefixDeclaration::Named(p) => out.push((Some(p.to_string()), uri)),
             }
         }
         out
     }
-
 }
 
 pub(crate) enum Item<'i> {
     Start(Element<'i>),
     /// An end tag; `span` covers `</a>`, `depth` is the closed element's depth.
-    End { span: Range<usize>, depth: usize },
+    End {
+        span: Range<usize>,
+        depth: usize,
+    },
     /// Character data (text, CDATA or a resolved reference), decoded.
     Text(Cow<'i, str>),
     /// A comment inside the root element (outside it comments are skipped).
@@ -116,7 +117,10 @@ pub(crate) struct Cursor<'i> {
 }
 
 /// UTF-8 text of `bytes` after the size check, without a BOM, and the BOM's length.
-pub(crate) fn text_of<'b>(bytes: &'b [u8], limits: &SoapLimits) -> Result<(&'b str, usize), Rejection> {
+pub(crate) fn text_of<'b>(
+    bytes: &'b [u8],
+    limits: &SoapLimits,
+) -> Result<(&'b str, usize), Rejection> {
     if bytes.len() > limits.max_bytes {
         return Err(Rejection::limit(format!(
             "the SOAP message is larger than {} bytes",
@@ -175,7 +179,8 @@ impl<'i> Cursor<'i> {
         local: &str,
     ) -> Result<Option<String>, Rejection> {
         for attr in element.start.attributes() {
-            let attr = attr.map_err(|_| Rejection::parse("SOAP input has a malformed attribute"))?;
+            let attr =
+                attr.map_err(|_| Rejection::parse("SOAP input has a malformed attribute"))?;
             let (resolved, name) = self.reader.resolver().resolve_attribute(attr.key);
             let bound = matches!(resolved, ResolveResult::Bound(ns) if ns.as_ref() == namespace);
             if bound && name.as_ref() == local {
@@ -191,10 +196,12 @@ impl<'i> Cursor<'i> {
     pub fn next(&mut self) -> Result<Item<'i>, Rejection> {
         loop {
             let before = self.position();
-            let (resolved, event) = self
-                .reader
-                .read_resolved_event()
-                .map_err(|e| Rejection::parse(format!("the SOAP message is not well-formed XML ({})", kind(&e))))?;
+            let (resolved, event) = self.reader.read_resolved_event().map_err(|e| {
+                Rejection::parse(format!(
+                    "the SOAP message is not well-formed XML ({})",
+                    kind(&e)
+                ))
+            })?;
             let namespace = match resolved {
                 ResolveResult::Bound(ns) => Some(ns.as_ref().to_string()),
                 ResolveResult::Unbound => None,
@@ -317,7 +324,8 @@ impl<'i> Cursor<'i> {
         }
         let mut count = 0usize;
         for attr in start.attributes() {
-            let attr = attr.map_err(|_| Rejection::parse("the SOAP message has a malformed attribute"))?;
+            let attr =
+                attr.map_err(|_| Rejection::parse("the SOAP message has a malformed attribute"))?;
             count += 1;
             if count > self.limits.max_attributes_per_element {
                 return Err(Rejection::limit(format!(
@@ -327,7 +335,10 @@ impl<'i> Cursor<'i> {
             }
             check_references_in_attribute(&attr.value)?;
         }
-        if namespace.as_deref().is_some_and(|n| crate::saml::ns::XINCLUDE_ALL.contains(&n)) {
+        if namespace
+            .as_deref()
+            .is_some_and(|n| crate::saml::ns::XINCLUDE_ALL.contains(&n))
+        {
             return Err(Rejection::forbidden("XInclude is not allowed"));
         }
         let local = start.local_name().as_ref().to_string();
@@ -385,7 +396,10 @@ pub(crate) fn simple_text(
 }
 
 /// Reads past the element whose start was just read (at `depth`), returning its end tag's span.
-pub(crate) fn skip_element(cursor: &mut Cursor<'_>, depth: usize) -> Result<Range<usize>, Rejection> {
+pub(crate) fn skip_element(
+    cursor: &mut Cursor<'_>,
+    depth: usize,
+) -> Result<Range<usize>, Rejection> {
     loop {
         match cursor.next()? {
             Item::End { span, depth: d } if d == depth => return Ok(span),

@@ -9,7 +9,10 @@ pub fn assert_same_package(sent: (&str, &[u8]), got: (&str, &[u8])) {
     if sent.1 == got.1 {
         return;
     }
-    let (Ok(a), Ok(b)) = (Multipart::parse(sent.0, sent.1), Multipart::parse(got.0, got.1)) else {
+    let (Ok(a), Ok(b)) = (
+        Multipart::parse(sent.0, sent.1),
+        Multipart::parse(got.0, got.1),
+    ) else {
         panic!(
             "the package changed on the way ({} bytes sent, {} received) and no longer parses",
             sent.1.len(),

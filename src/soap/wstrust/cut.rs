@@ -54,8 +54,14 @@ impl<'a> CutAssertion<'a> {
         if self.carried.is_empty() {
             return Cow::Borrowed(self.bytes_as_sent());
         }
-        let head = self.input.get(self.range.start..self.name_end).unwrap_or_default();
-        let tail = self.input.get(self.name_end..self.range.end).unwrap_or_default();
+        let head = self
+            .input
+            .get(self.range.start..self.name_end)
+            .unwrap_or_default();
+        let tail = self
+            .input
+            .get(self.name_end..self.range.end)
+            .unwrap_or_default();
         let mut out = Vec::with_capacity(self.range.len() + 64 * self.carried.len());
         out.extend_from_slice(head);
         for (prefix, uri) in &self.carried {
@@ -82,7 +88,11 @@ impl fmt::Debug for CutAssertion<'_> {
             .field("range", &self.range)
             .field(
                 "carried_prefixes",
-                &self.carried.iter().map(|(p, _)| p.as_deref()).collect::<Vec<_>>(),
+                &self
+                    .carried
+                    .iter()
+                    .map(|(p, _)| p.as_deref())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }

@@ -38,7 +38,11 @@ impl RequestedType {
                 TokenKind::Saml2
             }
             ns::VT_JWT => TokenKind::Jwt,
-            _ => return Err(Rejection::request("the requested TokenType is not supported")),
+            _ => {
+                return Err(Rejection::request(
+                    "the requested TokenType is not supported",
+                ))
+            }
         };
         Ok(Self {
             kind,
@@ -200,10 +204,19 @@ fn finish<'a>(found: Found<'a>, message_id: Option<String>) -> Result<IssueReque
                 "the RequestType is not Issue (only Issue is supported)",
             ))
         }
-        None => return Err(Rejection::request("the RequestSecurityToken has no RequestType")),
+        None => {
+            return Err(Rejection::request(
+                "the RequestSecurityToken has no RequestType",
+            ))
+        }
     }
-    let token_type = found.token_type.as_deref().map(RequestedType::parse).transpose()?;
-    let (subject, source, requester) = match (found.on_behalf_of, found.act_as, found.header_token) {
+    let token_type = found
+        .token_type
+        .as_deref()
+        .map(RequestedType::parse)
+        .transpose()?;
+    let (subject, source, requester) = match (found.on_behalf_of, found.act_as, found.header_token)
+    {
         (Some(_), Some(_), _) => {
             return Err(Rejection::structure(
                 "the RequestSecurityToken has both OnBehalfOf and ActAs",
@@ -282,9 +295,7 @@ fn rst_child<'a>(
         (Some(ns::WST), "KeyType") => {
             found.once("KeyType")?;
             if text(cursor, &e, "the KeyType", limits)? != ns::WST_BEARER {
-                return Err(Rejection::request(
-                    "only the Bearer KeyType is supported",
-                ));
+                return Err(Rejection::request("only the Bearer KeyType is supported"));
             }
         }
         (Some(ns::WST), "Lifetime") => {
@@ -342,8 +353,13 @@ fn text(
 }
 
 /// `wsp:AppliesTo` holding one `wsa:EndpointReference` with one `wsa:Address`.
-fn applies_to(cursor: &mut Cursor<'_>, e: &Element<'_>, limits: &SoapLimits) -> Result<String, Rejection> {
-    let bad = || Rejection::request("AppliesTo must hold one wsa:EndpointReference with an Address");
+fn applies_to(
+    cursor: &mut Cursor<'_>,
+    e: &Element<'_>,
+    limits: &SoapLimits,
+) -> Result<String, Rejection> {
+    let bad =
+        || Rejection::request("AppliesTo must hold one wsa:EndpointReference with an Address");
     if e.empty {
         return Err(bad());
     }
@@ -431,7 +447,11 @@ fn wrapped_token<'a>(
 }
 
 /// Cuts out the assertion whose start tag was just read, with the ancestor bindings it relies on.
-fn cut<'a>(cursor: &mut Cursor<'_>, input: &'a [u8], e: &Element<'_>) -> Result<CutAssertion<'a>, Rejection> {
+fn cut<'a>(
+    cursor: &mut Cursor<'_>,
+    input: &'a [u8],
+    e: &Element<'_>,
+) -> Result<CutAssertion<'a>, Rejection> {
     let carried = carried_bindings(cursor.bindings(), &e.declarations());
     let end = if e.empty {
         e.span.end
@@ -439,7 +459,12 @@ fn cut<'a>(cursor: &mut Cursor<'_>, input: &'a [u8], e: &Element<'_>) -> Result<
         xml::skip_element(cursor, e.depth)?.end
     };
     let name_end = e.span.start + 1 + e.start.name().as_ref().len();
-    Ok(CutAssertion::new(input, e.span.start..end, name_end, carried))
+    Ok(CutAssertion::new(
+        input,
+        e.span.start..end,
+        name_end,
+        carried,
+    ))
 }
 
 /// The compact JWT in a BinarySecurityToken: base64 of it (WS-Security's default EncodingType), or the

@@ -34,7 +34,9 @@ fn an_on_behalf_of_assertion_is_cut_out_with_the_ancestor_bindings_it_needs() {
     assert_eq!(req.context.as_deref(), Some("urn:ctx"));
     assert_eq!(req.message_id.as_deref(), Some("urn:uuid:m"));
     assert_eq!(req.requester, None);
-    let SubjectToken::Saml(cut) = &req.subject else { panic!() };
+    let SubjectToken::Saml(cut) = &req.subject else {
+        panic!()
+    };
     assert_eq!(cut.bytes_as_sent(), ASSERTION.as_bytes());
     let start = xml.find("<saml2:Assertion").unwrap();
     assert_eq!(cut.range, start..start + ASSERTION.len());
@@ -58,7 +60,9 @@ fn an_assertion_that_needs_nothing_from_its_ancestors_stands_alone_as_sent() {
         ASSERTION.replace("ID=\"_1\"", "xmlns:S=\"urn:mine\" xmlns:wst=\"urn:mine2\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" ID=\"_1\"")
     );
     let req = read(&xml).unwrap();
-    let SubjectToken::Saml(cut) = &req.subject else { panic!() };
+    let SubjectToken::Saml(cut) = &req.subject else {
+        panic!()
+    };
     assert!(cut.carried.is_empty(), "{:?}", cut.carried);
     assert!(matches!(cut.standalone(), std::borrow::Cow::Borrowed(_)));
 }
@@ -68,9 +72,16 @@ fn jwts_in_binary_security_tokens_raw_or_base64() {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(JWT);
     for bst in [
-        format!(r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt">{JWT}</wsse:BinarySecurityToken>"#),
-        format!(r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt" EncodingType="{}">{b64}</wsse:BinarySecurityToken>"#, ns::WSSE_BASE64),
-        format!(r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt">{b64}</wsse:BinarySecurityToken>"#),
+        format!(
+            r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt">{JWT}</wsse:BinarySecurityToken>"#
+        ),
+        format!(
+            r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt" EncodingType="{}">{b64}</wsse:BinarySecurityToken>"#,
+            ns::WSSE_BASE64
+        ),
+        format!(
+            r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt">{b64}</wsse:BinarySecurityToken>"#
+        ),
     ] {
         let xml = rst("", &format!("<wst14:ActAs xmlns:wst14=\"http://docs.oasis-open.org/ws-sx/ws-trust/200802\">{bst}</wst14:ActAs><wst:TokenType>urn:ietf:params:oauth:token-type:jwt</wst:TokenType>"));
         let req = read(&xml).unwrap();
@@ -98,12 +109,20 @@ fn the_security_header_token_is_the_subject_or_the_requester() {
     let req = read(&xml).unwrap();
     assert_eq!(req.source, TokenSource::SecurityHeader);
     assert!(matches!(req.subject, SubjectToken::Saml(_)));
-    let xml = rst(ASSERTION, &format!(r#"<wst:OnBehalfOf><wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt">{JWT}</wsse:BinarySecurityToken></wst:OnBehalfOf>"#));
+    let xml = rst(
+        ASSERTION,
+        &format!(
+            r#"<wst:OnBehalfOf><wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt">{JWT}</wsse:BinarySecurityToken></wst:OnBehalfOf>"#
+        ),
+    );
     let req = read(&xml).unwrap();
     assert_eq!(req.subject, SubjectToken::Jwt(JWT.into()));
     assert!(matches!(req.requester, Some(SubjectToken::Saml(_))));
     // A certificate token in the header is not a subject token.
-    let xml = rst(r#"<wsse:BinarySecurityToken ValueType="x509">MII=</wsse:BinarySecurityToken>"#, "");
+    let xml = rst(
+        r#"<wsse:BinarySecurityToken ValueType="x509">MII=</wsse:BinarySecurityToken>"#,
+        "",
+    );
     assert_eq!(read(&xml).unwrap_err().class, ErrorClass::Request);
 }
 
@@ -142,10 +161,16 @@ fn must_understand_blocks_the_gateway_does_not_process_are_found() {
     let xml = rst(ASSERTION, "");
     let env = scan(xml.as_bytes(), &SoapLimits::default()).unwrap();
     assert!(not_understood(&env).is_none());
-    let xml = xml.replace("</S:Header>", "<v:x xmlns:v=\"urn:v\" S:mustUnderstand=\"1\"/></S:Header>");
+    let xml = xml.replace(
+        "</S:Header>",
+        "<v:x xmlns:v=\"urn:v\" S:mustUnderstand=\"1\"/></S:Header>",
+    );
     let env = scan(xml.as_bytes(), &SoapLimits::default()).unwrap();
     assert_eq!(not_understood(&env).unwrap().local, "x");
-    let other_role = xml.replace("S:mustUnderstand=\"1\"", "S:mustUnderstand=\"1\" S:role=\"urn:someone-else\"");
+    let other_role = xml.replace(
+        "S:mustUnderstand=\"1\"",
+        "S:mustUnderstand=\"1\" S:role=\"urn:someone-else\"",
+    );
     let env = scan(other_role.as_bytes(), &SoapLimits::default()).unwrap();
     assert!(not_understood(&env).is_none());
 }

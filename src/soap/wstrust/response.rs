@@ -159,7 +159,10 @@ fn requested_token(token: &IssuedToken<'_>) -> Result<String, Rejection> {
 }
 
 fn plain(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'&')
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'&')
 }
 
 /// The WS-Trust fault for a rejection: Code Sender (Receiver for our own failures), Subcode the WS-Trust

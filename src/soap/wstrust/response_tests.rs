@@ -27,13 +27,18 @@ fn an_rstrc_carries_the_assertion_lifetime_type_and_audience() {
     assert_eq!(env.action.as_deref(), Some(ns::ACTION_RSTRC_ISSUE_FINAL));
     let child = env.body_child().unwrap();
     assert_eq!(child.local, "RequestSecurityTokenResponseCollection");
-    assert!(xml.contains(&format!("<wst:RequestedSecurityToken>{ASSERTION}</wst:RequestedSecurityToken>")));
+    assert!(xml.contains(&format!(
+        "<wst:RequestedSecurityToken>{ASSERTION}</wst:RequestedSecurityToken>"
+    )));
     assert!(xml.contains("<wst:Lifetime><wsu:Created>2026-01-01T10:00:00Z</wsu:Created><wsu:Expires>2026-01-01T10:05:00Z</wsu:Expires></wst:Lifetime>"));
     assert!(xml.contains("<wsa:Address>urn:aud&amp;x</wsa:Address>"));
     assert!(xml.contains(r#"<wst:RequestSecurityTokenResponse Context="urn:ctx">"#));
     assert!(xml.contains("<wsa:RelatesTo>urn:uuid:req</wsa:RelatesTo>"));
     assert!(xml.contains(r#"ValueType="http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID">_a1</wsse:KeyIdentifier>"#));
-    assert!(xml.contains(&format!("<wst:TokenType>{}</wst:TokenType>", ns::TT_SAMLV20)));
+    assert!(xml.contains(&format!(
+        "<wst:TokenType>{}</wst:TokenType>",
+        ns::TT_SAMLV20
+    )));
 }
 
 #[test]
@@ -46,7 +51,10 @@ fn a_jwt_is_sent_base64_in_a_binary_security_token() {
     let xml = response_envelope(&r, ResponseShape::Single, None).unwrap();
     let env = scan(xml.as_bytes(), &SoapLimits::default()).unwrap();
     assert_eq!(env.action.as_deref(), Some(ns::ACTION_RSTR_ISSUE));
-    assert_eq!(env.body_child().unwrap().local, "RequestSecurityTokenResponse");
+    assert_eq!(
+        env.body_child().unwrap().local,
+        "RequestSecurityTokenResponse"
+    );
     let b64 = base64::engine::general_purpose::STANDARD.encode(JWT);
     assert!(xml.contains(&format!(
         r#"<wsse:BinarySecurityToken ValueType="urn:ietf:params:oauth:token-type:jwt" EncodingType="{}">{b64}</wsse:BinarySecurityToken>"#,
@@ -63,19 +71,52 @@ fn a_bad_lifetime_or_token_is_refused() {
     assert!(response_envelope(&r, ResponseShape::Single, None).is_err());
     let r = response(IssuedToken::Jwt("a <b>"));
     assert!(response_envelope(&r, ResponseShape::Single, None).is_err());
-    let r = response(IssuedToken::Saml { assertion: b"<?xml version=\"1.0\"?><a/>", id: None });
+    let r = response(IssuedToken::Saml {
+        assertion: b"<?xml version=\"1.0\"?><a/>",
+        id: None,
+    });
     assert!(response_envelope(&r, ResponseShape::Single, None).is_err());
 }
 
 #[test]
 fn ws_trust_faults_by_error_class() {
     let cases = [
-        (Rejection::sig("bad signature"), Code::Sender, "FailedAuthentication", "SIG"),
-        (Rejection::time("expired"), Code::Sender, "FailedAuthentication", "TIME"),
-        (Rejection::parse("not xml"), Code::Sender, "InvalidRequest", "PARSE"),
-        (Rejection::request("no token"), Code::Sender, "InvalidRequest", "REQUEST"),
-        (Rejection::target("not ours"), Code::Sender, "InvalidScope", "TARGET"),
-        (Rejection::internal("key"), Code::Receiver, "RequestFailed", "INTERNAL"),
+        (
+            Rejection::sig("bad signature"),
+            Code::Sender,
+            "FailedAuthentication",
+            "SIG",
+        ),
+        (
+            Rejection::time("expired"),
+            Code::Sender,
+            "FailedAuthentication",
+            "TIME",
+        ),
+        (
+            Rejection::parse("not xml"),
+            Code::Sender,
+            "InvalidRequest",
+            "PARSE",
+        ),
+        (
+            Rejection::request("no token"),
+            Code::Sender,
+            "InvalidRequest",
+            "REQUEST",
+        ),
+        (
+            Rejection::target("not ours"),
+            Code::Sender,
+            "InvalidScope",
+            "TARGET",
+        ),
+        (
+            Rejection::internal("key"),
+            Code::Receiver,
+            "RequestFailed",
+            "INTERNAL",
+        ),
     ];
     for (rejection, code, trust, class) in cases {
         let f = fault_for(&rejection);

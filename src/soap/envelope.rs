@@ -100,7 +100,7 @@ pub struct BodyChild {
 }
 
 /// A scanned SOAP 1.2 envelope: positions into the bytes it was scanned from, which it keeps.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Envelope<'a> {
     input: &'a [u8],
     pub limits: SoapLimits,
@@ -119,6 +119,22 @@ pub struct Envelope<'a> {
     /// The WS-Addressing Action, trimmed (senders pad it with newlines).
     pub action: Option<String>,
     pub message_id: Option<String>,
+}
+
+/// Debug leaves the message's bytes out: the Body names patients.
+impl std::fmt::Debug for Envelope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("bytes", &self.input.len())
+            .field("prefix", &self.prefix)
+            .field("header", &self.header)
+            .field("blocks", &self.blocks)
+            .field("body", &self.body)
+            .field("body_children", &self.body_children)
+            .field("action", &self.action)
+            .field("message_id", &self.message_id)
+            .finish()
+    }
 }
 
 impl<'a> Envelope<'a> {

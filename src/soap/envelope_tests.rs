@@ -244,3 +244,10 @@ fn a_rebound_envelope_prefix_is_not_used_for_header_attributes() {
     assert_eq!(e.prefix.as_deref(), Some("s"));
     assert_eq!(e.header_soap_prefix.as_deref(), Some("h"));
 }
+
+#[test]
+fn debug_does_not_show_the_message() {
+    let xml = env(HEADER, "<q:Req xmlns:q=\"urn:q\">21868534521</q:Req>");
+    let e = scan(xml.as_bytes(), &SoapLimits::default()).unwrap();
+    assert!(!format!("{e:?}").contains("21868534521"));
+}

@@ -58,11 +58,13 @@ impl Element<'_> {
     pub fn attr(&self, name: &str) -> Result<Option<String>, Rejection> {
         for attr in self.start.attributes() {
             let attr =
-                attr.map_err(|_| Rejection::parse("SOAP input has a malformed attribute"))?;
+                attr.map_err(|_| Rejection::parse("the SOAP message has a malformed attribute"))?;
             if attr.key.as_ref() == name {
                 let value = attr
                     .normalized_value(XmlVersion::Implicit1_0)
-                    .map_err(|_| Rejection::parse("SOAP input has a malformed attribute value"))?;
+                    .map_err(|_| {
+                        Rejection::parse("the SOAP message has a malformed attribute value")
+                    })?;
                 return Ok(Some(value.into_owned()));
             }
         }
@@ -180,13 +182,15 @@ impl<'i> Cursor<'i> {
     ) -> Result<Option<String>, Rejection> {
         for attr in element.start.attributes() {
             let attr =
-                attr.map_err(|_| Rejection::parse("SOAP input has a malformed attribute"))?;
+                attr.map_err(|_| Rejection::parse("the SOAP message has a malformed attribute"))?;
             let (resolved, name) = self.reader.resolver().resolve_attribute(attr.key);
             let bound = matches!(resolved, ResolveResult::Bound(ns) if ns.as_ref() == namespace);
             if bound && name.as_ref() == local {
                 let value = attr
                     .normalized_value(XmlVersion::Implicit1_0)
-                    .map_err(|_| Rejection::parse("SOAP input has a malformed attribute value"))?;
+                    .map_err(|_| {
+                        Rejection::parse("the SOAP message has a malformed attribute value")
+                    })?;
                 return Ok(Some(value.into_owned()));
             }
         }

@@ -30,4 +30,5 @@ pub mod replay;
 pub mod rules;
 pub mod saml;
 pub mod samples;
+pub mod soap;
 pub mod startup;

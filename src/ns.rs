@@ -18,3 +18,25 @@ pub const HL7: &str = "urn:hl7-org:v3";
 pub const XINCLUDE: &str = "http://www.w3.org/2001/XInclude";
 /// XInclude's current namespace and the 2003 one older processors still honour.
 pub const XINCLUDE_ALL: [&str; 2] = [XINCLUDE, "http://www.w3.org/2003/XInclude"];
+
+// SOAP, WS-Addressing, WS-Security, WS-Trust, WS-Policy, XOP and the ebXML registry of IHE XCA/XDS.
+pub const SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const WSA: &str = "http://www.w3.org/2005/08/addressing";
+pub const WSSE: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+pub const WSSE11: &str = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd";
+pub const WSU: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+pub const WST: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512";
+/// WS-Trust 1.4 defines `ActAs` in its own namespace; 1.3 requests carry it from there.
+pub const WST14: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200802";
+/// WS-Policy 1.2 (what WS-Trust 1.3 clients write for AppliesTo) and WS-Policy 1.5.
+pub const WSP: &str = "http://schemas.xmlsoap.org/ws/2004/09/policy";
+pub const WSP15: &str = "http://www.w3.org/ns/ws-policy";
+pub const XOP: &str = "http://www.w3.org/2004/08/xop/include";
+pub const RIM: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
+pub const QUERY: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0";
+pub const XDSB: &str = "urn:ihe:iti:xds-b:2007";
+/// Subcodes of the gateway's own faults carry the error class in this namespace (`xg:PARSE`, ...).
+pub const GATEWAY_FAULT: &str = "urn:xua-gateway:fault";

@@ -11,8 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-#[path = "../support/xmlsec1.rs"]
-mod xmlsec1;
+use crate::xmlsec1;
 use xmlsec1::xmlsec1_available;
 
 use base64::Engine as _;

@@ -4,6 +4,12 @@
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
+#[path = "../support/multipart.rs"]
+mod multipart;
+#[path = "../support/upstream.rs"]
+mod upstream;
+#[path = "../support/xmlsec1.rs"]
+mod xmlsec1;
 
 mod corpus;
 mod decoding;
@@ -13,3 +19,6 @@ mod ihe_profile;
 mod roundtrip_props;
 mod rules;
 mod rules_register;
+mod soap_corpus;
+mod soap_signatures;
+mod soap_upstream;

@@ -364,7 +364,7 @@ impl Default for AuditConfig {
     }
 }
 
-/// Ten years. Neither Normen's guide (seeds/003) nor pasientjournalloven § 25 fixes a period (logs are kept
+/// Ten years. Neither Normen's guide (docs/norway-profile.md, "The access log: what Normen requires") nor pasientjournalloven § 25 fixes a period (logs are kept
 /// as long as the health care they document makes necessary); ten years covers the patient's right to see
 /// who looked and the controller's follow-up of complaints, and an operator can lengthen it or set 0.
 fn default_retention_days() -> u32 {

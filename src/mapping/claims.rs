@@ -485,7 +485,7 @@ pub(super) fn decode_field(
             value,
             what.to_string(),
         )?)],
-        // Profiles disagree on arrays versus single objects (research/ihe.md F23); accept both.
+        // Profiles disagree on arrays versus single objects (docs/ihe-profiles.md, "Switzerland: CH:XUA and CH:IUA"); accept both.
         JwtCodec::CodedArray => one_or_many(value)
             .into_iter()
             .map(|v| coded_from(v, what.to_string()).map(FieldValue::Coded))

@@ -227,7 +227,7 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 }
 
 /// NHN's `<decision-ref><id value=".."/><user-selected value="True"/></decision-ref>`; `user-reason` is this
-/// gateway's addition for the seed's free-text reason.
+/// gateway's addition for the data model's free-text reason (docs/norway-profile.md).
 pub fn decision_ref_from_fragment(f: &XmlFragment) -> Result<DecisionRef, String> {
     let id = f
         .child("id")

@@ -15,7 +15,7 @@ use prometheus::{
 use crate::error::ErrorClass;
 use crate::model::{Direction, Outcome};
 
-/// The pipeline's stages, in order (DESIGN.md).
+/// The pipeline's stages, in order (docs/architecture.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Verify,

@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn sample_and_corpus_numbers_pass() {
-        // Ordinary fødselsnumre (from the trust framework's and the seed's examples).
+        // Ordinary fødselsnumre (from the trust framework's and the data model's examples).
         for n in ["03128734502", "14035234595", "04056600324", "12119000465"] {
             assert_eq!(check(IdKind::Fnr, n, false), Ok(()), "{n}");
         }

@@ -1,4 +1,4 @@
-//! The SAML items of the attack checklist (research/security.md §5, items 1–38), one test per item, named
+//! The SAML items of the attack checklist (docs/attack-checklist.md, items 1–38), one test per item, named
 //! after its number. Every bad input is built from a freshly minted, validly signed assertion (see `forge`)
 //! and sent through `POST /token`; each test asserts the error class, that no token was issued, that the
 //! input is not echoed, and that exactly one audit record was written.

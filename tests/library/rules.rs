@@ -1,4 +1,4 @@
-//! The rules stage at library level: the fastlege override on the seed's example 8.1 (decode the sample
+//! The rules stage at library level: the fastlege override on the data model's example 8.1 (docs/norway-profile.md, "The fastlege rule") (decode the sample
 //! claims, apply the rules for encode-xua with the sample register, encode XUA), value validation with the
 //! field named, strict/lenient, the sample data in strict mode, and the real NHN tokens in lenient mode.
 

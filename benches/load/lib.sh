@@ -57,5 +57,13 @@ wrk_run() {
   BODY_FILE="$1" wrk -t"$threads" -c"$3" -d"$4s" -s benches/load/post.lua "http://127.0.0.1:$2/token" | grep '^RESULT'
 }
 
+# cpu_ticks PID...: user + system CPU time of the processes (all their threads) in clock ticks
+# (getconf CLK_TCK per second), to give a server's CPU per request.
+cpu_ticks() {
+  local pid total=0
+  for pid in "$@"; do total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") )); done
+  echo "$total"
+}
+
 # result_get RESULT_LINE KEY
 result_get() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }

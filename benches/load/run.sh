@@ -40,7 +40,6 @@ for f in saml jwt; do
 done
 
 # The server's own CPU time (user + system, all threads) in clock ticks, to give CPU per request.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 TICK=$(getconf CLK_TCK)
 
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER/status"; }
@@ -50,10 +49,10 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for dir in saml jwt; do
   label=$([ $dir = saml ] && echo "SAML → JWT (ES256)" || echo "JWT → SAML (RSA-2048)")
   for c in $CONCURRENCIES; do
-    before=$(cpu_ticks)
+    before=$(cpu_ticks "$SERVER")
     out=$(wrk_run "$WORK/$dir.body" "$PORT" "$c" "$DURATION")
     get() { result_get "$out" "$1"; }
-    ticks=$(( $(cpu_ticks) - before ))
+    ticks=$(( $(cpu_ticks "$SERVER") - before ))
     echo "| $label | $c | $(get rps) | $(get p50_ms) | $(get p99_ms) | $(get p999_ms) | $(( $(get non200) + $(get socket_errors) )) | $(( ticks * 1000000 / TICK / $(get requests) )) | $(rss_mib) |"
   done
 done

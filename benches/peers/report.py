@@ -1,6 +1,6 @@
 """Prints the peer comparison as Markdown from what run.sh collected in WORK (standard library only):
 
-    python3 benches/peers/report.py WORK CRITERION_DIR CORES
+    python3 benches/peers/report.py WORK CRITERION_DIR
 """
 
 import json
@@ -58,8 +58,7 @@ def errors(runs):
     return int(sum(r["non200"] + r["socket_errors"] for r in runs))
 
 
-def main(work, criterion_root, cores):
-    cores = int(cores)
+def main(work, criterion_root):
     ops = speed(os.path.join(work, "speed.txt"))
     # Every round of both runs of the peer's loop (before and after criterion); the median of them all.
     peer = {}
@@ -87,7 +86,7 @@ def main(work, criterion_root, cores):
             mean(g32, "rps"), mean(g32, "p99_ms"), mean(p32, "rps"), mean(p32, "p99_ms"),
             mean(g32, "rps") / mean(p32, "rps"), mean(g1, "p50_ms"), mean(p1, "p50_ms")))
         ceiling = 1 / sum(1 / ops[s] for s in sigs)
-        ceilings.append((label, sigs, ceiling, gw_in, peer_in, mean(g32, "rps"), mean(p32, "rps")))
+        ceilings.append((label, sigs, ceiling, gw_in, peer_in, mean(g32, "cpu_us"), mean(p32, "cpu_us")))
 
     print()
     print("Ratios are gateway ÷ peer (above 1: the gateway is faster). In-process: criterion's estimate for the "
@@ -96,16 +95,26 @@ def main(work, criterion_root, cores):
           "durable access log, the peer writes none."
           % (len(peer[PATHS[0][2]]), rounds))
     print()
-    print("Crypto ceiling: the signatures each path cannot avoid, at `openssl speed` rates on one core "
-          "(HTTP: %d cores, shared with wrk)." % cores)
+    print("Server CPU per exchange over HTTP at c=32 (user + system time of every thread and worker process "
+          "÷ requests): it moves far less than throughput when other work shares the cores.")
     print()
-    print("| path | signatures | ceiling /s (1 core) | gateway in-process share | peer in-process share "
-          "| gateway HTTP c=32 share of %d cores | peer HTTP c=32 share |" % cores)
+    print("| path | gateway µs | peer µs | ratio (peer ÷ gateway) |")
+    print("|---|---:|---:|---:|")
+    for label, _, _, _, _, g_cpu, p_cpu in ceilings:
+        print("| %s | %.0f | %.0f | %.2f× |" % (label, g_cpu, p_cpu, p_cpu / g_cpu))
+    print()
+    print("Crypto ceiling: the signatures each path cannot avoid, at `openssl speed` rates (per CPU second, "
+          "one core), and each side's share of it: in-process (wall time, so a busy machine lowers it) and "
+          "of its server's CPU per exchange over HTTP.")
+    print()
+    print("| path | signatures | ceiling /s (µs) | gateway in-process | peer in-process "
+          "| gateway HTTP CPU | peer HTTP CPU |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    for label, sigs, ceiling, gw_in, peer_in, g32, p32 in ceilings:
-        print("| %s | %s | %.0f | %.0f%% | %.0f%% | %.0f%% | %.0f%% |" % (
-            label, " + ".join(NAMES[s] for s in sigs), ceiling, 100 * gw_in / ceiling, 100 * peer_in / ceiling,
-            100 * g32 / (cores * ceiling), 100 * p32 / (cores * ceiling)))
+    for label, sigs, ceiling, gw_in, peer_in, g_cpu, p_cpu in ceilings:
+        ceiling_us = 1e6 / ceiling
+        print("| %s | %s | %.0f (%.0f) | %.0f%% | %.0f%% | %.0f%% | %.0f%% |" % (
+            label, " + ".join(NAMES[s] for s in sigs), ceiling, ceiling_us, 100 * gw_in / ceiling,
+            100 * peer_in / ceiling, 100 * ceiling_us / g_cpu, 100 * ceiling_us / p_cpu))
     print()
     print("openssl speed: RSA-2048 sign %.0f/s, verify %.0f/s; P-256 sign %.0f/s, verify %.0f/s." % (
         ops["rsa_sign"], ops["rsa_verify"], ops["p256_sign"], ops["p256_verify"]))
@@ -115,4 +124,4 @@ def main(work, criterion_root, cores):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:3]))

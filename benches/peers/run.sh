@@ -11,7 +11,7 @@
 # 4. in-process: the gateway's criterion pipeline benches (benches/stages.rs) between two runs of the
 #    peer's loop;
 # 5. HTTP: wrk against the gateway (durable access log) and against uvicorn (2 workers) at c=1 and c=32,
-#    alternating gateway/peer ROUNDS times per cell;
+#    alternating gateway/peer ROUNDS times per cell, with each server's CPU time per request;
 # 6. the Markdown table (benches/peers/report.py).
 #
 # Needs wrk and python3-venv (Debian: apt-get install wrk python3-venv python3-dev), and what .ci/setup
@@ -26,6 +26,7 @@ BASE=${PORT_BASE:-18180}
 VENV=target/peers-venv
 BIN=target/release/xua-gateway
 CORES=$(nproc)
+TICK=$(getconf CLK_TCK)
 export PYTHONDONTWRITEBYTECODE=1
 
 for tool in wrk curl xmlsec1 openssl; do
@@ -103,16 +104,20 @@ echo "peers: in-process, peer (2 of 2)" >&2
 peer bench "$WORK" --iterations "${PEER_ITERATIONS:-1000}" > "$WORK/peer-inproc-2.json"
 
 echo "peers: starting the servers" >&2
-"$BIN" serve --config "$WORK/es/config.toml" --listen "127.0.0.1:$BASE" 2> "$WORK/gateway-es.log" &
-PIDS+=($!); wait_healthy "$BASE" "${PIDS[-1]}" || fail "the gateway does not start: $(tail -3 "$WORK/gateway-es.log")"
-"$BIN" serve --config "$WORK/rs/config.toml" --listen "127.0.0.1:$((BASE + 1))" 2> "$WORK/gateway-rs.log" &
-PIDS+=($!); wait_healthy "$((BASE + 1))" "${PIDS[-1]}" || fail "the RS256 gateway does not start"
+declare -A GW_PID PEER_PID
+for alg in ES256 RS256; do
+  port=$([ $alg = ES256 ] && echo $BASE || echo $((BASE + 1)))
+  conf=$([ $alg = ES256 ] && echo es || echo rs)
+  "$BIN" serve --config "$WORK/$conf/config.toml" --listen "127.0.0.1:$port" 2> "$WORK/gateway-$alg.log" &
+  PIDS+=($!); GW_PID[$port]=$!
+  wait_healthy "$port" "${PIDS[-1]}" || fail "the gateway ($alg) does not start: $(tail -3 "$WORK/gateway-$alg.log")"
+done
 for alg in ES256 RS256; do
   port=$([ $alg = ES256 ] && echo $((BASE + 2)) || echo $((BASE + 3)))
   (cd benches/peers && PEER_JWT_ALG=$alg exec "../../$VENV/bin/uvicorn" peer.app:app --host 127.0.0.1 \
      --port "$port" --workers 2 --loop uvloop --http httptools --no-access-log --log-level warning) \
      2> "$WORK/peer-$alg.log" &
-  PIDS+=($!)
+  PIDS+=($!); PEER_PID[$port]=$!
   # uvicorn answers once both workers have imported the app; wait longer than for the gateway.
   for _ in 1 2 3; do wait_healthy "$port" "${PIDS[-1]}" && break; done \
     || fail "uvicorn ($alg) does not start: $(tail -3 "$WORK/peer-$alg.log")"
@@ -138,7 +143,11 @@ for path in saml-es saml-rs jwt; do
       order="gateway peer"; [ $((round % 2)) = 0 ] && order="peer gateway"
       for system in $order; do
         port=$([ $system = gateway ] && echo "${GW_PORT[$path]}" || echo "${PEER_PORT[$path]}")
+        if [ $system = gateway ]; then procs=("${GW_PID[$port]}"); else
+          procs=("${PEER_PID[$port]}" $(pgrep -P "${PEER_PID[$port]}" || true)); fi
+        before=$(cpu_ticks "${procs[@]}")
         out=$(wrk_run "$WORK/${BODY[$path]}.body" "$port" "$c" "$DURATION")
+        out="$out cpu_us=$(( ($(cpu_ticks "${procs[@]}") - before) * 1000000 / TICK / $(result_get "$out" requests) ))"
         printf '%s,%s,%s\t%s\n' "$path" "$system" "$c" "$out" >> "$WORK/http.tsv"
         echo "peers: $path $system c=$c: $out" >&2
       done
@@ -148,4 +157,4 @@ done
 
 echo "## Gateway ÷ Python peer ($CORES cores, wrk on the same machine, ${DURATION} s per run)"
 echo
-python3 benches/peers/report.py "$WORK" target/criterion "$CORES"
+python3 benches/peers/report.py "$WORK" target/criterion

@@ -16,6 +16,7 @@
 #
 # Needs wrk and python3-venv (Debian: apt-get install wrk python3-venv python3-dev), and what .ci/setup
 # installs. Environment: ROUNDS (A/B pairs per HTTP cell, default 2), PORT_BASE (default 18180),
+# AUDIT_DIR (where the gateway's access log lives; /dev/shm takes the disk out of the comparison),
 # PEER_ITERATIONS (per round in-process, default 1000), PEER_WHEELS=1 (install lxml and xmlsec as wheels,
 # with their bundled libxml2/libxmlsec1/OpenSSL, instead of building them against Debian's).
 set -euo pipefail
@@ -35,7 +36,8 @@ done
 python3 -c 'import ensurepip, venv' 2>/dev/null \
   || { echo "peers: python3 venv is missing (apt-get install python3-venv)" >&2; exit 1; }
 
-WORK=$(mktemp -d)
+# AUDIT_DIR=/dev/shm puts the gateway's access log on tmpfs, where fsync costs nothing (as in benches/load).
+WORK=$(mktemp -d -p "${AUDIT_DIR:-${TMPDIR:-/tmp}}")
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -135,6 +137,9 @@ for path in saml-es saml-rs jwt; do
 done
 
 echo "peers: HTTP, $ROUNDS × gateway/peer per cell, ${DURATION} s each" >&2
+# The machine's state around the HTTP runs: a busy disk makes the gateway's fsyncs slow.
+pressure() { echo "load $(cut -d' ' -f1-3 /proc/loadavg), I/O pressure $(head -1 /proc/pressure/io 2>/dev/null || echo n/a)"; }
+BEFORE=$(pressure)
 : > "$WORK/http.tsv"
 for path in saml-es saml-rs jwt; do
   for c in 1 32; do
@@ -155,6 +160,12 @@ for path in saml-es saml-rs jwt; do
   done
 done
 
-echo "## Gateway ÷ Python peer ($CORES cores, wrk on the same machine, ${DURATION} s per run)"
+AFTER=$(pressure)
+echo "## Gateway ÷ Python peer ($CORES cores, wrk on the same machine, ${DURATION} s per run, access log on $(df --output=fstype "$WORK" | tail -1))"
 echo
-python3 benches/peers/report.py "$WORK" target/criterion
+status=0
+python3 benches/peers/report.py "$WORK" target/criterion || status=$?
+echo
+echo "Before the HTTP runs: $BEFORE"
+echo "After them: $AFTER"
+exit $status

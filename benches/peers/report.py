@@ -96,7 +96,8 @@ def main(work, criterion_root):
     print("Ratios are gateway ÷ peer (above 1: the gateway is faster). In-process: criterion's estimate for the "
           "gateway (audit to a null sink); the median of the peer's %d rounds (half before criterion, half "
           "after). HTTP: the mean of %d alternating gateway/peer wrk runs per cell; the gateway writes its "
-          "durable access log, the peer writes none."
+          "access log (SQLite, fsync per commit group, on the file system the heading names), the peer "
+          "writes none."
           % (len(peer[PATHS[0][2]]), rounds))
     print()
     print("Server CPU per exchange over HTTP at c=32 (user + system time of every thread and worker process "

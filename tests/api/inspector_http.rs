@@ -183,7 +183,13 @@ fn regex_like_urls(text: &str) -> Vec<String> {
 #[actix_web::test]
 async fn switched_off_the_inspector_answers_404_everywhere_and_the_exchange_still_works() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!("{}\n[inspector]\nenabled = false\n", sample_config_text());
+    let config = sample_config_text();
+    assert_eq!(
+        config.matches("\nenabled = true\n").count(),
+        1,
+        "[inspector] enabled"
+    );
+    let config = config.replace("\nenabled = true\n", "\nenabled = false\n");
     let app = spawn_app_with_text(&config, dir.path()).await;
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

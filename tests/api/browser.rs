@@ -169,6 +169,12 @@ async fn the_inspector_page_works_in_a_real_browser() {
         xua_gateway::inspect::RULES.len()
     );
 
+    // The report downloads as JSON; a file read through the file input becomes the token.
+    assert_eq!(out["download"]["name"], "inspection.json", "{}", out["download"]);
+    assert_eq!(out["download"]["accepted"], true);
+    assert_eq!(out["download"]["verdict"], "would be accepted");
+    assert_eq!(out["file_read"], true);
+
     // One value changed after signing: the signature item is red, with its rule id.
     let tampered = &out["scenarios"]["tampered"];
     assert_eq!(tampered["verdict_class"], "verdict fail");

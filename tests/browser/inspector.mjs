@@ -99,6 +99,15 @@ try {
   await page.fill('#token', inputs.valid);
   await submit(page, () => page.click('#inspect'));
   out.scenarios.valid = await read(page);
+
+  // The report downloads as JSON; a file read through the file input lands in the token box.
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#download-report')]);
+  const savedPath = await saved.path();
+  const savedReport = JSON.parse(fs.readFileSync(savedPath, 'utf8'));
+  out.download = { name: saved.suggestedFilename(), verdict: savedReport.verdict, accepted: savedReport.accepted };
+  await page.setInputFiles('#file', { name: 'assertion.xml', mimeType: 'application/xml', buffer: Buffer.from(inputs.valid) });
+  await page.waitForFunction((n) => document.getElementById('token').value.length === n, inputs.valid.length);
+  out.file_read = (await page.inputValue('#token')) === inputs.valid;
   await page.locator('#report').scrollIntoViewIfNeeded();
   await page.screenshot({ path: screenshot });
   out.axe_report = await axe(page);

@@ -170,7 +170,11 @@ async fn the_inspector_page_works_in_a_real_browser() {
     );
 
     // The report downloads as JSON; a file read through the file input becomes the token.
-    assert_eq!(out["download"]["name"], "inspection.json", "{}", out["download"]);
+    assert_eq!(
+        out["download"]["name"], "inspection.json",
+        "{}",
+        out["download"]
+    );
     assert_eq!(out["download"]["accepted"], true);
     assert_eq!(out["download"]["verdict"], "would be accepted");
     assert_eq!(out["file_read"], true);

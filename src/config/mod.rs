@@ -8,9 +8,9 @@ mod sections;
 pub use check::MAX_CLOCK_SKEW_SECS;
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
-    AuditConfig, AuditStore, Config, GatewayConfig, JwtConfig, JwtIssuerConfig, JwtTrustConfig,
-    LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig, SamlSigningConfig,
-    ServerConfig, TrustedIssuerConfig,
+    AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
+    JwtTrustConfig, LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig,
+    SamlSigningConfig, ServerConfig, TrustedIssuerConfig,
 };
 
 use std::path::{Path, PathBuf};

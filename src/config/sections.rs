@@ -24,6 +24,23 @@ pub struct Config {
     /// Value validation and the fastlege rule (`src/rules`).
     #[serde(default)]
     pub rules: RulesConfig,
+    /// The inspector: `POST /inspect` and the page at `/inspector`.
+    #[serde(default)]
+    pub inspector: InspectorConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectorConfig {
+    /// Off in production deployments that want no inspection surface: `/inspect` and the page answer 404.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for InspectorConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

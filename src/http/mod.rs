@@ -4,9 +4,11 @@
 mod errors;
 mod health;
 mod inspect;
+mod inspector;
 mod meta;
 mod metrics;
 mod middleware;
+pub mod security;
 mod token;
 mod translate;
 
@@ -51,6 +53,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token::token))
         .route("/translate", web::post().to(translate::translate))
         .route("/inspect", web::post().to(inspect::inspect))
+        .route("/", web::get().to(inspector::root))
+        .route("/inspector", web::get().to(inspector::page))
+        .route("/inspector/inspector.js", web::get().to(inspector::script))
+        .route("/inspector/inspector.css", web::get().to(inspector::style))
+        .route("/inspector/icon.svg", web::get().to(inspector::icon))
+        .route("/inspector/meta.json", web::get().to(inspector::meta))
         .route("/.well-known/jwks.json", web::get().to(meta::jwks))
         .route("/saml/metadata", web::get().to(meta::saml_metadata))
         .route("/healthz", web::get().to(meta::healthz))
@@ -76,6 +84,7 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap_fn(middleware::trace_request)
+                .wrap(security::headers())
                 .configure(configure)
         })
         .listen(listener)?

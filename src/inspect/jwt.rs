@@ -3,6 +3,9 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::catalog as rule;
+use super::supplied::{self, Supplied};
+use super::xml::trust_check;
 use super::{check, info, unverified, InspectOptions, Report, Status, TokenReport};
 use crate::clock::rfc3339;
 use crate::jwt::{self, JwtTrust};
@@ -15,6 +18,7 @@ pub(super) fn inspect(
     token: &str,
     payload: Option<Map<String, Value>>,
     options: &InspectOptions,
+    key: Option<&Supplied>,
     now: OffsetDateTime,
     report: &mut Report,
 ) {
@@ -29,6 +33,7 @@ pub(super) fn inspect(
         Some(claims) => {
             report.input = "JWT payload (JSON, no signature)".to_string();
             t.checks.push(info(
+                rule::JWT_SIGNATURE,
                 "signature",
                 Status::Fail,
                 "none: this is a payload without its JWS; nothing can be verified",
@@ -40,33 +45,77 @@ pub(super) fn inspect(
             let parts = match unverified::jwt_parts(token, &policy.limits) {
                 Ok(p) => p,
                 Err(e) => {
-                    t.checks.push(check("format", Err(e)));
-                    t.settle(Ok(()));
+                    t.checks.push(check(rule::JWT_FORMAT, "format", Err(e)));
+                    t.settle(Ok(()), rule::JWT_REPLAY);
                     report.tokens.push(t);
                     return;
                 }
             };
             t.checks.push(info(
+                rule::JWT_FORMAT,
                 "format",
                 Status::Ok,
                 "compact JWS, canonical base64url, strict JSON",
             ));
-            t.checks.push(check(
-                "header",
-                jwt::check_header(&parts.header, policy).map(|h| format!("alg {:?}", h.algorithm)),
-            ));
-            // The signature is checked even when only the token type is wrong, so a test event learns both.
+            // The header without its type, then the type on its own (RFC 9068 §2.1), so a test event learns
+            // both; the signature is checked even when only the type is wrong.
             let untyped = jwt::JwtPolicy {
                 types: Vec::new(),
                 ..policy.clone()
             };
-            match jwt::check_header(&parts.header, &untyped) {
-                Ok(h) => t.checks.push(check(
-                    "signature",
-                    jwt::verify_signature(&parts, &h, trust)
-                        .map(|iss| format!("verifies with the key configured for {iss}")),
-                )),
+            let header = jwt::check_header(&parts.header, &untyped);
+            t.checks.push(check(
+                rule::JWT_HEADER,
+                "header",
+                header.clone().map(|h| format!("alg {:?}", h.algorithm)),
+            ));
+            if header.is_ok() {
+                t.checks.push(match policy.types.is_empty() {
+                    true => info(
+                        rule::JWT_TYP,
+                        "typ",
+                        Status::Info,
+                        "any typ is accepted: no JWT input is configured",
+                    ),
+                    false => check(
+                        rule::JWT_TYP,
+                        "typ",
+                        jwt::check_header(&parts.header, policy).map(|_| {
+                            format!("an accepted token type ({})", policy.types.join(", "))
+                        }),
+                    ),
+                });
+            }
+            match header {
+                Ok(h) => {
+                    let configured = check(
+                        rule::JWT_SIGNATURE,
+                        "signature",
+                        jwt::verify_signature(&parts, &h, trust)
+                            .map(|iss| format!("verifies with the key configured for {iss}")),
+                    );
+                    match key {
+                        None => t.checks.push(configured),
+                        Some(key) => {
+                            let result = match key {
+                                Ok(k) => supplied::verify_jwt(k, &parts, &h),
+                                Err(e) => Err(e.clone()),
+                            };
+                            t.checks.push(match result {
+                                Ok(m) => info(rule::JWT_SIGNATURE, "signature", Status::Ok, m),
+                                Err(e) => info(
+                                    rule::JWT_SIGNATURE,
+                                    "signature",
+                                    Status::Fail,
+                                    format!("{}: {} ({})", supplied::SUPPLIED, e.message, e.class),
+                                ),
+                            });
+                            t.checks.push(trust_check(rule::JWT_TRUST, configured));
+                        }
+                    }
+                }
                 Err(_) => t.checks.push(info(
+                    rule::JWT_SIGNATURE,
                     "signature",
                     Status::Skipped,
                     "not checked: the header is refused",
@@ -76,11 +125,13 @@ pub(super) fn inspect(
         }
     };
     t.checks.push(check(
+        rule::JWT_VALIDITY,
         "validity",
         jwt::check_times(&claims, policy, now)
             .map(|c| format!("valid until {}", rfc3339(c.expires))),
     ));
     t.checks.push(check(
+        rule::JWT_AUDIENCE,
         "audience",
         jwt::check_audience(&claims, policy).map(|_| "addressed to this gateway".to_string()),
     ));
@@ -89,11 +140,12 @@ pub(super) fn inspect(
     });
     report.profile = profile.name.clone();
     report.profile_choice = why;
-    t.items = items;
+    t.items = items.into_iter().map(Into::into).collect();
     match unverified::decode_claims(profile, &claims) {
         Ok(model) => {
             if model.patients.is_empty() {
                 t.checks.push(info(
+                    rule::XUA_RESOURCE_ID,
                     "patient",
                     Status::Warn,
                     "the token names no patient; a SAML exchange needs the `patient` request parameter",
@@ -102,12 +154,14 @@ pub(super) fn inspect(
             p.findings_and_preview(profile, &model, false, &mut t);
             t.model = Some(model);
         }
-        Err(e) => t.checks.push(check("mapping", Err(e))),
+        Err(e) => t
+            .checks
+            .push(check(rule::PROFILE_MAPPING, "mapping", Err(e))),
     }
     let verdict = match payload_only {
         true => Ok(()),
         false => p.dry_run(Direction::JwtToSaml, token.as_bytes(), options, now),
     };
-    t.settle(verdict);
+    t.settle(verdict, rule::JWT_REPLAY);
     report.tokens.push(t);
 }

@@ -5,8 +5,11 @@
 //! that verdict it lays out every check, attribute and claim on their own, which needs a reading of input
 //! that did not verify: that reading lives in [`unverified`] and nowhere else.
 
+pub mod catalog;
+mod classify;
 mod jwt;
 mod render;
+pub mod supplied;
 pub mod unverified;
 mod xml;
 
@@ -14,6 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub use catalog::{Cite, RuleId, RULES};
 pub use render::render_text;
 
 use crate::clock::rfc3339;
@@ -40,12 +44,64 @@ pub struct Check {
     pub name: &'static str,
     pub status: Status,
     pub message: String,
+    /// The rule checked: `rule_id`, `spec`, `spec_url`.
+    #[serde(flatten)]
+    pub cite: Cite,
+}
+
+/// An attribute or claim as the profile reads it, with the rule it is checked against.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    #[serde(flatten)]
+    pub report: ItemReport,
+    #[serde(flatten)]
+    pub cite: Cite,
+}
+
+impl std::ops::Deref for Item {
+    type Target = ItemReport;
+    fn deref(&self) -> &ItemReport {
+        &self.report
+    }
+}
+
+impl From<ItemReport> for Item {
+    fn from(report: ItemReport) -> Self {
+        let cite = Cite(classify::item_rule(&report));
+        Self { report, cite }
+    }
+}
+
+/// A finding of the profile's value rules, with the rule of the table it is checked against.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValueFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    #[serde(flatten)]
+    pub cite: Cite,
+}
+
+impl std::ops::Deref for ValueFinding {
+    type Target = Finding;
+    fn deref(&self) -> &Finding {
+        &self.finding
+    }
+}
+
+impl From<Finding> for ValueFinding {
+    fn from(finding: Finding) -> Self {
+        let cite = Cite(classify::finding_rule(&finding));
+        Self { finding, cite }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Translation {
     /// What would be issued: "jwt-claims" or "xua-attributes".
     pub kind: &'static str,
+    /// The JOSE header the issued JWT would carry (for "jwt-claims").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<Value>,
     /// Always true: the inspector never signs.
     pub unsigned_preview: bool,
     pub content: Value,
@@ -57,10 +113,10 @@ pub struct TokenReport {
     pub label: String,
     pub accepted: bool,
     pub checks: Vec<Check>,
-    pub items: Vec<ItemReport>,
+    pub items: Vec<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<AccessContext>,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ValueFinding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub translation: Option<Translation>,
 }
@@ -83,26 +139,29 @@ pub struct InspectOptions {
     pub at: Option<OffsetDateTime>,
 }
 
-fn check(name: &'static str, result: Result<String, Rejection>) -> Check {
+fn check(rule: &'static RuleId, name: &'static str, result: Result<String, Rejection>) -> Check {
     match result {
-        Ok(message) => Check {
+        Ok(message) => info(rule, name, Status::Ok, message),
+        Err(e) => info(
+            rule,
             name,
-            status: Status::Ok,
-            message,
-        },
-        Err(e) => Check {
-            name,
-            status: Status::Fail,
-            message: format!("{} ({})", e.message, e.class),
-        },
+            Status::Fail,
+            format!("{} ({})", e.message, e.class),
+        ),
     }
 }
 
-fn info(name: &'static str, status: Status, message: impl Into<String>) -> Check {
+fn info(
+    rule: &'static RuleId,
+    name: &'static str,
+    status: Status,
+    message: impl Into<String>,
+) -> Check {
     Check {
         name,
         status,
         message: message.into(),
+        cite: Cite(rule),
     }
 }
 
@@ -128,15 +187,15 @@ impl TokenReport {
 
     /// The pipeline's own verdict on the token. A refusal the item checks did not already show (the token
     /// was exchanged before, or a stage the items do not cover) becomes a failing check of its own.
-    fn settle(&mut self, verdict: Result<(), Rejection>) {
+    fn settle(&mut self, verdict: Result<(), Rejection>, replay: &'static RuleId) {
         if let Err(e) = verdict {
             if !self.failed() {
-                let name = if e.class == crate::error::ErrorClass::Replay {
-                    "replay"
+                let (rule, name) = if e.class == crate::error::ErrorClass::Replay {
+                    (replay, "replay")
                 } else {
-                    "exchange"
+                    (catalog::EXCHANGE, "exchange")
                 };
-                self.checks.push(check(name, Err(e)));
+                self.checks.push(check(rule, name, Err(e)));
             }
         }
         self.accepted = self.model.is_some() && !self.failed();
@@ -159,6 +218,19 @@ impl TokenReport {
 impl Pipeline {
     /// Inspects any SAML assertion, Response, XML holding assertions, compact JWT or JWT payload.
     pub fn inspect(&self, input: &[u8], options: &InspectOptions) -> Report {
+        self.inspect_with_key(input, options, None)
+    }
+
+    /// [`Pipeline::inspect`], with the signature also checked with a key the participant supplies
+    /// ([`supplied`]): a PEM certificate, a PEM public key or a JWKS. The verdict stays the dry run's.
+    pub fn inspect_with_key(
+        &self,
+        input: &[u8],
+        options: &InspectOptions,
+        key: Option<&str>,
+    ) -> Report {
+        let key = key.map(supplied::parse);
+        let key = key.as_ref();
         let now = options.at.unwrap_or_else(|| self.now());
         let mut report = Report {
             input: String::new(),
@@ -170,17 +242,18 @@ impl Pipeline {
             tokens: Vec::new(),
         };
         match unverified::classify(input) {
-            unverified::Kind::Xml(text) => xml::inspect(self, text, options, now, &mut report),
+            unverified::Kind::Xml(text) => xml::inspect(self, text, options, key, now, &mut report),
             unverified::Kind::Jwt(token) => {
-                jwt::inspect(self, token, None, options, now, &mut report)
+                jwt::inspect(self, token, None, options, key, now, &mut report)
             }
             unverified::Kind::Payload(claims) => {
-                jwt::inspect(self, "", Some(claims), options, now, &mut report);
+                jwt::inspect(self, "", Some(claims), options, key, now, &mut report);
             }
             unverified::Kind::Unknown(why) => {
                 report.input = "unknown".to_string();
                 let mut t = TokenReport::new("input".to_string());
-                t.checks.push(info("format", Status::Fail, why));
+                t.checks
+                    .push(info(catalog::INPUT_FORMAT, "format", Status::Fail, why));
                 report.tokens.push(t);
             }
         }
@@ -268,8 +341,15 @@ impl Pipeline {
         t: &mut TokenReport,
     ) {
         match self.rules().validator(&profile.name) {
-            Some(v) => t.findings = v.inspect(model),
+            Some(v) => {
+                t.findings = v
+                    .inspect(model)
+                    .into_iter()
+                    .map(ValueFinding::from)
+                    .collect();
+            }
             None => t.checks.push(info(
+                catalog::PROFILE_MAPPING,
                 "validation",
                 Status::Info,
                 "no rules file for this profile",
@@ -278,6 +358,7 @@ impl Pipeline {
         t.translation = if to_jwt {
             profile.encode_claims(model).ok().map(|claims| Translation {
                 kind: "jwt-claims",
+                header: self.jwt_out.issuer.header_json(),
                 unsigned_preview: true,
                 content: Value::Object(claims),
             })
@@ -287,6 +368,7 @@ impl Pipeline {
                 .ok()
                 .map(|out| Translation {
                     kind: "xua-attributes",
+                    header: None,
                     unsigned_preview: true,
                     content: xua_preview(&out),
                 })

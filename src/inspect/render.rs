@@ -24,6 +24,7 @@ pub fn render_text(r: &Report) -> String {
                 Status::Skipped => "SKIP",
             };
             out.push_str(&format!("  [{tag}] {:<11} {}\n", c.name, c.message));
+            out.push_str(&format!("{:>20}{}\n", "", cite(c.cite)));
         }
         if !t.items.is_empty() {
             out.push_str("  items:\n");
@@ -44,6 +45,7 @@ pub fn render_text(r: &Report) -> String {
                     "  [{status:>8}] {}{field}: {}\n",
                     i.source, i.detail
                 ));
+                out.push_str(&format!("             {}\n", cite(i.cite)));
                 for v in &i.values {
                     out.push_str(&format!("             {v}\n"));
                 }
@@ -60,6 +62,7 @@ pub fn render_text(r: &Report) -> String {
                     "  [{sev:>8}] {} fails rule {}: {}\n",
                     f.field, f.rule, f.problem
                 ));
+                out.push_str(&format!("             {}\n", cite(f.cite)));
             }
         }
         if let Some(tr) = &t.translation {
@@ -71,4 +74,9 @@ pub fn render_text(r: &Report) -> String {
         }
     }
     out
+}
+
+/// "rule saml.signature · OASIS SAML 2.0 Core §5.4 …".
+fn cite(c: super::Cite) -> String {
+    format!("rule {} · {}", c.0.id, c.0.citation())
 }

@@ -2,7 +2,9 @@
 
 use time::OffsetDateTime;
 
-use super::{check, info, unverified, InspectOptions, Report, Status, TokenReport};
+use super::catalog::{self as rule, RuleId};
+use super::supplied::{self, Supplied};
+use super::{check, info, unverified, Check, InspectOptions, Report, Status, TokenReport};
 use crate::clock::rfc3339;
 use crate::error::shown;
 use crate::mapping::{Profile, XuaInput};
@@ -16,6 +18,7 @@ pub(super) fn inspect(
     p: &Pipeline,
     text: &str,
     options: &InspectOptions,
+    key: Option<&Supplied>,
     now: OffsetDateTime,
     report: &mut Report,
 ) {
@@ -26,7 +29,7 @@ pub(super) fn inspect(
         Err(e) => {
             report.input = "XML".to_string();
             let mut t = TokenReport::new("document".to_string());
-            t.checks.push(check("parse", Err(e)));
+            t.checks.push(check(rule::XML_PARSE, "parse", Err(e)));
             report.tokens.push(t);
             return;
         }
@@ -44,6 +47,7 @@ pub(super) fn inspect(
     if found.is_empty() {
         let mut t = TokenReport::new("document".to_string());
         t.checks.push(info(
+            rule::SAML_STRUCTURE,
             "structure",
             Status::Fail,
             "no SAML 2.0 Assertion found",
@@ -62,15 +66,19 @@ pub(super) fn inspect(
         ));
         match &whole {
             Ok(_) if standalone => t.checks.push(info(
+                rule::SAML_STRUCTURE,
                 "structure",
                 Status::Ok,
                 "a single assertion, as the gateway takes it",
             )),
             Ok(_) => {}
-            Err(e) => t.checks.push(check("structure", Err(e.clone()))),
+            Err(e) => t
+                .checks
+                .push(check(rule::XML_PRESCAN, "structure", Err(e.clone()))),
         }
         if !standalone && whole.is_ok() {
             t.checks.push(info(
+                rule::SAML_STRUCTURE,
                 "structure",
                 Status::Skipped,
                 "the gateway takes one assertion at a time",
@@ -78,6 +86,7 @@ pub(super) fn inspect(
         }
         if skipped > 0 {
             t.checks.push(info(
+                rule::XML_COMMENTS,
                 "comments",
                 Status::Warn,
                 format!("{skipped} comment(s) or processing instruction(s) skipped for inspection; the gateway refuses them inside the assertion"),
@@ -98,11 +107,13 @@ pub(super) fn inspect(
         };
         let sig = match trust.get(&issuer) {
             Some(a) => check(
+                rule::SAML_SIGNATURE,
                 "signature",
                 dsig::verify_assertion(&signed_bytes, a)
                     .map(|_| format!("verifies with the certificate configured for {issuer}")),
             ),
             None if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
+                rule::SAML_SIGNATURE,
                 "signature",
                 Status::Fail,
                 format!(
@@ -120,6 +131,7 @@ pub(super) fn inspect(
                     Err(e) => format!("no trusted certificate and none usable in KeyInfo: {}", e.message),
                 };
                 info(
+                    rule::SAML_SIGNATURE,
                     "signature",
                     Status::Fail,
                     format!(
@@ -129,30 +141,38 @@ pub(super) fn inspect(
                 )
             }
         };
-        t.checks.push(sig);
+        match key {
+            None => t.checks.push(sig),
+            Some(key) => with_supplied_key(&mut t, key, &signed_bytes, sig),
+        }
         let view = match unverified::view_of(node) {
             Ok(v) => v,
             Err(e) => {
-                t.checks.push(check("assertion", Err(e)));
+                t.checks
+                    .push(check(rule::SAML_ASSERTION, "assertion", Err(e)));
                 report.tokens.push(t);
                 continue;
             }
         };
         t.checks.push(check(
+            rule::SAML_VALIDITY,
             "validity",
             checks::check_validity(&view, policy, now)
                 .map(|e| format!("valid until {}", rfc3339(e))),
         ));
         t.checks.push(check(
+            rule::SAML_AUDIENCE,
             "audience",
             checks::check_audience(&view, policy).map(|_| "addressed to this gateway".to_string()),
         ));
         t.checks.push(check(
+            rule::SAML_CONDITIONS,
             "conditions",
             checks::check_conditions(&view, None)
                 .map(|_| "none the gateway cannot honour".to_string()),
         ));
         t.checks.push(check(
+            rule::SAML_SUBJECT,
             "subject",
             checks::check_subject(&view, policy, now)
                 .map(|_| "bearer confirmation accepted".to_string()),
@@ -168,20 +188,53 @@ pub(super) fn inspect(
         });
         report.profile = profile.name.clone();
         report.profile_choice = why;
-        t.items = items;
+        t.items = items.into_iter().map(Into::into).collect();
         match unverified::decode_xua(profile, input) {
             Ok(model) => {
                 p.findings_and_preview(profile, &model, true, &mut t);
                 t.model = Some(model);
             }
-            Err(e) => t.checks.push(check("mapping", Err(e))),
+            Err(e) => t
+                .checks
+                .push(check(rule::PROFILE_MAPPING, "mapping", Err(e))),
         }
         let verdict = if standalone {
             p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now)
         } else {
             Ok(())
         };
-        t.settle(verdict);
+        t.settle(verdict, rule::SAML_REPLAY);
         report.tokens.push(t);
     }
+}
+
+/// The signature item checked with the participant's key, and the configured trust's own answer beside it
+/// (which is what the verdict follows).
+fn with_supplied_key(t: &mut TokenReport, key: &Supplied, signed: &[u8], configured: Check) {
+    let result = match key {
+        Ok(k) => supplied::verify_assertion(k, signed),
+        Err(e) => Err(e.clone()),
+    };
+    t.checks.push(match result {
+        Ok(message) => info(rule::SAML_SIGNATURE, "signature", Status::Ok, message),
+        Err(e) => info(
+            rule::SAML_SIGNATURE,
+            "signature",
+            Status::Fail,
+            format!("{}: {} ({})", supplied::SUPPLIED, e.message, e.class),
+        ),
+    });
+    t.checks.push(trust_check(rule::SAML_TRUST, configured));
+}
+
+/// The configured trust's answer as a check of its own, once a supplied key has the signature item.
+pub(super) fn trust_check(rule: &'static RuleId, configured: Check) -> Check {
+    let message = match configured.status {
+        Status::Ok => format!("the configured trust agrees: {}", configured.message),
+        _ => format!(
+            "an exchange would be refused whatever key you supplied: {}",
+            configured.message
+        ),
+    };
+    info(rule, "trust", configured.status, message)
 }

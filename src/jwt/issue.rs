@@ -176,6 +176,14 @@ impl JwtIssuer {
         self.algorithm
     }
 
+    /// The JOSE header every issued token carries (for the inspector's unsigned preview).
+    pub fn header_json(&self) -> Option<serde_json::Value> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.header_b64)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// The public key set, serialised once.
     pub fn jwks_json(&self) -> &str {
         &self.jwks

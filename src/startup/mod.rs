@@ -45,6 +45,8 @@ pub struct ServerSettings {
     /// The largest request body read: a SAML document of `[limits] max_body_bytes` as base64url (4/3) plus
     /// room for the form's other parameters. The pipeline's own limits then apply to the decoded token.
     pub body_limit: usize,
+    /// `[inspector] enabled`: whether `/inspect` and the page at `/inspector` answer.
+    pub inspector: bool,
 }
 
 /// What `/saml/metadata` says about the gateway as an assertion issuer.
@@ -112,6 +114,7 @@ impl Gateway {
             workers: c.server.workers,
             blocking_threads: c.server.blocking_threads,
             body_limit: c.limits.max_body_bytes.saturating_mul(4) / 3 + 4096,
+            inspector: c.inspector.enabled,
         };
         let metadata = Metadata {
             entity_id: c.gateway.entity_id.clone(),

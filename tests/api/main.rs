@@ -2,11 +2,14 @@
 
 mod audit;
 mod binary;
+mod browser;
 mod cli;
 mod durability;
 mod forge;
 mod helpers;
 mod inspect;
+mod inspector_http;
+mod inspector_rules;
 mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;

@@ -16,6 +16,7 @@ mod decoding;
 mod dsig;
 mod fuzz_regressions;
 mod ihe_profile;
+mod inspector_rules_doc;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

@@ -22,7 +22,7 @@ use crate::mapping::{Profile, ProfileSet, XuaInput};
 use crate::model::{AccessContext, Identifier, Patient};
 use crate::observability::metrics::{Metrics, Stage, StageTimer};
 use crate::observability::readiness::Readiness;
-use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+use crate::replay::{ReplayCache, ReplayKey};
 use crate::rules::{RuleDirection, Rules};
 use crate::saml::build::{self, AssertionSpec};
 use crate::saml::checks::SamlPolicy;
@@ -41,6 +41,8 @@ pub enum StartupError {
     Key(String),
     #[error("{0}")]
     Audit(String),
+    #[error("{0}")]
+    Store(String),
 }
 
 /// What a caller asks for, beside the token itself.
@@ -265,7 +267,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
         let audit: Arc<dyn AuditSink> = match audit {
             Some(a) => a,
-            None => crate::audit::open_configured(&c.audit, Some(metrics.clone()), clock.clone())
+            None => crate::store::open_audit(&loaded, Some(metrics.clone()), clock.clone())
                 .map_err(|e| StartupError::Audit(e.to_string()))?,
         };
 
@@ -283,8 +285,10 @@ impl Gateway {
             max_saml_attributes: c.limits.max_saml_attributes,
             max_value_chars: c.limits.max_value_chars,
         };
-        let replay: Arc<dyn ReplayCache> = Arc::new(MemoryReplayCache::new(c.replay.capacity));
+        let (replay, replay_checks) =
+            crate::store::open_replay(&loaded, clock.clone()).map_err(StartupError::Store)?;
         let readiness = Readiness::default();
+        replay_checks.into_iter().for_each(|check| readiness.register(check));
         {
             use crate::rules::{OnUnavailable, RegisterBackend};
             let f = &c.rules.fastlege;

@@ -27,3 +27,4 @@ pub mod replay;
 pub mod rules;
 pub mod saml;
 pub mod samples;
+pub mod store;

@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: xua_gateway::audit::cli::AuditCommand,
     },
+    /// The PostgreSQL schema of the cluster stores (`[replay]` / `[audit]` store = "postgres").
+    Db {
+        #[command(subcommand)]
+        command: xua_gateway::store::cli::DbCommand,
+    },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
     Sample {
         #[command(subcommand)]
@@ -162,7 +167,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config, listen } => {
             let loaded = load_config(config.as_ref())?;
             init_logging(&loaded);
-            if loaded.config.audit.path.is_empty() {
+            let postgres = loaded.config.audit.store == xua_gateway::config::AuditStore::Postgres;
+            if loaded.config.audit.path.is_empty() && !postgres {
                 bail!("[audit] path is empty: the service keeps the access log the law requires, so it needs a database path");
             }
             let listen = listen.unwrap_or_else(|| loaded.config.server.listen.clone());
@@ -253,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { command } => Ok(xua_gateway::audit::cli::run(command)?),
+        Command::Db { command } => Ok(xua_gateway::store::cli::run(command)?),
         Command::Sample { kind } => match kind {
             SampleKind::Saml {
                 claims,

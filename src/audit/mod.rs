@@ -6,7 +6,8 @@
 //! durable before the token is returned; if it cannot be written, no token is issued.
 //!
 //! Stores: [`sqlite::SqliteSink`] (the default: an embedded database, group-committed, hash-chained),
-//! [`JsonLinesSink`] (append-only file, kept for simple set-ups) and [`MemorySink`] (tests).
+//! [`JsonLinesSink`] (append-only file, kept for simple set-ups), [`MemorySink`] (tests), and PostgreSQL for
+//! a cluster (`crate::store::postgres::audit`, opened by `crate::store::open_audit`).
 
 pub mod chain;
 pub mod cli;
@@ -164,7 +165,7 @@ pub fn open_configured(
     metrics: Option<Arc<Metrics>>,
     clock: SharedClock,
 ) -> Result<Arc<dyn AuditSink>, AuditError> {
-    if config.path.is_empty() {
+    if config.path.is_empty() && config.store != AuditStore::Postgres {
         return Ok(Arc::new(MemorySink::default()));
     }
     let path = Path::new(&config.path);
@@ -176,6 +177,11 @@ pub fn open_configured(
             clock,
         )?),
         AuditStore::Jsonl => Arc::new(JsonLinesSink::open(path)?),
+        AuditStore::Postgres => {
+            return Err(AuditError(
+                "the PostgreSQL access log needs [database]: open it with store::open_audit".into(),
+            ))
+        }
     })
 }
 

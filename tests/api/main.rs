@@ -2,6 +2,7 @@
 
 mod audit;
 mod binary;
+mod cluster;
 mod durability;
 mod forge;
 mod helpers;

@@ -202,6 +202,20 @@ impl PgServer {
             .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"))
     }
 
+    /// Runs `f` with a client of database `name` on a thread of its own (the synchronous client must not
+    /// block inside an async test's runtime).
+    pub fn with_client<T: Send>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut postgres::Client) -> T + Send,
+    ) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| f(&mut self.client(name)))
+                .join()
+                .expect("the database client thread")
+        })
+    }
+
     /// A fresh, empty database; returns its connection string.
     pub fn database(&self) -> String {
         let name = format!(
@@ -209,9 +223,10 @@ impl PgServer {
             std::process::id(),
             DATABASES.fetch_add(1, Ordering::SeqCst)
         );
-        self.client("postgres")
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("CREATE DATABASE");
+        self.with_client("postgres", |c| {
+            c.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("CREATE DATABASE")
+        });
         self.url(&name)
     }
 

@@ -288,7 +288,9 @@ impl Gateway {
         let (replay, replay_checks) =
             crate::store::open_replay(&loaded, clock.clone()).map_err(StartupError::Store)?;
         let readiness = Readiness::default();
-        replay_checks.into_iter().for_each(|check| readiness.register(check));
+        replay_checks
+            .into_iter()
+            .for_each(|check| readiness.register(check));
         {
             use crate::rules::{OnUnavailable, RegisterBackend};
             let f = &c.rules.fastlege;

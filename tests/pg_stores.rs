@@ -54,7 +54,13 @@ fn sink(url: &str, max_batch: usize) -> PgAuditSink {
         commit_timeout: Duration::from_secs(5),
         ..AuditSettings::default()
     };
-    PgAuditSink::open(database(url, 2), settings, None, xua_gateway::clock::system()).unwrap()
+    PgAuditSink::open(
+        database(url, 2),
+        settings,
+        None,
+        xua_gateway::clock::system(),
+    )
+    .unwrap()
 }
 
 fn t0() -> OffsetDateTime {
@@ -75,7 +81,9 @@ fn record(i: usize, time: OffsetDateTime) -> AuditRecord {
 
 #[test]
 fn migrate_is_idempotent_and_a_missing_or_newer_schema_is_refused() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let db = Database::open(&settings(&url, 1), "test").unwrap();
     let err = migrations::check(&db).unwrap_err().0;
@@ -90,7 +98,10 @@ fn migrate_is_idempotent_and_a_missing_or_newer_schema_is_refused() {
     .unwrap_err();
     assert!(err.0.contains("audit_head"), "{err}");
 
-    assert_eq!(migrations::migrate(&db).unwrap(), vec![migrations::current()]);
+    assert_eq!(
+        migrations::migrate(&db).unwrap(),
+        vec![migrations::current()]
+    );
     assert_eq!(migrations::migrate(&db).unwrap(), Vec::<i32>::new());
     migrations::check(&db).unwrap();
 
@@ -110,7 +121,9 @@ fn migrate_is_idempotent_and_a_missing_or_newer_schema_is_refused() {
 
     server
         .client(url.rsplit('/').next().unwrap().split('?').next().unwrap())
-        .batch_execute("INSERT INTO schema_version (version, description) VALUES (99, 'from the future')")
+        .batch_execute(
+            "INSERT INTO schema_version (version, description) VALUES (99, 'from the future')",
+        )
         .unwrap();
     let err = migrations::check(&db).unwrap_err().0;
     assert!(err.contains("version 99") && err.contains("newer"), "{err}");
@@ -119,7 +132,9 @@ fn migrate_is_idempotent_and_a_missing_or_newer_schema_is_refused() {
 
 #[test]
 fn replay_is_atomic_across_two_pools_under_32_way_concurrency() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let a = Arc::new(replay(&url, 16, 1000));
     let b = Arc::new(replay(&url, 16, 1000));
@@ -134,7 +149,9 @@ fn replay_is_atomic_across_two_pools_under_32_way_concurrency() {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
-                    cache.check_and_insert(&key, until, now).map_err(|e| e.class)
+                    cache
+                        .check_and_insert(&key, until, now)
+                        .map_err(|e| e.class)
                 })
             })
             .collect();
@@ -146,18 +163,25 @@ fn replay_is_atomic_across_two_pools_under_32_way_concurrency() {
             .all(|r| r.is_ok() || *r == Err(ErrorClass::Replay)));
     }
     // Distinct keys all pass, and each is then a replay at the other instance.
-    let keys: Vec<ReplayKey> = (0..32).map(|i| ReplayKey::jwt("iss", &format!("jti-{i}"))).collect();
+    let keys: Vec<ReplayKey> = (0..32)
+        .map(|i| ReplayKey::jwt("iss", &format!("jti-{i}")))
+        .collect();
     for k in &keys {
         a.check_and_insert(k, until, now).unwrap();
     }
     for k in &keys {
-        assert_eq!(b.check_and_insert(k, until, now).map_err(|e| e.class), Err(ErrorClass::Replay));
+        assert_eq!(
+            b.check_and_insert(k, until, now).map_err(|e| e.class),
+            Err(ErrorClass::Replay)
+        );
     }
 }
 
 #[test]
 fn an_expired_entry_is_replaced_a_live_one_refused_and_release_forgets() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let a = replay(&url, 2, 1000);
     let b = replay(&url, 2, 1000);
@@ -191,7 +215,9 @@ fn an_expired_entry_is_replaced_a_live_one_refused_and_release_forgets() {
 
 #[test]
 fn expired_entries_are_purged_in_bounded_batches() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let cache = replay(&url, 2, 10);
     let now = t0();
@@ -224,7 +250,9 @@ fn expired_entries_are_purged_in_bounded_batches() {
 
 #[test]
 fn two_writers_append_to_one_chain_that_verifies() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let a: Arc<dyn AuditSink> = Arc::new(sink(&url, 256));
     let b: Arc<dyn AuditSink> = Arc::new(sink(&url, 256));
@@ -249,19 +277,30 @@ fn two_writers_append_to_one_chain_that_verifies() {
     // Every record is there exactly once.
     let mut client = server.client(url.rsplit('/').next().unwrap().split('?').next().unwrap());
     let distinct: i64 = client
-        .query_one("SELECT count(DISTINCT output_token_id) FROM audit_record", &[])
+        .query_one(
+            "SELECT count(DISTINCT output_token_id) FROM audit_record",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(distinct, 800);
 }
 
 fn db_name(url: &str) -> String {
-    url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string()
+    url.rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
 fn a_tampered_removed_or_truncated_record_is_found_by_number() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     {
         let s = sink(&url, 1);
@@ -284,12 +323,16 @@ fn a_tampered_removed_or_truncated_record_is_found_by_number() {
         .unwrap();
     assert_eq!(read::verify(&db).unwrap().broken, None);
 
-    client.batch_execute("DELETE FROM audit_record WHERE seq = 20").unwrap();
+    client
+        .batch_execute("DELETE FROM audit_record WHERE seq = 20")
+        .unwrap();
     let broken = read::verify(&db).unwrap().broken.unwrap();
     assert_eq!(broken.seq, 20, "{}", broken.reason);
     assert!(broken.reason.contains("head"), "{}", broken.reason);
 
-    client.batch_execute("DELETE FROM audit_record WHERE seq = 5").unwrap();
+    client
+        .batch_execute("DELETE FROM audit_record WHERE seq = 5")
+        .unwrap();
     let report = read::verify(&db).unwrap();
     assert_eq!(report.broken.as_ref().map(|b| b.seq), Some(5));
     assert_eq!(report.records, 4);
@@ -297,13 +340,16 @@ fn a_tampered_removed_or_truncated_record_is_found_by_number() {
 
 #[test]
 fn retention_pruning_keeps_an_anchor_and_the_rest_verifies() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let old = t0() - time::Duration::days(400);
     {
         let s = sink(&url, 16);
         for i in 0..30 {
-            s.write(&record(i, if i < 20 { old } else { t0() })).unwrap();
+            s.write(&record(i, if i < 20 { old } else { t0() }))
+                .unwrap();
         }
     }
     let db = database(&url, 1);
@@ -324,20 +370,30 @@ fn retention_pruning_keeps_an_anchor_and_the_rest_verifies() {
 
 #[test]
 fn a_sqlite_log_moves_to_postgres_with_its_chain() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
     {
-        let s = SqliteSink::open(&path, AuditSettings::default(), None, xua_gateway::clock::system())
-            .unwrap();
+        let s = SqliteSink::open(
+            &path,
+            AuditSettings::default(),
+            None,
+            xua_gateway::clock::system(),
+        )
+        .unwrap();
         let old = t0() - time::Duration::days(400);
         for i in 0..40 {
-            s.write(&record(i, if i < 10 { old } else { t0() })).unwrap();
+            s.write(&record(i, if i < 10 { old } else { t0() }))
+                .unwrap();
         }
     }
     // Pruned first, so the export carries an anchor.
     let mut conn = sqlite::connect(&path, false).unwrap();
-    let cutoff = i64::try_from((t0() - time::Duration::days(365)).unix_timestamp_nanos() / 1_000_000).unwrap();
+    let cutoff =
+        i64::try_from((t0() - time::Duration::days(365)).unix_timestamp_nanos() / 1_000_000)
+            .unwrap();
     assert_eq!(sqlite::prune(&mut conn, cutoff, "now", 100).unwrap(), 10);
     let before = sqlite::verify(&conn).unwrap();
     assert_eq!(before.broken, None);
@@ -351,9 +407,16 @@ fn a_sqlite_log_moves_to_postgres_with_its_chain() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&export).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "the export is readable by others: {mode:o}");
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the export is readable by others: {mode:o}"
+        );
     }
-    assert!(transfer::export(&path, &export).is_err(), "an export overwrote a file");
+    assert!(
+        transfer::export(&path, &export).is_err(),
+        "an export overwrote a file"
+    );
 
     let url = server.database();
     let db = database(&url, 1);
@@ -378,7 +441,13 @@ fn a_sqlite_log_moves_to_postgres_with_its_chain() {
     let tampered: Vec<String> = text
         .lines()
         .enumerate()
-        .map(|(i, l)| if i == 5 { l.replace("request-", "request-X") } else { l.to_string() })
+        .map(|(i, l)| {
+            if i == 5 {
+                l.replace("request-", "request-X")
+            } else {
+                l.to_string()
+            }
+        })
         .collect();
     let bad = dir.path().join("tampered.jsonl");
     std::fs::write(&bad, tampered.join("\n")).unwrap();
@@ -392,20 +461,27 @@ fn a_sqlite_log_moves_to_postgres_with_its_chain() {
 
 #[test]
 fn the_database_going_away_gives_unavailable_and_coming_back_needs_no_restart() {
-    let Some(mut server) = PgServer::start() else { return };
+    let Some(mut server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let cache = replay(&url, 4, 1000);
     let log = sink(&url, 16);
     let now = t0();
     let until = now + time::Duration::minutes(5);
-    cache.check_and_insert(&ReplayKey::saml("i", "before"), until, now).unwrap();
+    cache
+        .check_and_insert(&ReplayKey::saml("i", "before"), until, now)
+        .unwrap();
     log.write(&record(1, now)).unwrap();
     assert!(cache.ready().is_ok() && log.ready().is_ok());
 
     server.stop();
     let r = cache.check_and_insert(&ReplayKey::saml("i", "during"), until, now);
     assert_eq!(r.map_err(|e| e.class), Err(ErrorClass::Unavailable));
-    assert!(log.write(&record(2, now)).is_err(), "a record was acknowledged with the database down");
+    assert!(
+        log.write(&record(2, now)).is_err(),
+        "a record was acknowledged with the database down"
+    );
     let why = cache.ready().unwrap_err();
     assert!(why.contains("PostgreSQL"), "{why}");
     assert!(log.ready().is_err());
@@ -414,7 +490,9 @@ fn the_database_going_away_gives_unavailable_and_coming_back_needs_no_restart() 
     PgServer::eventually(Duration::from_secs(20), "the stores recover", || {
         cache.ready().is_ok() && log.ready().is_ok()
     });
-    cache.check_and_insert(&ReplayKey::saml("i", "after"), until, now).unwrap();
+    cache
+        .check_and_insert(&ReplayKey::saml("i", "after"), until, now)
+        .unwrap();
     assert_eq!(
         cache
             .check_and_insert(&ReplayKey::saml("i", "before"), until, now)
@@ -426,4 +504,95 @@ fn the_database_going_away_gives_unavailable_and_coming_back_needs_no_restart() 
     let report = read::verify(&db).unwrap();
     assert_eq!(report.broken, None);
     assert_eq!(report.records, 2);
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (PEM: CA cert, server cert, server key).
+fn tls_material() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509NameBuilder, X509};
+    let key = || {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+    };
+    let name = |cn: &str| {
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", cn).unwrap();
+        n.build()
+    };
+    let (ca_key, server_key) = (key(), key());
+    let mut ca = X509::builder().unwrap();
+    ca.set_version(2).unwrap();
+    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    ca.set_subject_name(&name("TEST-ONLY database CA")).unwrap();
+    ca.set_issuer_name(&name("TEST-ONLY database CA")).unwrap();
+    ca.set_pubkey(&ca_key).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let mut cert = X509::builder().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    cert.set_subject_name(&name("127.0.0.1")).unwrap();
+    cert.set_issuer_name(ca.subject_name()).unwrap();
+    cert.set_pubkey(&server_key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&cert.x509v3_context(Some(&ca), None))
+        .unwrap();
+    cert.append_extension(san).unwrap();
+    cert.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    (
+        ca.to_pem().unwrap(),
+        cert.build().to_pem().unwrap(),
+        server_key.private_key_to_pem_pkcs8().unwrap(),
+    )
+}
+
+#[test]
+fn sslmode_require_uses_tls_and_checks_the_server_certificate() {
+    let Some(mut server) = PgServer::start() else {
+        return;
+    };
+    let (ca, cert, key) = tls_material();
+    server.enable_tls(&cert, &key);
+    let url = server
+        .database()
+        .replace("sslmode=disable", "sslmode=require");
+    // Without the CA the certificate is not trusted, and nothing falls back to plain TCP.
+    let err = Database::open(&settings(&url, 1), "test")
+        .map(|_| ())
+        .unwrap_err()
+        .0;
+    assert!(err.contains("certificate"), "{err}");
+    let mut trusted = settings(&url, 1);
+    trusted.ca_pem = Some(ca);
+    let db = Database::open(&trusted, "test").unwrap();
+    let on_tls: bool = db
+        .get()
+        .unwrap()
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(on_tls);
+    migrations::migrate(&db).unwrap();
 }

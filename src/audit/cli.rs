@@ -213,14 +213,14 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
             let loaded = load(config.as_ref())?;
             database(&loaded)?;
             let path = std::path::Path::new(&loaded.config.audit.path);
-            let summary =
-                crate::store::transfer::export(path, &file).map_err(|e| CliError(e.0))?;
+            let summary = crate::store::transfer::export(path, &file).map_err(|e| CliError(e.0))?;
             write_summary(&mut out, "exported", &summary).map_err(io)
         }
         AuditCommand::Import { config, file } => {
             let Log::Postgres(db) = open_log(config.as_ref())? else {
                 return Err(CliError(
-                    "audit import loads into PostgreSQL: [audit] store must be postgres".to_string(),
+                    "audit import loads into PostgreSQL: [audit] store must be postgres"
+                        .to_string(),
                 ));
             };
             let now = crate::gateway::rfc3339(crate::clock::system().now());

@@ -140,7 +140,9 @@ pub fn check(c: &Config) -> Result<(), String> {
         );
     }
     if d.purge_interval_secs == 0 || d.purge_batch == 0 {
-        return Err("database.purge_interval_secs and database.purge_batch must be at least 1".to_string());
+        return Err(
+            "database.purge_interval_secs and database.purge_batch must be at least 1".to_string(),
+        );
     }
     if c.audit.store == AuditStore::Postgres && !c.audit.path.is_empty() {
         return Err(

@@ -22,14 +22,17 @@ use config::ReplayStore;
 /// Connections of the access log's own pool: the writer, and the readiness probe beside it.
 const AUDIT_POOL_SIZE: u32 = 2;
 
-/// The configured replay cache, and the `/readyz` checks it brings (none for the in-memory one).
-pub fn open_replay(
-    loaded: &LoadedConfig,
-    clock: SharedClock,
-) -> Result<(Arc<dyn ReplayCache>, Vec<Arc<dyn ReadinessCheck>>), String> {
+/// A replay cache and the `/readyz` checks it brings (none for the in-memory one).
+pub type OpenedReplay = (Arc<dyn ReplayCache>, Vec<Arc<dyn ReadinessCheck>>);
+
+/// The configured replay cache.
+pub fn open_replay(loaded: &LoadedConfig, clock: SharedClock) -> Result<OpenedReplay, String> {
     let c = &loaded.config;
     match c.replay.store {
-        ReplayStore::Memory => Ok((Arc::new(MemoryReplayCache::new(c.replay.capacity)), Vec::new())),
+        ReplayStore::Memory => Ok((
+            Arc::new(MemoryReplayCache::new(c.replay.capacity)),
+            Vec::new(),
+        )),
         ReplayStore::Postgres => {
             let db = postgres::open_checked(loaded, c.database.pool_size, "replay")
                 .map_err(|e| format!("[replay] store = \"postgres\": {e}"))?;

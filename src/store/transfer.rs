@@ -77,9 +77,12 @@ fn create_private(path: &Path) -> Result<std::fs::File, AuditError> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .map_err(|e| AuditError(format!("cannot create {} (it must not exist yet): {e}", path.display())))
+    options.open(path).map_err(|e| {
+        AuditError(format!(
+            "cannot create {} (it must not exist yet): {e}",
+            path.display()
+        ))
+    })
 }
 
 fn json_of(v: ValueRef<'_>, seq: i64) -> Result<Value, AuditError> {
@@ -157,7 +160,8 @@ pub fn export(db: &Path, out: &Path) -> Result<Summary, AuditError> {
 }
 
 fn write_line(w: &mut impl Write, v: &impl Serialize) -> Result<(), AuditError> {
-    serde_json::to_writer(&mut *w, v).map_err(|e| AuditError(format!("writing the export: {e}")))?;
+    serde_json::to_writer(&mut *w, v)
+        .map_err(|e| AuditError(format!("writing the export: {e}")))?;
     w.write_all(b"\n").map_err(io("writing the export"))
 }
 
@@ -169,7 +173,9 @@ fn cell_of(v: &Value, seq: i64) -> Result<Cell, AuditError> {
             .as_i64()
             .map(Cell::Int)
             .ok_or_else(|| AuditError(format!("record {seq}: a number that is not an integer"))),
-        _ => Err(AuditError(format!("record {seq}: a cell that is neither null, text nor integer"))),
+        _ => Err(AuditError(format!(
+            "record {seq}: a cell that is neither null, text nor integer"
+        ))),
     }
 }
 
@@ -199,13 +205,18 @@ pub fn import(db: &Database, file: &Path, now: &str) -> Result<Summary, AuditErr
         None => None,
         Some(a) => Some((
             a.seq,
-            chain::from_hex(&a.hash)
-                .ok_or_else(|| AuditError("the export's anchor hash is not 32 bytes of hex".into()))?,
+            chain::from_hex(&a.hash).ok_or_else(|| {
+                AuditError("the export's anchor hash is not 32 bytes of hex".into())
+            })?,
         )),
     };
 
     let mut conn = db.get()?;
-    let fail = |what: &'static str| move |e: postgres::Error| AuditError(format!("{what}: {}", super::postgres::describe_error(&e)));
+    let fail = |what: &'static str| {
+        move |e: postgres::Error| {
+            AuditError(format!("{what}: {}", super::postgres::describe_error(&e)))
+        }
+    };
     let mut tx = conn.transaction().map_err(fail("import"))?;
     let (head_seq, _) = read::lock_head(&mut tx)?;
     let held: i64 = tx

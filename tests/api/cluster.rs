@@ -45,7 +45,11 @@ fn cluster_config(dir: &Path) -> PathBuf {
 /// Runs `xua-gateway ARGS --config CONFIG` with the database URL; returns (success, stdout, stderr).
 fn cli(config: &Path, url: Option<&str>, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(binary());
-    cmd.args(args).arg("--config").arg(config).env_remove("RUST_LOG").env_remove(URL_ENV);
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .env_remove(URL_ENV);
     if let Some(url) = url {
         cmd.env(URL_ENV, url);
     }
@@ -68,7 +72,13 @@ fn start_two(config: &Path, url: &str) -> (Server, Server) {
 }
 
 fn db_name(url: &str) -> String {
-    url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string()
+    url.rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Issued records per output token id.
@@ -136,8 +146,15 @@ async fn fresh_assertion(i: usize) -> Vec<u8> {
 }
 
 async fn readyz(client: &reqwest::Client, address: &str) -> (u16, Value) {
-    let res = client.get(format!("{address}/readyz")).send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    let res = client
+        .get(format!("{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 fn jti(body: &Value) -> String {
@@ -149,7 +166,9 @@ fn jti(body: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_assertion_exchanged_at_one_instance_is_a_replay_at_the_other() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let dir = tempfile::tempdir().unwrap();
     let config = cluster_config(dir.path());
@@ -166,7 +185,11 @@ async fn an_assertion_exchanged_at_one_instance_is_a_replay_at_the_other() {
     let (status, body) = exchange(&client, &a.address, &xml).await.unwrap();
     assert_eq!(status, 200, "{body}");
     let (status, body) = exchange(&client, &b.address, &xml).await.unwrap();
-    assert_eq!((status, body["error_class"].as_str()), (400, Some("REPLAY")), "{body}");
+    assert_eq!(
+        (status, body["error_class"].as_str()),
+        (400, Some("REPLAY")),
+        "{body}"
+    );
     let (status, _) = exchange(&client, &a.address, &xml).await.unwrap();
     assert_eq!(status, 400);
 
@@ -176,19 +199,33 @@ async fn an_assertion_exchanged_at_one_instance_is_a_replay_at_the_other() {
     let (ok, out, err) = cli(
         &config,
         Some(&url),
-        &["audit", "query", "--since", "2000-01-01T00:00:00Z", "--format", "json"],
+        &[
+            "audit",
+            "query",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--format",
+            "json",
+        ],
     );
     assert!(ok, "{err}");
     let outcomes: Vec<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"]["outcome"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["record"]["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(outcomes, ["issued", "rejected", "rejected"]);
 }
 
 #[test]
 fn serve_refuses_a_database_without_the_schema_or_without_a_connection_string() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let dir = tempfile::tempdir().unwrap();
     let config = cluster_config(dir.path());
@@ -223,7 +260,9 @@ fn serve_refuses_a_database_without_the_schema_or_without_a_connection_string() 
     let (ok, err) = serve(None);
     assert!(!ok && err.contains(URL_ENV), "{err}");
     // Nothing of the connection string is echoed.
-    let (ok, err) = serve(Some("postgres://gw:s3cret@127.0.0.1:1/none?sslmode=disable"));
+    let (ok, err) = serve(Some(
+        "postgres://gw:s3cret@127.0.0.1:1/none?sslmode=disable",
+    ));
     assert!(!ok && !err.contains("s3cret"), "{err}");
 }
 
@@ -272,10 +311,9 @@ impl Load {
                                 ok.fetch_add(1, Ordering::SeqCst);
                                 "200".to_string()
                             }
-                            Some((status, body)) => format!(
-                                "{status} {}",
-                                body["error"].as_str().unwrap_or("-")
-                            ),
+                            Some((status, body)) => {
+                                format!("{status} {}", body["error"].as_str().unwrap_or("-"))
+                            }
                             None => {
                                 if let Some(f) = &fallback {
                                     target = f.clone();
@@ -309,7 +347,10 @@ impl Load {
     async fn wait_for(&self, n: usize, limit: Duration) {
         let deadline = Instant::now() + limit;
         while self.ok.load(Ordering::SeqCst) < n {
-            assert!(Instant::now() < deadline, "the load did not reach {n} tokens");
+            assert!(
+                Instant::now() < deadline,
+                "the load did not reach {n} tokens"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -317,54 +358,86 @@ impl Load {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_and_sixteen_clients_every_token_has_one_record_in_one_chain() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let dir = tempfile::tempdir().unwrap();
     let config = cluster_config(dir.path());
     migrate(&config, &url);
     let (a, b) = start_two(&config, &url);
     let targets = (0..16)
-        .map(|i| if i % 2 == 0 { a.address.clone() } else { b.address.clone() })
+        .map(|i| {
+            if i % 2 == 0 {
+                a.address.clone()
+            } else {
+                b.address.clone()
+            }
+        })
         .collect();
-    let (received, statuses) = Load::start(targets, None, Duration::from_secs(5)).finish().await;
-    eprintln!("cluster load: {} tokens, statuses {statuses:?}", received.len());
+    let (received, statuses) = Load::start(targets, None, Duration::from_secs(5))
+        .finish()
+        .await;
+    eprintln!(
+        "cluster load: {} tokens, statuses {statuses:?}",
+        received.len()
+    );
     assert!(received.len() >= 50, "{statuses:?}");
     assert_eq!(statuses.len(), 1, "every exchange succeeds: {statuses:?}");
     assert_every_token_has_one_record(&server, &url, &received);
     assert_eq!(issued_records(&server, &url).len(), received.len());
     let out = assert_chain_verifies(&config, &url);
-    assert!(out.contains(&format!("{} records verified", received.len())), "{out}");
+    assert!(
+        out.contains(&format!("{} records verified", received.len())),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_of_one_instance_under_load_loses_no_acknowledged_record() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let dir = tempfile::tempdir().unwrap();
     let config = cluster_config(dir.path());
     migrate(&config, &url);
     let (mut a, b) = start_two(&config, &url);
     let targets = (0..16)
-        .map(|i| if i % 2 == 0 { a.address.clone() } else { b.address.clone() })
+        .map(|i| {
+            if i % 2 == 0 {
+                a.address.clone()
+            } else {
+                b.address.clone()
+            }
+        })
         .collect();
     let load = Load::start(targets, Some(b.address.clone()), Duration::from_secs(8));
     load.wait_for(60, Duration::from_secs(60)).await;
     a.kill();
     let at_kill = load.ok.load(Ordering::SeqCst);
     let (received, statuses) = load.finish().await;
-    eprintln!("sigkill: {} tokens ({at_kill} before the kill), statuses {statuses:?}", received.len());
+    eprintln!(
+        "sigkill: {} tokens ({at_kill} before the kill), statuses {statuses:?}",
+        received.len()
+    );
     assert!(
         statuses.get("connection failed").copied().unwrap_or(0) > 0,
         "the kill must land during the load: {statuses:?}"
     );
-    assert!(received.len() > at_kill, "the other instance went on issuing: {statuses:?}");
+    assert!(
+        received.len() > at_kill,
+        "the other instance went on issuing: {statuses:?}"
+    );
     assert_every_token_has_one_record(&server, &url, &received);
     assert_chain_verifies(&config, &url);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recover() {
-    let Some(mut server) = PgServer::start() else { return };
+    let Some(mut server) = PgServer::start() else {
+        return;
+    };
     let url = server.database();
     let dir = tempfile::tempdir().unwrap();
     let config = cluster_config(dir.path());
@@ -372,7 +445,13 @@ async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recove
     let (a, b) = start_two(&config, &url);
     let client = reqwest::Client::new();
     let targets = (0..16)
-        .map(|i| if i % 2 == 0 { a.address.clone() } else { b.address.clone() })
+        .map(|i| {
+            if i % 2 == 0 {
+                a.address.clone()
+            } else {
+                b.address.clone()
+            }
+        })
         .collect();
     let load = Load::start(targets, None, Duration::from_secs(60));
     load.wait_for(40, Duration::from_secs(60)).await;
@@ -384,7 +463,10 @@ async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recove
     for s in [&a, &b] {
         let (status, body) = readyz(&client, &s.address).await;
         assert_eq!(status, 503, "{body}");
-        assert!(body["checks"]["replay_store"]["error"].is_string(), "{body}");
+        assert!(
+            body["checks"]["replay_store"]["error"].is_string(),
+            "{body}"
+        );
         assert!(body["checks"]["audit"]["error"].is_string(), "{body}");
     }
 
@@ -396,7 +478,10 @@ async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recove
             if status == 200 {
                 break;
             }
-            assert!(Instant::now() < deadline, "an instance did not recover: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "an instance did not recover: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -416,7 +501,10 @@ async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recove
             "unexpected answers: {statuses:?}"
         );
     }
-    assert!(statuses.contains_key("503 temporarily_unavailable"), "{statuses:?}");
+    assert!(
+        statuses.contains_key("503 temporarily_unavailable"),
+        "{statuses:?}"
+    );
     // Fresh exchanges work at both instances without a restart.
     for s in [&a, &b] {
         let (status, body) = exchange(&client, &s.address, &mint_now("fastlege.json"))
@@ -430,11 +518,18 @@ async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recove
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_log_moves_to_the_cluster_with_export_and_import() {
-    let Some(server) = PgServer::start() else { return };
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let sqlite_dir = dir.path().join("sqlite");
     std::fs::create_dir(&sqlite_dir).unwrap();
-    let sqlite_config = write_config(&sqlite_dir, &sqlite_dir.join("audit.sqlite"), "", "level = \"warn,xua_gateway=info\"");
+    let sqlite_config = write_config(
+        &sqlite_dir,
+        &sqlite_dir.join("audit.sqlite"),
+        "",
+        "level = \"warn,xua_gateway=info\"",
+    );
     {
         let single = Server::start(&sqlite_config, &[]);
         let client = reqwest::Client::new();
@@ -447,25 +542,42 @@ async fn a_sqlite_log_moves_to_the_cluster_with_export_and_import() {
     }
     let (ok, sqlite_verify, err) = cli(&sqlite_config, None, &["audit", "verify"]);
     assert!(ok, "{err}");
-    let head = sqlite_verify.split("head is").nth(1).unwrap().trim().to_string();
+    let head = sqlite_verify
+        .split("head is")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
 
     let export = dir.path().join("export.jsonl");
-    let (ok, out, err) = cli(&sqlite_config, None, &["audit", "export", "--out", export.to_str().unwrap()]);
+    let (ok, out, err) = cli(
+        &sqlite_config,
+        None,
+        &["audit", "export", "--out", export.to_str().unwrap()],
+    );
     assert!(ok && out.contains("exported 3 records"), "{out}{err}");
 
     let url = server.database();
     let config = cluster_config(dir.path());
     migrate(&config, &url);
-    let (ok, out, err) = cli(&config, Some(&url), &["audit", "import", export.to_str().unwrap()]);
+    let (ok, out, err) = cli(
+        &config,
+        Some(&url),
+        &["audit", "import", export.to_str().unwrap()],
+    );
     assert!(ok && out.contains("imported 3 records"), "{out}{err}");
     let pg_verify = assert_chain_verifies(&config, &url);
     assert!(pg_verify.contains(&head), "{sqlite_verify} / {pg_verify}");
 
     // The cluster continues the imported chain.
     let (a, _b) = start_two(&config, &url);
-    let (status, _) = exchange(&reqwest::Client::new(), &a.address, &mint_now("fastlege.json"))
-        .await
-        .unwrap();
+    let (status, _) = exchange(
+        &reqwest::Client::new(),
+        &a.address,
+        &mint_now("fastlege.json"),
+    )
+    .await
+    .unwrap();
     assert_eq!(status, 200);
     let out = assert_chain_verifies(&config, &url);
     assert!(out.contains("4 records verified"), "{out}");

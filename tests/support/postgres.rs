@@ -49,6 +49,9 @@ pub struct PgServer {
     as_postgres: bool,
     pub port: u16,
     running: bool,
+    fsync: bool,
+    /// More `-c` settings for the server (TLS).
+    extra: String,
 }
 
 /// Whether PostgreSQL can be used here; missing under CI=true fails the test.
@@ -72,6 +75,11 @@ pub fn postgres_available() -> bool {
 impl PgServer {
     /// A new server, or None after a loud skip when PostgreSQL is not installed (outside CI).
     pub fn start() -> Option<PgServer> {
+        Self::start_with(false)
+    }
+
+    /// With `fsync` as in production (benchmarks): a commit then waits for the disk.
+    pub fn start_with(fsync: bool) -> Option<PgServer> {
         if !postgres_available() {
             return None;
         }
@@ -89,6 +97,8 @@ impl PgServer {
             as_postgres,
             port: 0,
             running: false,
+            fsync,
+            extra: String::new(),
         };
         if as_postgres {
             let status = Command::new("chown")
@@ -96,7 +106,10 @@ impl PgServer {
                 .arg(&server.root)
                 .status()
                 .expect("chown");
-            assert!(status.success(), "cannot hand the temporary folder to postgres");
+            assert!(
+                status.success(),
+                "cannot hand the temporary folder to postgres"
+            );
         }
         let data = server.data();
         let out = server.run(
@@ -144,12 +157,14 @@ impl PgServer {
     }
 
     fn try_start(&mut self) -> bool {
-        // fsync off: a test kills processes, never the machine, and a commit still waits for its WAL write.
+        // fsync off for tests: they kill processes, never the machine, and a commit still waits for its WAL
+        // write to the operating system.
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.root.display()
-        );
+            self.root.display(),
+            if self.fsync { "on" } else { "off" }
+        ) + &self.extra;
         let data = self.data();
         let log = self.root.join("server.log");
         let out = self.run(
@@ -179,14 +194,47 @@ impl PgServer {
     /// Stops the server (fast shutdown: sessions are ended, committed work is kept).
     pub fn stop(&mut self) {
         let data = self.data();
-        let out = self.run("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"]);
+        let out = self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        );
         assert!(out.status.success(), "pg_ctl stop failed: {}", text(&out));
         self.running = false;
     }
 
     /// Starts it again on the same port and data.
     pub fn restart(&mut self) {
-        assert!(self.try_start(), "PostgreSQL did not start again: {}", self.log());
+        assert!(
+            self.try_start(),
+            "PostgreSQL did not start again: {}",
+            self.log()
+        );
+    }
+
+    /// Restarts the server with TLS on, serving `cert_pem` (and its chain) with `key_pem`.
+    pub fn enable_tls(&mut self, cert_pem: &[u8], key_pem: &[u8]) {
+        let cert = self.root.join("server.crt");
+        let key = self.root.join("server.key");
+        std::fs::write(&cert, cert_pem).unwrap();
+        std::fs::write(&key, key_pem).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if self.as_postgres {
+            let status = Command::new("chown")
+                .arg("postgres:")
+                .arg(&cert)
+                .arg(&key)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        self.extra = format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        );
+        self.stop();
+        self.restart();
     }
 
     /// The connection string of database `name` (created by [`PgServer::database`]).
@@ -258,7 +306,14 @@ impl Drop for PgServer {
             let data = self.data();
             let _ = self.run(
                 "pg_ctl",
-                &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
             );
         }
     }

@@ -163,7 +163,12 @@ impl Committer for PgCommitter {
         let now = self.clock.now();
         let cutoff = now - time::Duration::days(i64::from(self.retention_days));
         let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        match read::prune(&self.db, cutoff_ms, &crate::gateway::rfc3339(now), PRUNE_CHUNK) {
+        match read::prune(
+            &self.db,
+            cutoff_ms,
+            &crate::gateway::rfc3339(now),
+            PRUNE_CHUNK,
+        ) {
             Ok(0) => false,
             Ok(n) => {
                 tracing::info!(

@@ -46,9 +46,7 @@ fn newer(found: i32) -> DbError {
 /// Applies the missing migrations; returns the versions applied (empty when the schema was current).
 pub fn migrate(db: &Database) -> Result<Vec<i32>, DbError> {
     let mut conn = db.get()?;
-    let mut tx = conn
-        .transaction()
-        .map_err(|e| db.error("migrate", &e))?;
+    let mut tx = conn.transaction().map_err(|e| db.error("migrate", &e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .map_err(|e| db.error("migrate", &e))?;
     tx.batch_execute(VERSION_TABLE)
@@ -62,9 +60,8 @@ pub fn migrate(db: &Database) -> Result<Vec<i32>, DbError> {
     }
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-        tx.batch_execute(m.sql).map_err(|e| {
-            db.error(&format!("migration {} ({})", m.version, m.description), &e)
-        })?;
+        tx.batch_execute(m.sql)
+            .map_err(|e| db.error(&format!("migration {} ({})", m.version, m.description), &e))?;
         tx.execute(
             "INSERT INTO schema_version (version, description) VALUES ($1, $2)",
             &[&m.version, &m.description],

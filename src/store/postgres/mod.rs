@@ -33,12 +33,26 @@ impl From<DbError> for crate::audit::AuditError {
 pub fn describe_error(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            // The client's errors say what failed ("error performing TLS handshake") and keep why in
+            // their source ("certificate verify failed").
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
     }
 }
 
 /// Opens a pool on the configured database and checks that its schema is the one this build knows.
-pub fn open_checked(loaded: &LoadedConfig, pool_size: u32, purpose: &str) -> Result<Database, DbError> {
+pub fn open_checked(
+    loaded: &LoadedConfig,
+    pool_size: u32,
+    purpose: &str,
+) -> Result<Database, DbError> {
     let settings = Settings::from_config(loaded)?.with_pool_size(pool_size);
     let db = Database::open(&settings, purpose)?;
     migrations::check(&db)?;

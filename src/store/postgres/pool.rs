@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openssl::ssl::{SslConnector, SslMethod};
@@ -94,7 +94,8 @@ fn describe(config: &postgres::Config) -> String {
 }
 
 fn tls(settings: &Settings) -> Result<MakeTlsConnector, DbError> {
-    let tls_err = |e: openssl::error::ErrorStack| DbError(format!("TLS set-up for PostgreSQL: {e}"));
+    let tls_err =
+        |e: openssl::error::ErrorStack| DbError(format!("TLS set-up for PostgreSQL: {e}"));
     let mut builder = SslConnector::builder(SslMethod::tls()).map_err(tls_err)?;
     if let Some(pem) = &settings.ca_pem {
         for cert in X509::stack_from_pem(pem).map_err(tls_err)? {
@@ -106,13 +107,26 @@ fn tls(settings: &Settings) -> Result<MakeTlsConnector, DbError> {
 
 /// Logs the pool's connection failures through `tracing` (r2d2 would use the `log` crate, which nothing
 /// here collects). A PostgreSQL error message names no value; the connection string is never in it.
+/// The last failure is kept, since r2d2's own timeout error says only that it timed out.
 #[derive(Debug)]
-struct LogErrors(Arc<str>);
+struct LogErrors {
+    label: Arc<str>,
+    last: Arc<Mutex<Option<String>>>,
+}
 
 impl r2d2::HandleError<postgres::Error> for LogErrors {
     fn handle_error(&self, error: postgres::Error) {
-        tracing::warn!(database = %self.0, error = %super::describe_error(&error), "cannot connect to the database");
+        let text = super::describe_error(&error);
+        tracing::warn!(database = %self.label, error = %text, "cannot connect to the database");
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
     }
+}
+
+fn why(last: &Mutex<Option<String>>) -> String {
+    last.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| "every connection is busy".to_string())
 }
 
 /// A pool of connections plus what it takes to tell a stale connection from a good one.
@@ -125,6 +139,8 @@ pub struct Database {
     /// checked out after a failure are tested first: when the server restarted, every idle connection is
     /// dead, and one test per connection is cheaper than one failed request per connection.
     last_failure_ms: AtomicU64,
+    /// Why the last connection attempt failed.
+    last_error: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -164,20 +180,25 @@ impl Database {
         config.connect_timeout(settings.connect_timeout);
         config.keepalives_idle(Duration::from_secs(30));
         let manager = PostgresConnectionManager::new(config, tls(settings)?);
+        let last_error = Arc::new(Mutex::new(None));
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size.max(1))
             .min_idle(Some(1))
             .test_on_check_out(false)
             .connection_timeout(settings.connect_timeout)
-            .error_handler(Box::new(LogErrors(label.clone())))
+            .error_handler(Box::new(LogErrors {
+                label: label.clone(),
+                last: last_error.clone(),
+            }))
             .build(manager)
-            .map_err(|e| DbError(format!("cannot connect to {label}: {e}")))?;
+            .map_err(|_| DbError(format!("cannot connect to {label}: {}", why(&last_error))))?;
         Ok(Self {
             pool,
             label,
             connect_timeout: settings.connect_timeout,
             started: Instant::now(),
             last_failure_ms: AtomicU64::new(0),
+            last_error,
         })
     }
 
@@ -205,10 +226,18 @@ impl Database {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let mut conn = self.pool.get_timeout(left.max(Duration::from_millis(1))).map_err(|e| {
-                self.failed();
-                DbError(format!("cannot connect to {}: {e}", self.label))
-            })?;
+            let mut conn = self
+                .pool
+                .get_timeout(left.max(Duration::from_millis(1)))
+                .map_err(|_| {
+                    self.failed();
+                    DbError(format!(
+                        "no connection to {} within {} ms: {}",
+                        self.label,
+                        timeout.as_millis(),
+                        why(&self.last_error)
+                    ))
+                })?;
             let failure = self.last_failure_ms.load(Ordering::SeqCst);
             let checked = r2d2::PooledConnection::extensions(&conn)
                 .get::<CheckedAt>()
@@ -221,6 +250,7 @@ impl Database {
             match conn.is_valid(left.max(Duration::from_millis(100))) {
                 Ok(()) => {
                     r2d2::PooledConnection::extensions_mut(&mut conn).insert(CheckedAt(now));
+                    *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                     return Ok(conn);
                 }
                 Err(_) if Instant::now() < deadline => continue,
@@ -243,10 +273,7 @@ impl Database {
             .map_err(|e| self.error("readiness check", &e))?;
         let standby: bool = row.get(0);
         if standby {
-            return Err(DbError(format!(
-                "{} is a read-only standby",
-                self.label
-            )));
+            return Err(DbError(format!("{} is a read-only standby", self.label)));
         }
         Ok(())
     }
@@ -254,6 +281,10 @@ impl Database {
     /// A statement's failure as a message (and a note that connections may be stale).
     pub fn error(&self, what: &str, e: &postgres::Error) -> DbError {
         self.failed();
-        DbError(format!("{what} on {}: {}", self.label, super::describe_error(e)))
+        DbError(format!(
+            "{what} on {}: {}",
+            self.label,
+            super::describe_error(e)
+        ))
     }
 }

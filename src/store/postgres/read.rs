@@ -64,11 +64,7 @@ enum Column<'a> {
 }
 
 /// Appends `rows` (already chained) and sets the head to the last of them, inside the caller's transaction.
-pub fn insert_rows(
-    tx: &mut impl GenericClient,
-    sql: &str,
-    rows: &[Row],
-) -> Result<(), AuditError> {
+pub fn insert_rows(tx: &mut impl GenericClient, sql: &str, rows: &[Row]) -> Result<(), AuditError> {
     let Some(last) = rows.last() else {
         return Ok(());
     };
@@ -130,7 +126,10 @@ pub fn insert_rows(
 /// The chain's head as stored in `audit_head`, locked for the rest of the transaction.
 pub fn lock_head(tx: &mut impl GenericClient) -> Result<(i64, [u8; 32]), AuditError> {
     let row = tx
-        .query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+        .query_one(
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
         .map_err(err("locking the chain head"))?;
     let seq: i64 = row.get(0);
     let hash: String = row.get(1);
@@ -184,7 +183,8 @@ impl Walk {
         if chain::from_hex(&row.hash) != Some(computed) {
             return Err(Broken {
                 seq: row.seq,
-                reason: "the record's contents do not match its hash (changed after writing)".into(),
+                reason: "the record's contents do not match its hash (changed after writing)"
+                    .into(),
             });
         }
         self.records += 1;
@@ -348,13 +348,21 @@ pub fn query(db: &Database, q: &Query) -> Result<Vec<Stored>, AuditError> {
 
 /// Deletes the oldest records whose time is before `cutoff_ms` (at most `max_records`), as one prefix of the
 /// chain, and moves the anchor to the last one deleted. Returns how many were deleted.
-pub fn prune(db: &Database, cutoff_ms: i64, now: &str, max_records: u64) -> Result<u64, AuditError> {
+pub fn prune(
+    db: &Database,
+    cutoff_ms: i64,
+    now: &str,
+    max_records: u64,
+) -> Result<u64, AuditError> {
     let mut conn = db.get()?;
     let mut tx = conn.transaction().map_err(err("prune"))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
         .map_err(err("prune"))?;
     let first_kept: Option<i64> = tx
-        .query_one("SELECT MIN(seq) FROM audit_record WHERE time_ms >= $1", &[&cutoff_ms])
+        .query_one(
+            "SELECT MIN(seq) FROM audit_record WHERE time_ms >= $1",
+            &[&cutoff_ms],
+        )
         .map_err(err("prune"))?
         .get(0);
     let last_pruned: Option<i64> = match first_kept {

@@ -237,8 +237,11 @@ impl ReplayCache for PgReplayCache {
     fn release(&self, key: &ReplayKey) {
         let bytes = key_bytes(key);
         let released = self.db.get().and_then(|mut c| {
-            c.execute_typed("DELETE FROM replay WHERE key = $1", &[(&bytes, Type::BYTEA)])
-                .map_err(|e| self.db.error("replay release", &e))
+            c.execute_typed(
+                "DELETE FROM replay WHERE key = $1",
+                &[(&bytes, Type::BYTEA)],
+            )
+            .map_err(|e| self.db.error("replay release", &e))
         });
         match released {
             Ok(n) => {

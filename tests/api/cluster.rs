@@ -382,7 +382,7 @@ async fn two_instances_and_sixteen_clients_every_token_has_one_record_in_one_cha
         "cluster load: {} tokens, statuses {statuses:?}",
         received.len()
     );
-    assert!(received.len() >= 50, "{statuses:?}");
+    assert!(received.len() >= 32, "{statuses:?}");
     assert_eq!(statuses.len(), 1, "every exchange succeeds: {statuses:?}");
     assert_every_token_has_one_record(&server, &url, &received);
     assert_eq!(issued_records(&server, &url).len(), received.len());
@@ -412,10 +412,12 @@ async fn sigkill_of_one_instance_under_load_loses_no_acknowledged_record() {
             }
         })
         .collect();
-    let load = Load::start(targets, Some(b.address.clone()), Duration::from_secs(8));
+    let load = Load::start(targets, Some(b.address.clone()), Duration::from_secs(120));
     load.wait_for(60, Duration::from_secs(60)).await;
     a.kill();
     let at_kill = load.ok.load(Ordering::SeqCst);
+    load.wait_for(at_kill + 60, Duration::from_secs(60)).await;
+    load.stop.store(true, Ordering::SeqCst);
     let (received, statuses) = load.finish().await;
     eprintln!(
         "sigkill: {} tokens ({at_kill} before the kill), statuses {statuses:?}",
@@ -453,7 +455,7 @@ async fn stopping_postgres_under_load_refuses_with_503_and_both_instances_recove
             }
         })
         .collect();
-    let load = Load::start(targets, None, Duration::from_secs(60));
+    let load = Load::start(targets, None, Duration::from_secs(180));
     load.wait_for(40, Duration::from_secs(60)).await;
 
     tokio::task::block_in_place(|| server.stop());

@@ -47,6 +47,10 @@ fn newer(found: i32) -> DbError {
 pub fn migrate(db: &Database) -> Result<Vec<i32>, DbError> {
     let mut conn = db.get()?;
     let mut tx = conn.transaction().map_err(|e| db.error("migrate", &e))?;
+    // A migration of a large table may take longer than any request should: the operator runs this on
+    // purpose, so the session's statement_timeout does not apply.
+    tx.batch_execute("SET LOCAL statement_timeout = 0")
+        .map_err(|e| db.error("migrate", &e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .map_err(|e| db.error("migrate", &e))?;
     tx.batch_execute(VERSION_TABLE)

@@ -50,8 +50,10 @@ fn db(url: &str, pool: u32) -> Database {
 }
 
 fn pg_sink(url: &str, max_batch: usize) -> Arc<dyn AuditSink> {
+    // A long commit timeout: with one record per commit, 32 writers queue behind each other's fsync.
     let settings = AuditSettings {
         max_batch,
+        commit_timeout: Duration::from_secs(120),
         ..AuditSettings::default()
     };
     Arc::new(PgAuditSink::open(db(url, 2), settings, None, clock::system()).unwrap())

@@ -26,13 +26,15 @@ use time::OffsetDateTime;
 
 use common::no_replay_config;
 use xua_gateway::audit::sqlite::{Settings as AuditSettings, SqliteSink};
-use xua_gateway::audit::{AuditRecord, AuditSink, Direction, MemorySink, Outcome};
+use xua_gateway::audit::{AuditRecord, AuditSink, MemorySink};
 use xua_gateway::clock;
-use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::ProfileSet;
+use xua_gateway::model::{Direction, Outcome};
 use xua_gateway::replay::{ReplayCache, ReplayKey};
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 use xua_gateway::store::config::DatabaseConfig;
 use xua_gateway::store::postgres::audit::PgAuditSink;
 use xua_gateway::store::postgres::replay::PgReplayCache;
@@ -190,14 +192,19 @@ fn record() -> AuditRecord {
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).unwrap();
     let mut r = AuditRecord::begin(
         Direction::SamlToJwt,
-        xua_gateway::gateway::rfc3339(OffsetDateTime::now_utc()),
+        OffsetDateTime::now_utc(),
         "0f8e0d1c-5a4b-4c3d-9e2f-1a0b9c8d7e6f",
         Some("127.0.0.1"),
     );
     r.outcome = Outcome::Issued;
     r.input_issuer = Some(samples::SAMPLE_IDP.into());
     r.output_token_id = Some("6b1f0c2e-3d4a-4b5c-8d6e-7f8091a2b3c4".into());
-    r.context = Some(profiles.default_profile().decode_claims(&claims).unwrap());
+    r.context = Some(
+        profiles
+            .default_profile()
+            .decode_claims_unverified(&claims)
+            .unwrap(),
+    );
     r
 }
 

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 mod common;
 use common::{no_replay_config, NullSink};
-use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::pipeline::ExchangeRequest;
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
 fn gateway() -> Gateway {
     let loaded = no_replay_config();
@@ -22,7 +23,7 @@ fn saml_to_jwt(c: &mut Criterion) {
     let gw = gateway();
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let xml = samples::mint_assertion(
-        gw.profiles().default_profile(),
+        gw.pipeline().profiles().default_profile(),
         &claims,
         &MintOptions::default(),
         &samples::sample_idp().expect("idp"),
@@ -31,7 +32,7 @@ fn saml_to_jwt(c: &mut Criterion) {
     .expect("mint");
     let request = ExchangeRequest::default();
     c.bench_function("pipeline/saml_to_jwt/ES256", |b| {
-        b.iter(|| gw.saml_to_jwt(&xml, &request).expect("exchange"))
+        b.iter(|| gw.pipeline().saml_to_jwt(&xml, &request).expect("exchange"))
     });
 }
 
@@ -46,7 +47,7 @@ fn jwt_to_saml(c: &mut Criterion) {
     .expect("mint");
     let request = ExchangeRequest::default();
     c.bench_function("pipeline/jwt_to_saml/ES256-in", |b| {
-        b.iter(|| gw.jwt_to_saml(&jwt, &request).expect("exchange"))
+        b.iter(|| gw.pipeline().jwt_to_saml(&jwt, &request).expect("exchange"))
     });
 }
 

@@ -96,6 +96,18 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// Caller input repeated in a message (an issuer, an audience, a parameter name): control characters
+/// dropped and cut at 80 characters, marked with `…` when cut. The one helper every message that echoes
+/// input goes through.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(MAX).collect();
+    if s.chars().filter(|c| !c.is_control()).nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Shorthand constructors, one per class, so call sites read like the checklist.
 macro_rules! rejection_ctor {
     ($($name:ident => $class:ident),* $(,)?) => {

@@ -76,12 +76,70 @@ pub trait ReplayCache: Send + Sync {
     /// replay. Never called for a key another request inserted.
     fn release(&self, key: &ReplayKey);
 
+    /// Whether `key` is remembered and still live at `now`, without remembering it (the inspector's
+    /// "was this token exchanged already?").
+    fn seen(&self, key: &ReplayKey, now: OffsetDateTime) -> Result<bool, Rejection>;
+
     /// Entries currently held (expired ones may still be counted until the next insert sweeps them).
     fn len(&self) -> usize;
 
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+const REPLAYED: &str =
+    "this token was already exchanged; each assertion ID or jti is exchanged once while it is valid";
+
+/// A token's slot in a replay store, held while its exchange runs. Kept with [`Reservation::keep`] once the
+/// token is issued; dropped otherwise (a later stage refused, or the access log could not be written), it
+/// gives the slot back: the token was not exchanged, so sending it again is not a replay.
+#[must_use = "a reservation that is dropped gives its slot back"]
+pub struct Reservation<'c> {
+    cache: &'c dyn ReplayCache,
+    key: ReplayKey,
+    kept: bool,
+}
+
+impl Reservation<'_> {
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.cache.release(&self.key);
+        }
+    }
+}
+
+/// Remembers `key` until `until` and hands back the slot, or refuses a replay.
+pub fn reserve<'c>(
+    cache: &'c dyn ReplayCache,
+    key: ReplayKey,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Reservation<'c>, Rejection> {
+    cache.check_and_insert(&key, until, now)?;
+    Ok(Reservation {
+        cache,
+        key,
+        kept: false,
+    })
+}
+
+/// Refuses a token the store has seen, as an exchange would, without reserving it.
+pub fn refuse_if_seen(
+    cache: &dyn ReplayCache,
+    key: &ReplayKey,
+    now: OffsetDateTime,
+) -> Result<(), Rejection> {
+    if cache.seen(key, now)? {
+        return Err(Rejection::replay(REPLAYED));
+    }
+    Ok(())
 }
 
 /// The in-process store: bounded, swept of expired entries on every insert.
@@ -157,9 +215,7 @@ impl ReplayCache for MemoryReplayCache {
         let mut inner = self.lock();
         inner.sweep(now);
         if inner.entries.contains_key(key) {
-            return Err(Rejection::replay(
-                "this token was already exchanged; each assertion ID or jti is exchanged once while it is valid",
-            ));
+            return Err(Rejection::replay(REPLAYED));
         }
         if until <= now {
             // Nothing to remember: the token can no longer be accepted anyway.
@@ -177,6 +233,15 @@ impl ReplayCache for MemoryReplayCache {
 
     fn release(&self, key: &ReplayKey) {
         self.lock().remove(key);
+    }
+
+    fn seen(&self, key: &ReplayKey, now: OffsetDateTime) -> Result<bool, Rejection> {
+        let now = now.unix_timestamp_nanos();
+        Ok(self
+            .lock()
+            .entries
+            .get(key)
+            .is_some_and(|until| *until > now))
     }
 
     fn len(&self) -> usize {

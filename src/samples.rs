@@ -109,7 +109,10 @@ pub fn mint_jwt(
         .map_err(|_| Rejection::internal("the sample JWT key cannot be read"))?;
     let jwks: Value = serde_json::from_str(SAMPLE_JWKS)
         .map_err(|_| Rejection::internal("the sample JWKS is broken"))?;
-    let kid = jwks["keys"][0]["kid"].as_str().map(str::to_string);
+    let kid = jwks
+        .pointer("/keys/0/kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.typ = Some("at+jwt".to_string());
     header.kid = kid;

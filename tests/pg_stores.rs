@@ -12,8 +12,9 @@ use time::OffsetDateTime;
 
 use pg::PgServer;
 use xua_gateway::audit::sqlite::{self, Settings as AuditSettings, SqliteSink};
-use xua_gateway::audit::{AuditRecord, AuditSink, Direction, Outcome};
+use xua_gateway::audit::{AuditRecord, AuditSink};
 use xua_gateway::error::ErrorClass;
+use xua_gateway::model::{Direction, Outcome};
 use xua_gateway::replay::{ReplayCache, ReplayKey};
 use xua_gateway::store::config::DatabaseConfig;
 use xua_gateway::store::postgres::audit::PgAuditSink;
@@ -70,7 +71,7 @@ fn t0() -> OffsetDateTime {
 fn record(i: usize, time: OffsetDateTime) -> AuditRecord {
     let mut r = AuditRecord::begin(
         Direction::SamlToJwt,
-        xua_gateway::gateway::rfc3339(time),
+        time,
         &format!("request-{i}"),
         Some("127.0.0.1"),
     );
@@ -355,7 +356,7 @@ fn retention_pruning_keeps_an_anchor_and_the_rest_verifies() {
     let db = database(&url, 1);
     let cutoff = t0() - time::Duration::days(365);
     let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap();
-    let now = xua_gateway::gateway::rfc3339(t0());
+    let now = xua_gateway::clock::rfc3339(t0());
     assert_eq!(read::prune(&db, cutoff_ms, &now, 15).unwrap(), 15);
     assert_eq!(read::prune(&db, cutoff_ms, &now, 15).unwrap(), 5);
     assert_eq!(read::prune(&db, cutoff_ms, &now, 15).unwrap(), 0);

@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use super::errors::error_response;
 use crate::error::Rejection;
-use crate::gateway::Gateway;
 use crate::inspect::{render_text, InspectOptions};
+use crate::startup::Gateway;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,19 +53,19 @@ pub async fn inspect(
         at,
     };
     if let Some(p) = &options.profile {
-        if gateway.profiles().get(p).is_none() {
+        if gateway.pipeline().profiles().get(p).is_none() {
             return error_response(&Rejection::request(format!(
                 "profile {} is not configured",
-                crate::saml::verify::shown(p)
+                crate::error::shown(p)
             )));
         }
     }
     let gw = gateway.into_inner();
-    let body = match super::read_body(payload, super::body_limit(&gw)).await {
+    let body = match super::read_body(payload, gw.server().body_limit).await {
         Ok(body) => body,
         Err(rejection) => return error_response(&rejection),
     };
-    match web::block(move || gw.inspect(&body, &options)).await {
+    match web::block(move || gw.pipeline().inspect(&body, &options)).await {
         Ok(report) if text => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))

@@ -1,4 +1,4 @@
-//! The HTTP surface (actix-web). Handlers only translate between HTTP and gateway calls; the pipeline runs on
+//! The HTTP surface (actix-web). Handlers only translate between HTTP and pipeline calls; the pipeline runs on
 //! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread.
 
 mod errors;
@@ -6,43 +6,20 @@ mod health;
 mod inspect;
 mod meta;
 mod metrics;
+mod middleware;
 mod token;
-pub mod translate;
+mod translate;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServiceRequest};
-use actix_web::{web, App, HttpServer};
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpServer};
 
-use crate::gateway::Gateway;
+use crate::startup::Gateway;
 
 pub use errors::error_response;
-
-/// A request id: the caller's `X-Request-Id` when it is short and plain, otherwise a fresh one.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-pub(crate) fn request_id(req: &ServiceRequest) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// The largest request body read: a SAML document of `[limits] max_body_bytes` as base64url (4/3) plus room
-/// for the form's other parameters. The pipeline's own limits then apply to the decoded token.
-pub(crate) fn body_limit(gateway: &Gateway) -> usize {
-    let max = gateway.config().config.limits.max_body_bytes;
-    max.saturating_mul(4) / 3 + 4096
-}
+pub use middleware::RequestId;
 
 /// Reads the body up to `limit` bytes and stops there. A larger body is a LIMIT rejection that the handler
 /// audits and answers in the RFC 6749 error format (actix's own limit would answer a bare 413, unaudited).
@@ -59,6 +36,14 @@ pub(crate) async fn read_body(
             "the request body is larger than {limit} bytes"
         ))),
     }
+}
+
+/// The request id the middleware gave this request.
+pub(crate) fn request_id_of(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
 }
 
 /// Adds every route to an actix `App`.
@@ -83,14 +68,14 @@ impl Application {
     pub fn build(gateway: Arc<Gateway>, listen: &str, workers: usize) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
-        let body_limit = body_limit(&gateway);
-        let blocking_threads = gateway.config().config.server.blocking_threads;
+        let body_limit = gateway.server().body_limit;
+        let blocking_threads = gateway.server().blocking_threads;
         let data = web::Data::from(gateway);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
-                .wrap_fn(crate::observability::logging::trace_request)
+                .wrap_fn(middleware::trace_request)
                 .configure(configure)
         })
         .listen(listener)?

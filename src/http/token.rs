@@ -6,19 +6,21 @@ use base64::Engine;
 use serde_json::json;
 
 use super::errors::{error_json, error_response};
-use super::RequestId;
-use crate::audit::Direction;
-use crate::error::Rejection;
-use crate::gateway::{ExchangeRequest, Gateway};
+use crate::error::{shown, Rejection};
+use crate::model::Direction;
+use crate::pipeline::ExchangeRequest;
+use crate::startup::Gateway;
 
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TT_SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";
 pub const TT_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const TT_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-/// IHE IUA writes the RFC's `access_token` with a hyphen (research/ihe.md F15); accepted as a synonym.
+/// IHE IUA writes the RFC's `access_token` with a hyphen (docs/ihe-profiles.md, "IUA token types"); accepted
+/// as a synonym.
 pub const TT_ACCESS_TOKEN_IUA: &str = "urn:ietf:params:oauth:token-type:access-token";
 /// The extension parameter that names the patient when the JWT does not (HelseID leaves the patient out of
-/// the attestation and sends it as a request parameter: research/norway.md §1.1).
+/// the attestation and sends it as a request parameter: docs/norway-profile.md, "HelseID: how the attestation
+/// travels").
 pub const PATIENT_PARAMETER: &str = "patient";
 
 /// The form, parsed strictly: every parameter at most once (RFC 6749 §3.2).
@@ -35,7 +37,7 @@ impl Form {
             )
         })?;
         for (i, (k, _)) in params.iter().enumerate() {
-            if params[..i].iter().any(|(other, _)| other == k) {
+            if params.iter().take(i).any(|(other, _)| other == k) {
                 return Err(Rejection::request(format!(
                     "parameter {} is given more than once",
                     shown(k)
@@ -59,12 +61,8 @@ impl Form {
     }
 }
 
-fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(60).collect()
-}
-
 /// base64url without padding as RFC 8693 and IUA require; padded and standard base64 are accepted too,
-/// because Swiss `IHE-SAML` practice uses them (research/ihe.md §7.6).
+/// because Swiss `IHE-SAML` practice uses them (docs/ihe-profiles.md, "Switzerland: CH:XUA and CH:IUA").
 pub fn decode_base64_token(token: &str) -> Result<Vec<u8>, Rejection> {
     let trimmed = token.trim_end_matches('=');
     let engine = if trimmed.contains(['+', '/']) {
@@ -185,16 +183,12 @@ pub async fn token(
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
     let mut request = ExchangeRequest {
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
         ..ExchangeRequest::default()
     };
     let gw = gateway.into_inner();
-    let body = super::read_body(payload, super::body_limit(&gw)).await;
+    let body = super::read_body(payload, gw.server().body_limit).await;
 
     // Every attempt leaves one audit record, including those refused before a pipeline ran.
     let (form, exchange) = {
@@ -214,8 +208,10 @@ pub async fn token(
             Ok(parsed) => parsed,
             Err(refusal) => {
                 let code = refusal.code;
-                let audited =
-                    web::block(move || gw.refuse(direction, &request, refusal.rejection)).await;
+                let audited = web::block(move || {
+                    gw.pipeline().refuse(direction, &request, refusal.rejection)
+                })
+                .await;
                 return match audited {
                     Ok(rejection) => refused(code, &rejection),
                     Err(_) => error_response(&Rejection::internal("the audit worker failed")),
@@ -231,10 +227,10 @@ pub async fn token(
     let direction = exchange.direction;
     let result = web::block(move || match direction {
         Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
-            Ok(xml) => gw.saml_to_jwt(&xml, &request),
-            Err(e) => Err(gw.refuse(direction, &request, e)),
+            Ok(xml) => gw.pipeline().saml_to_jwt(&xml, &request),
+            Err(e) => Err(gw.pipeline().refuse(direction, &request, e)),
         },
-        Direction::JwtToSaml => gw.jwt_to_saml(&exchange.subject_token, &request),
+        Direction::JwtToSaml => gw.pipeline().jwt_to_saml(&exchange.subject_token, &request),
     })
     .await;
     match result {

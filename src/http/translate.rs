@@ -1,14 +1,15 @@
 //! `POST /translate`: for people and scripts. An XML assertion in gives a JWT out (`application/jwt`); a
 //! JWT in gives a signed assertion out (`application/samlassertion+xml`).
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::errors::error_response;
-use super::RequestId;
-use crate::audit::Direction;
 use crate::error::Rejection;
-use crate::gateway::{ExchangeRequest, Gateway};
+use crate::model::Direction;
+use crate::pipeline::sniff::{sniff, TokenKind};
+use crate::pipeline::ExchangeRequest;
+use crate::startup::Gateway;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,36 +17,6 @@ pub struct TranslateQuery {
     audience: Option<String>,
     profile: Option<String>,
     patient: Option<String>,
-}
-
-/// What kind of token a body holds.
-pub enum Input {
-    Saml,
-    Jwt(String),
-    Unknown,
-}
-
-/// Tells an XML assertion from a compact JWT; anything else is refused before any parsing.
-pub fn classify(body: &[u8]) -> Input {
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
-    let rest = &body[start..];
-    if rest.starts_with(b"<") || rest.starts_with("\u{FEFF}".as_bytes()) {
-        return Input::Saml;
-    }
-    match std::str::from_utf8(rest) {
-        Ok(text) => {
-            let text = text.trim();
-            if text.starts_with("ey") && text.bytes().filter(|b| *b == b'.').count() >= 2 {
-                Input::Jwt(text.to_string())
-            } else {
-                Input::Unknown
-            }
-        }
-        Err(_) => Input::Unknown,
-    }
 }
 
 pub async fn translate(
@@ -63,28 +34,24 @@ pub async fn translate(
         audience: query.audience.clone(),
         profile: query.profile.clone(),
         patient: query.patient.clone(),
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
     };
     let gw = gateway.into_inner();
-    let body = match super::read_body(payload, super::body_limit(&gw)).await {
+    let body = match super::read_body(payload, gw.server().body_limit).await {
         Ok(body) => body,
         Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,
     };
-    let (result, content_type) = match classify(&body) {
-        Input::Saml => (
-            web::block(move || gw.saml_to_jwt(&body, &exchange)).await,
+    let (result, content_type) = match sniff(&body) {
+        TokenKind::Saml => (
+            web::block(move || gw.pipeline().saml_to_jwt(&body, &exchange)).await,
             "application/jwt",
         ),
-        Input::Jwt(token) => (
-            web::block(move || gw.jwt_to_saml(&token, &exchange)).await,
+        TokenKind::Jwt(token) => (
+            web::block(move || gw.pipeline().jwt_to_saml(&token, &exchange)).await,
             "application/samlassertion+xml",
         ),
-        Input::Unknown => {
+        TokenKind::Unknown => {
             let rejection = Rejection::request(
                 "POST /translate takes an XML assertion or a compact JWT as the body",
             );
@@ -108,7 +75,7 @@ async fn refused(
     exchange: ExchangeRequest,
     rejection: Rejection,
 ) -> HttpResponse {
-    match web::block(move || gw.refuse(direction, &exchange, rejection)).await {
+    match web::block(move || gw.pipeline().refuse(direction, &exchange, rejection)).await {
         Ok(rejection) => error_response(&rejection),
         Err(_) => error_response(&Rejection::internal("the audit worker failed")),
     }

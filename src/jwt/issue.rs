@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::config::JwtAlgorithm;
+use super::alg::JwtAlgorithm;
 use crate::error::Rejection;
 
 /// Each issuer's id in the per-thread signer cache.

@@ -1,12 +1,15 @@
 //! JWTs: issuing with the gateway's own key, and verifying tokens from pinned issuers.
 
+pub mod alg;
 mod issue;
 pub mod json;
 pub mod keys;
 mod verify;
 
+pub use alg::JwtAlgorithm;
 pub use issue::{JwtIssuer, RegisteredClaims};
+pub(crate) use verify::{check_audience, check_header, check_times, split, verify_signature};
 pub use verify::{
-    check_audience, check_header, check_times, split, verify, verify_signature, ClaimFacts,
-    HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer, VerifiedJwt,
+    verify, ClaimFacts, HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer,
+    VerifiedJwt,
 };

@@ -6,10 +6,9 @@ use quick_xml::Writer;
 use time::OffsetDateTime;
 
 use super::fragment::XmlFragment;
-use super::ns;
 use crate::error::Rejection;
-use crate::mapping::hl7::XSI_NS;
-use crate::mapping::{XuaAttributeOut, XuaValueOut};
+use crate::ns;
+use crate::saml::uri;
 
 /// Everything an assertion says apart from its attributes.
 #[derive(Debug, Clone)]
@@ -23,6 +22,24 @@ pub struct AssertionSpec<'a> {
     pub name_qualifier: Option<&'a str>,
     pub authn_instant: OffsetDateTime,
     pub authn_context_class: &'a str,
+}
+
+/// One attribute to write into the assertion's AttributeStatement (the XUA encoder produces these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XuaAttributeOut {
+    pub name: String,
+    pub name_format: Option<String>,
+    pub values: Vec<XuaValueOut>,
+}
+
+/// One value to write into an AttributeValue: text, or an element (HL7 CE/II as child elements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XuaValueOut {
+    Text {
+        text: String,
+        xsi_type: Option<String>,
+    },
+    Element(XmlFragment),
 }
 
 pub const AC_X509: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
@@ -62,30 +79,6 @@ fn text_element(w: &mut W, name: &str, text: &str) -> Result<(), Rejection> {
     end(w, name)
 }
 
-fn fragment(w: &mut W, f: &XmlFragment, parent_ns: Option<&str>) -> Result<(), Rejection> {
-    let mut el = BytesStart::new(f.name.as_str());
-    if f.namespace.as_deref() != parent_ns {
-        if let Some(n) = &f.namespace {
-            el.push_attribute(("xmlns", n.as_str()));
-        }
-    }
-    for (k, v) in &f.attributes {
-        el.push_attribute((k.as_str(), v.as_str()));
-    }
-    if f.children.is_empty() && f.text.is_empty() {
-        return empty(w, el);
-    }
-    start(w, el)?;
-    if !f.text.is_empty() {
-        w.write_event(Event::Text(BytesText::new(&f.text)))
-            .map_err(io)?;
-    }
-    for c in &f.children {
-        fragment(w, c, f.namespace.as_deref())?;
-    }
-    end(w, &f.name)
-}
-
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
 /// AuthnStatement XUA requires, and the attributes.
@@ -105,7 +98,7 @@ pub fn assertion(
     let mut root = BytesStart::new("saml:Assertion");
     root.push_attribute(("xmlns:saml", ns::SAML));
     root.push_attribute(("xmlns:xs", ns::XS));
-    root.push_attribute(("xmlns:xsi", XSI_NS));
+    root.push_attribute(("xmlns:xsi", ns::XSI));
     root.push_attribute(("ID", spec.id));
     root.push_attribute(("IssueInstant", issued.as_str()));
     root.push_attribute(("Version", "2.0"));
@@ -123,7 +116,7 @@ pub fn assertion(
         .map_err(io)?;
     end(&mut w, "saml:NameID")?;
     let mut sc = BytesStart::new("saml:SubjectConfirmation");
-    sc.push_attribute(("Method", ns::CM_BEARER));
+    sc.push_attribute(("Method", uri::CM_BEARER));
     start(&mut w, sc)?;
     let mut scd = BytesStart::new("saml:SubjectConfirmationData");
     scd.push_attribute(("NotOnOrAfter", expires.as_str()));
@@ -175,7 +168,10 @@ pub fn assertion(
                     }
                     XuaValueOut::Element(f) => {
                         start(&mut w, av)?;
-                        fragment(&mut w, f, None)?;
+                        // The assertion's root declares xsi; the fragment's text and attributes are escaped.
+                        let mut xml = String::new();
+                        f.write_xml(&mut xml, None, true);
+                        w.get_mut().extend_from_slice(xml.as_bytes());
                     }
                 }
                 end(&mut w, "saml:AttributeValue")?;

@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 use super::checks::{self, Checked, SamlPolicy};
 use super::dsig::{self, TrustAnchor};
 use super::extract;
-use super::ns;
 use super::prescan::{self, Root, XmlLimits};
 use super::view::AssertionView;
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
+use crate::saml::uri;
 
 /// The certificates of the issuers we trust, by entity id. Nothing else is ever used to verify.
 #[derive(Debug, Default)]
@@ -59,11 +59,6 @@ impl Verified {
     }
 }
 
-/// Issuer names are caller input; show them cut short and without control characters.
-pub fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(120).collect()
-}
-
 pub fn verify(
     xml: &[u8],
     trust: &TrustStore,
@@ -91,7 +86,7 @@ pub fn verify(
             }
         }
         match shape.response_status.as_deref() {
-            Some(ns::STATUS_SUCCESS) => {}
+            Some(uri::STATUS_SUCCESS) => {}
             Some(_) => return Err(Rejection::claim("the Response's status is not Success")),
             None => return Err(Rejection::structure("the Response has no StatusCode")),
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::audit::{AuditError, AuditSink};
 use crate::clock::SharedClock;
-use crate::config::{AuditStore, LoadedConfig};
+use crate::config::LoadedConfig;
 use crate::observability::metrics::Metrics;
 use crate::observability::readiness::{FnCheck, ReadinessCheck};
 use crate::replay::{MemoryReplayCache, ReplayCache};
@@ -53,22 +53,16 @@ pub fn open_replay(loaded: &LoadedConfig, clock: SharedClock) -> Result<OpenedRe
     }
 }
 
-/// The configured access log: PostgreSQL here, the file-based stores through [`crate::audit::open_configured`].
-pub fn open_audit(
+/// The PostgreSQL access log of `[audit] store = "postgres"`, with the group-commit settings of `[audit]`.
+pub fn open_postgres_audit(
     loaded: &LoadedConfig,
+    settings: crate::audit::sqlite::Settings,
     metrics: Option<Arc<Metrics>>,
     clock: SharedClock,
 ) -> Result<Arc<dyn AuditSink>, AuditError> {
-    let c = &loaded.config;
-    if c.audit.store != AuditStore::Postgres {
-        return crate::audit::open_configured(&c.audit, metrics, clock);
-    }
     let db = postgres::open_checked(loaded, AUDIT_POOL_SIZE, "audit")
         .map_err(|e| AuditError(format!("[audit] store = \"postgres\": {e}")))?;
     Ok(Arc::new(postgres::audit::PgAuditSink::open(
-        db,
-        crate::audit::sqlite::Settings::from_config(&c.audit),
-        metrics,
-        clock,
+        db, settings, metrics, clock,
     )?))
 }

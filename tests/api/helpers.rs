@@ -10,11 +10,11 @@ use time::{Duration, OffsetDateTime};
 
 use xua_gateway::audit::{AuditRecord, MemorySink};
 use xua_gateway::config::LoadedConfig;
-use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
 use xua_gateway::mapping::ProfileSet;
 use xua_gateway::saml::dsig::SigningIdentity;
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TT_SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";

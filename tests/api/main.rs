@@ -2,6 +2,7 @@
 
 mod audit;
 mod binary;
+mod cli;
 mod cluster;
 mod durability;
 mod forge;

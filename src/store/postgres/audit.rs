@@ -92,7 +92,7 @@ impl AuditSink for PgAuditSink {
         if self.queue.failing() {
             // The last commit failed. A load balancer that believes us sends nothing more, so no commit
             // would ever clear the flag: prove a durable write works instead (outside the chain).
-            let now = crate::gateway::rfc3339(self.clock.now());
+            let now = crate::clock::rfc3339(self.clock.now());
             let mut conn = self.db.get()?;
             conn.execute(
                 "INSERT INTO readiness_probe (id, at) VALUES (1, $1)
@@ -166,7 +166,7 @@ impl Committer for PgCommitter {
         match read::prune(
             &self.db,
             cutoff_ms,
-            &crate::gateway::rfc3339(now),
+            &crate::clock::rfc3339(now),
             PRUNE_CHUNK,
         ) {
             Ok(0) => false,

@@ -202,17 +202,16 @@ impl ReplayCache for PgReplayCache {
         until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), Rejection> {
-        let bytes = key_bytes(key);
-        let mut conn = self.db.get().map_err(|e| unavailable(&e))?;
         if until <= now {
             // Nothing to remember (the token can no longer be accepted anyway); refuse it only if live.
-            let live: bool = conn
-                .query_typed(LIVE, &[(&bytes, Type::BYTEA), (&now, Type::TIMESTAMPTZ)])
-                .map_err(|e| unavailable(&self.db.error("replay check", &e)))?
-                .first()
-                .is_some_and(|r| r.get(0));
-            return if live { Err(replayed()) } else { Ok(()) };
+            return if self.seen(key, now)? {
+                Err(replayed())
+            } else {
+                Ok(())
+            };
         }
+        let bytes = key_bytes(key);
+        let mut conn = self.db.get().map_err(|e| unavailable(&e))?;
         let rows = conn
             .query_typed(
                 INSERT,
@@ -255,6 +254,16 @@ impl ReplayCache for PgReplayCache {
             // safe side.
             Err(e) => tracing::warn!(error = %e, "cannot release a replay entry"),
         }
+    }
+
+    fn seen(&self, key: &ReplayKey, now: OffsetDateTime) -> Result<bool, Rejection> {
+        let bytes = key_bytes(key);
+        let mut conn = self.db.get().map_err(|e| unavailable(&e))?;
+        Ok(conn
+            .query_typed(LIVE, &[(&bytes, Type::BYTEA), (&now, Type::TIMESTAMPTZ)])
+            .map_err(|e| unavailable(&self.db.error("replay check", &e)))?
+            .first()
+            .is_some_and(|r| r.get(0)))
     }
 
     fn len(&self) -> usize {

@@ -1,0 +1,24 @@
+//! The library's tests in one binary: decoding, XML-DSig, the profiles, the rules and their registers, the
+//! corpus through the inspector, and the fuzzers' regression inputs. The HTTP and CLI tests are `tests/api`.
+
+// The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../../fuzz/harness/input.rs"]
+mod input;
+#[path = "../support/multipart.rs"]
+mod multipart;
+#[path = "../support/upstream.rs"]
+mod upstream;
+#[path = "../support/xmlsec1.rs"]
+mod xmlsec1;
+
+mod corpus;
+mod decoding;
+mod dsig;
+mod fuzz_regressions;
+mod ihe_profile;
+mod roundtrip_props;
+mod rules;
+mod rules_register;
+mod soap_corpus;
+mod soap_signatures;
+mod soap_upstream;

@@ -2,15 +2,12 @@
 //! decisions under concurrency from two pools (two instances), the purge, one chain written by two writers,
 //! tampering found by record number, the schema check, export/import, and the database going away and back.
 
-#[path = "support/postgres.rs"]
-mod pg;
-
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use pg::PgServer;
+use crate::pg::PgServer;
 use xua_gateway::audit::sqlite::{self, Settings as AuditSettings, SqliteSink};
 use xua_gateway::audit::{AuditRecord, AuditSink};
 use xua_gateway::error::ErrorClass;

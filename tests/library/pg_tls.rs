@@ -2,10 +2,7 @@
 //! server's certificate (system roots plus `[database] ca_file`); an untrusted certificate is refused, never
 //! answered by falling back to plain TCP.
 
-#[path = "support/postgres.rs"]
-mod pg;
-
-use pg::PgServer;
+use crate::pg::PgServer;
 use xua_gateway::store::config::DatabaseConfig;
 use xua_gateway::store::postgres::{migrations, Database, Settings};
 

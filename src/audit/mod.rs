@@ -7,7 +7,7 @@
 //!
 //! Stores: [`sqlite::SqliteSink`] (the default: an embedded database, group-committed, hash-chained),
 //! [`JsonLinesSink`] (append-only file, kept for simple set-ups), [`MemorySink`] (tests), and PostgreSQL for
-//! a cluster (`crate::store::postgres::audit`, opened by `crate::store::open_audit`).
+//! a cluster (`crate::store::postgres::audit`, opened by `crate::store::open_postgres_audit`).
 
 pub mod chain;
 pub mod columns;

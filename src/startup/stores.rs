@@ -23,8 +23,8 @@ pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
     }
 }
 
-/// The store `[audit] path` names: nothing (memory) when the path is empty, otherwise SQLite by default or
-/// JSON lines when `store = "jsonl"`.
+/// The store `[audit]` names: PostgreSQL with `store = "postgres"`; otherwise nothing (memory) when the path
+/// is empty, SQLite by default or JSON lines when `store = "jsonl"`.
 pub(super) fn audit(
     loaded: &LoadedConfig,
     metrics: Arc<Metrics>,

@@ -32,3 +32,4 @@ pub mod saml;
 pub mod samples;
 pub mod soap;
 pub mod startup;
+pub mod store;

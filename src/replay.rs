@@ -51,6 +51,11 @@ impl ReplayKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The digest itself (a shared store's key).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 /// A store of exchanged token ids. Implementations must make [`ReplayCache::check_and_insert`] atomic: two

@@ -6,7 +6,8 @@
 //! durable before the token is returned; if it cannot be written, no token is issued.
 //!
 //! Stores: [`sqlite::SqliteSink`] (the default: an embedded database, group-committed, hash-chained),
-//! [`JsonLinesSink`] (append-only file, kept for simple set-ups) and [`MemorySink`] (tests).
+//! [`JsonLinesSink`] (append-only file, kept for simple set-ups), [`MemorySink`] (tests), and PostgreSQL for
+//! a cluster (`crate::store::postgres::audit`, opened by `crate::store::open_postgres_audit`).
 
 pub mod chain;
 pub mod columns;

@@ -1,5 +1,6 @@
 //! `xua-gateway audit ...`: the data controller's and the patient's questions, answered from the database
-//! `[audit] path` names. Read-only: nothing here writes to the log.
+//! `[audit] path` names (or PostgreSQL, with `[audit] store = "postgres"`). Read-only, except `import`,
+//! which loads an `export` into an empty PostgreSQL log.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,6 +43,20 @@ pub enum AuditCommand {
         #[arg(long)]
         limit: Option<u64>,
     },
+    /// Write a SQLite access log, every record with its hashes, to a new file of JSON lines (for `import`).
+    Export {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The file to create (never overwritten; readable by its owner only).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Load an `export` into the empty PostgreSQL access log of `--config`, checking the chain line by line.
+    Import {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,12 +71,31 @@ pub enum QueryFormat {
 #[error("{0}")]
 pub struct CliError(pub String);
 
-fn database(config: Option<&PathBuf>) -> Result<rusqlite::Connection, CliError> {
-    let loaded = match config {
+fn load(config: Option<&PathBuf>) -> Result<LoadedConfig, CliError> {
+    match config {
         Some(p) => LoadedConfig::from_file(p),
         None => LoadedConfig::embedded(),
     }
-    .map_err(|e| CliError(e.to_string()))?;
+    .map_err(|e| CliError(e.to_string()))
+}
+
+/// The log the configuration names: the SQLite file, or the PostgreSQL database.
+enum Log {
+    Sqlite(rusqlite::Connection),
+    Postgres(xua_gateway::store::postgres::Database),
+}
+
+fn open_log(config: Option<&PathBuf>) -> Result<Log, CliError> {
+    let loaded = load(config)?;
+    if loaded.config.audit.store == AuditStore::Postgres {
+        return xua_gateway::store::postgres::open_checked(&loaded, 1, "audit cli")
+            .map(Log::Postgres)
+            .map_err(|e| CliError(e.0));
+    }
+    database(&loaded).map(Log::Sqlite)
+}
+
+fn database(loaded: &LoadedConfig) -> Result<rusqlite::Connection, CliError> {
     let audit = &loaded.config.audit;
     if audit.path.is_empty() {
         return Err(CliError(format!(
@@ -71,7 +105,8 @@ fn database(config: Option<&PathBuf>) -> Result<rusqlite::Connection, CliError> 
     }
     if audit.store != AuditStore::Sqlite {
         return Err(CliError(
-            "audit verify and query read the SQLite store; [audit] store is jsonl".to_string(),
+            "audit verify, query and export read the SQLite or PostgreSQL store; [audit] store is jsonl"
+                .to_string(),
         ));
     }
     // Never create: a mistyped path must not look like an empty, perfectly valid log.
@@ -95,8 +130,11 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     match command {
         AuditCommand::Verify { config } => {
-            let conn = database(config.as_ref())?;
-            let report = sqlite::verify(&conn).map_err(|e| CliError(e.0))?;
+            let report = match open_log(config.as_ref())? {
+                Log::Sqlite(conn) => sqlite::verify(&conn),
+                Log::Postgres(db) => xua_gateway::store::postgres::read::verify(&db),
+            }
+            .map_err(|e| CliError(e.0))?;
             if let Some((seq, hash)) = &report.anchor {
                 writeln!(
                     out,
@@ -140,7 +178,7 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
             format,
             limit,
         } => {
-            let conn = database(config.as_ref())?;
+            let log = open_log(config.as_ref())?;
             let q = Query {
                 patient,
                 practitioner,
@@ -148,7 +186,11 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
                 until_ms: until.as_deref().map(|s| millis(s, "until")).transpose()?,
                 limit,
             };
-            let rows = sqlite::query(&conn, &q).map_err(|e| CliError(e.0))?;
+            let rows = match log {
+                Log::Sqlite(conn) => sqlite::query(&conn, &q),
+                Log::Postgres(db) => xua_gateway::store::postgres::read::query(&db, &q),
+            }
+            .map_err(|e| CliError(e.0))?;
             for row in &rows {
                 match format {
                     QueryFormat::Json => {
@@ -167,6 +209,41 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
+        AuditCommand::Export { config, out: file } => {
+            let loaded = load(config.as_ref())?;
+            database(&loaded)?;
+            let path = std::path::Path::new(&loaded.config.audit.path);
+            let summary =
+                xua_gateway::store::transfer::export(path, &file).map_err(|e| CliError(e.0))?;
+            write_summary(&mut out, "exported", &summary).map_err(io)
+        }
+        AuditCommand::Import { config, file } => {
+            let Log::Postgres(db) = open_log(config.as_ref())? else {
+                return Err(CliError(
+                    "audit import loads into PostgreSQL: [audit] store must be postgres"
+                        .to_string(),
+                ));
+            };
+            let now = xua_gateway::clock::rfc3339(xua_gateway::clock::system().now());
+            let summary = xua_gateway::store::transfer::import(&db, &file, &now)
+                .map_err(|e| CliError(e.0))?;
+            write_summary(&mut out, "imported", &summary).map_err(io)
+        }
+    }
+}
+
+fn write_summary(
+    out: &mut impl Write,
+    what: &str,
+    s: &xua_gateway::store::transfer::Summary,
+) -> std::io::Result<()> {
+    match &s.head {
+        Some((seq, hash)) => writeln!(
+            out,
+            "{what} {} records; head is record {seq}, hash {hash}",
+            s.records
+        ),
+        None => writeln!(out, "{what} 0 records"),
     }
 }
 

@@ -74,6 +74,11 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// The PostgreSQL schema of the cluster stores (`[replay]` / `[audit]` store = "postgres").
+    Db {
+        #[command(subcommand)]
+        command: xua_gateway::store::cli::DbCommand,
+    },
     /// Mint TEST-ONLY inputs signed with the sample keys in samples/keys.
     Sample {
         #[command(subcommand)]
@@ -166,6 +171,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             file.as_ref(),
         ),
         Command::Audit { command } => Ok(audit::run(command)?),
+        Command::Db { command } => Ok(xua_gateway::store::cli::run(command)?),
         Command::Sample { kind } => sample::run(kind),
     }
 }

@@ -58,7 +58,10 @@ pub fn inspect(
     let at = at
         .map(|s| xua_gateway::saml::extract::parse_datetime("--at", s))
         .transpose()?;
-    // Inspection issues nothing, so its attempts are not access-log records.
+    // Inspection issues nothing, so its attempts are not access-log records, and it remembers no token: it
+    // needs no database.
+    let mut loaded = loaded;
+    loaded.config.replay.store = xua_gateway::store::config::ReplayStore::Memory;
     let gateway = Gateway::build(
         loaded,
         xua_gateway::clock::system(),

@@ -11,7 +11,8 @@ use xua_gateway::startup::Gateway;
 pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
     xua_gateway::observability::logging::init(&loaded.config.logging);
-    if loaded.config.audit.path.is_empty() {
+    let postgres = loaded.config.audit.store == xua_gateway::config::AuditStore::Postgres;
+    if loaded.config.audit.path.is_empty() && !postgres {
         bail!("[audit] path is empty: the service keeps the access log the law requires, so it needs a database path");
     }
     let origin = loaded.origin.label();

@@ -21,6 +21,9 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// The PostgreSQL connection of the `postgres` stores (`src/store/config.rs`).
+    #[serde(default)]
+    pub database: crate::store::config::DatabaseConfig,
     /// Value validation and the fastlege rule (`src/rules`).
     #[serde(default)]
     pub rules: RulesConfig,
@@ -313,6 +316,9 @@ pub struct ReplayConfig {
     /// than an entry forgotten.
     #[serde(default = "default_replay_capacity")]
     pub capacity: usize,
+    /// `memory` (this process) or `postgres` (shared by every instance on `[database]`).
+    #[serde(default)]
+    pub store: crate::store::config::ReplayStore,
 }
 
 impl Default for ReplayConfig {
@@ -321,6 +327,7 @@ impl Default for ReplayConfig {
             saml: true,
             jwt: true,
             capacity: default_replay_capacity(),
+            store: Default::default(),
         }
     }
 }
@@ -341,6 +348,8 @@ pub enum AuditStore {
     Sqlite,
     /// Append-only JSON lines, one fsync per record; no chain and no queries.
     Jsonl,
+    /// The `audit_record` table of `[database]`: one hash chain for every instance (`path` stays empty).
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize)]

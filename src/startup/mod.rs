@@ -33,6 +33,8 @@ pub enum StartupError {
     Key(String),
     #[error("{0}")]
     Audit(String),
+    #[error("{0}")]
+    Store(String),
 }
 
 /// How the HTTP server runs (from `[server]` and `[limits]`).
@@ -105,8 +107,11 @@ impl Gateway {
             Some(a) => a,
             None => stores::audit(&loaded, metrics.clone(), clock.clone())?,
         };
-        let replay = stores::replay(&loaded);
+        let (replay, replay_checks) = stores::replay(&loaded, clock.clone())?;
         let readiness = Readiness::default();
+        replay_checks
+            .into_iter()
+            .for_each(|check| readiness.register(check));
         register_readiness(&loaded, &rules, &readiness);
 
         let server = ServerSettings {

@@ -9,8 +9,8 @@ use crate::audit::{AuditSink, JsonLinesSink, MemorySink};
 use crate::clock::SharedClock;
 use crate::config::{AuditConfig, AuditStore, LoadedConfig};
 use crate::observability::metrics::Metrics;
+use crate::observability::readiness::ReadinessCheck;
 use crate::pipeline::ReplayPolicy;
-use crate::replay::MemoryReplayCache;
 
 /// The SQLite store's settings from `[audit]`.
 pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
@@ -23,15 +23,15 @@ pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
     }
 }
 
-/// The store `[audit] path` names: nothing (memory) when the path is empty, otherwise SQLite by default or
-/// JSON lines when `store = "jsonl"`.
+/// The store `[audit]` names: PostgreSQL with `store = "postgres"`; otherwise nothing (memory) when the path
+/// is empty, SQLite by default or JSON lines when `store = "jsonl"`.
 pub(super) fn audit(
     loaded: &LoadedConfig,
     metrics: Arc<Metrics>,
     clock: SharedClock,
 ) -> Result<Arc<dyn AuditSink>, StartupError> {
     let c = &loaded.config.audit;
-    if c.path.is_empty() {
+    if c.path.is_empty() && c.store != AuditStore::Postgres {
         return Ok(Arc::new(MemorySink::default()));
     }
     let path = Path::new(&c.path);
@@ -43,15 +43,27 @@ pub(super) fn audit(
         AuditStore::Jsonl => {
             Arc::new(JsonLinesSink::open(path).map_err(|e| StartupError::Audit(e.to_string()))?)
         }
+        AuditStore::Postgres => {
+            crate::store::open_postgres_audit(loaded, sqlite_settings(c), Some(metrics), clock)
+                .map_err(|e| StartupError::Audit(e.to_string()))?
+        }
     };
     Ok(sink)
 }
 
-pub(super) fn replay(loaded: &LoadedConfig) -> ReplayPolicy {
+/// The replay policy with the configured store, and the `/readyz` checks that store brings.
+pub(super) fn replay(
+    loaded: &LoadedConfig,
+    clock: SharedClock,
+) -> Result<(ReplayPolicy, Vec<Arc<dyn ReadinessCheck>>), StartupError> {
     let r = &loaded.config.replay;
-    ReplayPolicy {
-        cache: Arc::new(MemoryReplayCache::new(r.capacity)),
-        saml: r.saml,
-        jwt: r.jwt,
-    }
+    let (cache, checks) = crate::store::open_replay(loaded, clock).map_err(StartupError::Store)?;
+    Ok((
+        ReplayPolicy {
+            cache,
+            saml: r.saml,
+            jwt: r.jwt,
+        },
+        checks,
+    ))
 }

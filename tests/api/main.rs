@@ -4,6 +4,7 @@ mod audit;
 mod binary;
 mod browser;
 mod cli;
+mod cluster;
 mod durability;
 mod forge;
 mod helpers;

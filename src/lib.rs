@@ -27,6 +27,7 @@ pub mod ns;
 pub mod observability;
 pub mod pipeline;
 pub mod replay;
+pub mod reports;
 pub mod rules;
 pub mod saml;
 pub mod samples;

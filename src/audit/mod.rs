@@ -11,7 +11,11 @@
 
 pub mod chain;
 pub mod columns;
+mod event;
+pub mod log;
 pub mod sqlite;
+
+pub use event::{CoveredHead, Event, LogUse};
 
 use std::io::Write;
 use std::path::Path;
@@ -60,7 +64,8 @@ pub struct AuditRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub time: OffsetDateTime,
     pub request_id: String,
-    pub direction: Direction,
+    /// Which way a translation went, or which use of the log itself this records (column `direction`).
+    pub direction: Event,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_class: Option<ErrorClass>,
@@ -96,6 +101,10 @@ pub struct AuditRecord {
     /// Set when the fastlege rule replaced `healthcare_service`; `context` then holds the new value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fastlege: Option<OverrideAudit>,
+    /// For a use of the log itself (an insight report, a review): who asked, for what, and which chain head
+    /// the answer covered. Absent on translation records, whose stored form this leaves unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_use: Option<LogUse>,
 }
 
 impl AuditRecord {
@@ -109,7 +118,7 @@ impl AuditRecord {
         Self {
             time,
             request_id: request_id.to_string(),
-            direction,
+            direction: direction.into(),
             outcome: Outcome::Rejected,
             error_class: None,
             error: None,
@@ -123,6 +132,7 @@ impl AuditRecord {
             context: None,
             rules: None,
             fastlege: None,
+            log_use: None,
         }
     }
 }

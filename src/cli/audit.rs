@@ -57,6 +57,51 @@ pub enum AuditCommand {
         config: Option<PathBuf>,
         file: PathBuf,
     },
+    /// A patient's insight report: every access to their information in plain words, newest first, and the
+    /// refused attempts apart. Verifies the chain first; the request is recorded in the log.
+    Insight {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The patient's fødselsnummer or D-number.
+        #[arg(long)]
+        patient: String,
+        /// nb (bokmål) or en.
+        #[arg(long, default_value = "nb")]
+        lang: String,
+        /// json (for a patient portal), text or html (one self-contained page).
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Write to this new file (readable by its owner only) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The log control for a period: a reproducible random sample of granted accesses and the flags of
+    /// mappings/review/flags.toml. Verifies the chain first; the run is recorded in the log.
+    Review {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// 2026-Q4, 2026-11, 2026 or 2026-10-01..2026-12-31 (local days).
+        #[arg(long)]
+        period: String,
+        /// The sample's seed (recorded in the report); a fresh one when not given.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Accesses to sample (default: mappings/review/flags.toml [sample] size).
+        #[arg(long)]
+        sample: Option<u64>,
+        /// Patients especially exposed to snooping, one identifier a line (default: [review] watch_list).
+        #[arg(long)]
+        watch_list: Option<PathBuf>,
+        /// nb (bokmål) or en.
+        #[arg(long, default_value = "nb")]
+        lang: String,
+        /// html (to tick off) or csv.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Write to this new file (readable by its owner only) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -229,6 +274,38 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError(e.0))?;
             write_summary(&mut out, "imported", &summary).map_err(io)
         }
+        AuditCommand::Insight {
+            config,
+            patient,
+            lang,
+            format,
+            out: file,
+        } => super::reports::insight(super::reports::InsightArgs {
+            config,
+            patient,
+            lang,
+            format,
+            out: file,
+        }),
+        AuditCommand::Review {
+            config,
+            period,
+            seed,
+            sample,
+            watch_list,
+            lang,
+            format,
+            out: file,
+        } => super::reports::review(super::reports::ReviewArgs {
+            config,
+            period,
+            seed,
+            sample,
+            watch_list,
+            lang,
+            format,
+            out: file,
+        }),
     }
 }
 

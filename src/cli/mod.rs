@@ -3,6 +3,7 @@
 
 mod audit;
 mod offline;
+mod reports;
 mod sample;
 mod serve;
 
@@ -102,6 +103,19 @@ pub enum SampleKind {
         /// Print base64url (no padding), ready for RFC 8693 `subject_token`, instead of XML.
         #[arg(long)]
         base64url: bool,
+    },
+    /// A synthetic access log (TEST-ONLY, made-up people) with known patterns in its last month, for
+    /// trying `audit insight` and `audit review`; written through the SQLite store to a new file.
+    AccessLog {
+        /// The SQLite file to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// About this many records over 2026 instead of the small four-month log.
+        #[arg(long)]
+        records: Option<u64>,
+        /// Writers in parallel (1 keeps the records in time order).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// A fresh HelseID-style JWT (ES256, at+jwt) from a claims file, signed with the TEST-ONLY sample issuer key.
     Jwt {

@@ -71,5 +71,41 @@ pub fn run(kind: SampleKind) -> anyhow::Result<()> {
             writeln!(std::io::stdout().lock(), "{jwt}")?;
             Ok(())
         }
+        SampleKind::AccessLog {
+            out,
+            records,
+            threads,
+        } => access_log(&out, records, threads),
     }
+}
+
+/// Writes the synthetic log and says who is who in it.
+fn access_log(out: &std::path::Path, records: Option<u64>, threads: usize) -> anyhow::Result<()> {
+    use xua_gateway::reports::synthetic::{write_log, Plan};
+    if out.exists() {
+        anyhow::bail!(
+            "{} exists; the sample log is written to a new file",
+            out.display()
+        );
+    }
+    let plan = records.map_or_else(Plan::small, Plan::sized);
+    let zone = xua_gateway::reports::zone::Zone::named("Europe/Oslo")
+        .context("the bundled time-zone database has no Europe/Oslo")?;
+    let sink = xua_gateway::audit::sqlite::SqliteSink::open(
+        out,
+        xua_gateway::audit::sqlite::Settings {
+            retention_days: 0,
+            ..Default::default()
+        },
+        None,
+        xua_gateway::clock::system(),
+    )?;
+    let (cast, written) = write_log(&sink, &plan, &zone, threads)?;
+    drop(sink);
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "wrote {written} TEST-ONLY records to {}", out.display())?;
+    writeln!(o, "review period: {}", plan.review_period())?;
+    writeln!(o, "watch-listed patient: {}", cast.watched)?;
+    writeln!(o, "patient for an insight report: {}", cast.insight_patient)?;
+    Ok(())
 }

@@ -30,6 +30,10 @@ pub struct Config {
     /// The inspector: `POST /inspect` and the page at `/inspector`.
     #[serde(default)]
     pub inspector: InspectorConfig,
+    #[serde(default)]
+    pub insight: super::reports::InsightConfig,
+    #[serde(default)]
+    pub review: super::reports::ReviewConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

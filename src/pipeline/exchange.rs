@@ -49,6 +49,7 @@ pub enum Mode {
 /// One exchange in flight (see the module comment).
 pub(crate) struct Exchange<'p> {
     pipeline: &'p Pipeline,
+    direction: Direction,
     pub request: &'p ExchangeRequest,
     pub now: OffsetDateTime,
     pub mode: Mode,
@@ -70,6 +71,7 @@ impl<'p> Exchange<'p> {
         let now = pipeline.clock.now();
         Self {
             pipeline,
+            direction,
             request,
             now,
             mode,
@@ -112,6 +114,7 @@ impl<'p> Exchange<'p> {
     pub fn finish(self, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
         let Exchange {
             pipeline,
+            direction,
             mut record,
             mut stages,
             context,
@@ -171,11 +174,11 @@ impl<'p> Exchange<'p> {
         let class = result.as_ref().err().map(|e| e.class);
         pipeline
             .metrics
-            .exchange(record.direction, outcome, class, &stages);
+            .exchange(direction, outcome, class, &stages);
         match &result {
-            Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            Ok(_) => tracing::info!(direction = direction.as_str(), "token issued"),
             Err(e) => tracing::info!(
-                direction = record.direction.as_str(),
+                direction = direction.as_str(),
                 error_class = e.class.as_str(),
                 reason = %e.message,
                 "exchange rejected"

@@ -14,7 +14,7 @@ mod engine;
 pub mod ident;
 mod register;
 mod rule;
-mod source;
+pub(crate) mod source;
 mod stage;
 mod table;
 mod validate;

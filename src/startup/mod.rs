@@ -5,6 +5,7 @@
 //! with the file and the setting that caused it.
 
 mod issuers;
+pub mod reports;
 mod rules;
 mod stores;
 mod trust;

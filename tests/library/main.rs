@@ -21,6 +21,7 @@ mod ihe_profile;
 mod inspector_rules_doc;
 mod pg_stores;
 mod pg_tls;
+mod reports;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

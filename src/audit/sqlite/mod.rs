@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
 
+mod log;
 mod read;
 mod writer;
 
+pub use log::SqliteLog;
 pub use read::{query, verify, Broken, Query, Stored, VerifyReport};
 pub use writer::SqliteSink;
 

@@ -8,6 +8,7 @@
 //! timeouts, and the async workers never touch a connection.
 
 pub mod audit;
+pub mod log;
 pub mod migrations;
 pub mod pool;
 pub mod read;

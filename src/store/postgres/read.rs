@@ -245,7 +245,14 @@ pub fn verify(db: &Database) -> Result<VerifyReport, AuditError> {
         .read_only(true)
         .start()
         .map_err(err("verify"))?;
-    let anchor = anchor(&mut tx)?;
+    let report = verify_in(&mut tx)?;
+    tx.commit().map_err(err("verify"))?;
+    Ok(report)
+}
+
+/// [`verify`] inside the caller's transaction (a repeatable-read snapshot, for a report that reads on).
+pub fn verify_in(tx: &mut impl GenericClient) -> Result<VerifyReport, AuditError> {
+    let anchor = anchor(tx)?;
     let head = tx
         .query_one("SELECT seq, hash FROM audit_head WHERE id = 1", &[])
         .map_err(err("reading the chain head"))?;
@@ -299,7 +306,6 @@ pub fn verify(db: &Database) -> Result<VerifyReport, AuditError> {
             });
         }
     }
-    tx.commit().map_err(err("verify"))?;
     Ok(report)
 }
 

@@ -1,0 +1,212 @@
+//! `xua-gateway audit insight` and `audit review`: the access log's two reports, from the store `[audit]`
+//! names. Each run is recorded in that log before its report is handed over.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use xua_gateway::audit::{Event, LogUse};
+use xua_gateway::config::LoadedConfig;
+use xua_gateway::reports::period::Period;
+use xua_gateway::reports::tables::Lang;
+use xua_gateway::reports::usage::{self, Use};
+use xua_gateway::reports::{insight, review};
+use xua_gateway::startup::reports as parts;
+
+use super::audit::CliError;
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError(e.to_string())
+}
+
+/// Who asked, as the log records it.
+fn requested_by() -> String {
+    match std::env::var("USER") {
+        Ok(u) if !u.is_empty() && u.len() <= 64 => format!("command line (user {u})"),
+        _ => "command line".to_string(),
+    }
+}
+
+fn check_patient(patient: &str) -> Result<(), CliError> {
+    let ok = !patient.is_empty()
+        && patient.len() <= 64
+        && patient
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError(
+            "--patient must be the patient's identifier (a fødselsnummer or D-number)".into(),
+        ))
+    }
+}
+
+/// Writes the report to `out` (a new file readable by its owner only: it names patients) or stdout.
+fn deliver(text: &str, out: Option<&Path>) -> Result<(), CliError> {
+    match out {
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(err),
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options
+                .open(path)
+                .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
+            f.write_all(text.as_bytes()).map_err(err)
+        }
+    }
+}
+
+fn lang(s: &str) -> Result<Lang, CliError> {
+    Lang::parse(s).ok_or_else(|| CliError("--lang must be nb or en".into()))
+}
+
+pub struct InsightArgs {
+    pub config: Option<PathBuf>,
+    pub patient: String,
+    pub lang: String,
+    pub format: String,
+    pub out: Option<PathBuf>,
+}
+
+fn load(config: Option<&PathBuf>) -> Result<LoadedConfig, CliError> {
+    match config {
+        Some(p) => LoadedConfig::from_file(p),
+        None => LoadedConfig::embedded(),
+    }
+    .map_err(err)
+}
+
+pub fn insight(a: InsightArgs) -> Result<(), CliError> {
+    check_patient(&a.patient)?;
+    let lang = lang(&a.lang)?;
+    let format = insight::Format::parse(&a.format)
+        .ok_or_else(|| CliError("--format must be json, text or html".into()))?;
+    let loaded = load(a.config.as_ref())?;
+    let (tables, codes) = parts::tables(&loaded).map_err(err)?;
+    let log = parts::open_log(&loaded).map_err(err)?;
+    let clock = xua_gateway::clock::system();
+    let now = clock.now();
+    let result = insight::build(log.as_ref(), &tables, &codes, &a.patient, lang, now);
+    let sink = parts::open_writer(&loaded, clock).map_err(err)?;
+    let details = LogUse {
+        requested_by: requested_by(),
+        format: format.as_str().into(),
+        language: Some(lang.code().into()),
+        covers: result.as_ref().ok().and_then(|r| r.chain.covered()),
+        listed: result.as_ref().map_or(0, |r| {
+            u64::try_from(r.accesses.len() + r.refused.len()).unwrap_or(u64::MAX)
+        }),
+        ..LogUse::default()
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    usage::record(
+        sink.as_ref(),
+        now,
+        Use {
+            event: Event::InsightReport,
+            patient: Some(&a.patient),
+            request_id: &request_id,
+            client_address: None,
+            details,
+        },
+        result.as_ref().map(|_| ()),
+    )
+    .map_err(|e| {
+        CliError(format!(
+            "the request could not be recorded, so no report is given: {e}"
+        ))
+    })?;
+    let report = result.map_err(err)?;
+    deliver(&insight::render(&report, &tables, format), a.out.as_deref())
+}
+
+pub struct ReviewArgs {
+    pub config: Option<PathBuf>,
+    pub period: String,
+    pub seed: Option<u64>,
+    pub sample: Option<u64>,
+    pub watch_list: Option<PathBuf>,
+    pub lang: String,
+    pub format: String,
+    pub out: Option<PathBuf>,
+}
+
+/// A seed from the operating system's random source, for a run that names none (it is recorded).
+fn fresh_seed() -> Result<u64, CliError> {
+    let mut bytes = [0u8; 8];
+    openssl::rand::rand_bytes(&mut bytes).map_err(err)?;
+    // Small enough to type back in: 15 decimal digits.
+    Ok(u64::from_be_bytes(bytes) % 1_000_000_000_000_000)
+}
+
+pub fn review(a: ReviewArgs) -> Result<(), CliError> {
+    let lang = lang(&a.lang)?;
+    let format = review::Format::parse(&a.format)
+        .ok_or_else(|| CliError("--format must be html or csv".into()))?;
+    let loaded = load(a.config.as_ref())?;
+    let (tables, codes) = parts::tables(&loaded).map_err(err)?;
+    let period = Period::parse(&a.period, &tables.zone).ok_or_else(|| {
+        CliError(
+            "--period must be a quarter (2026-Q4), a month (2026-11), a year (2026) or days \
+             (2026-10-01..2026-12-31)"
+                .into(),
+        )
+    })?;
+    let watch_list = parts::watch_list(&loaded, a.watch_list.as_deref()).map_err(err)?;
+    let seed = match a.seed {
+        Some(s) => s,
+        None => fresh_seed()?,
+    };
+    let request = review::ReviewRequest {
+        period,
+        seed,
+        sample: a.sample.unwrap_or(tables.flags.sample_size),
+        watch_list,
+        lang,
+    };
+    let log = parts::open_log(&loaded).map_err(err)?;
+    let clock = xua_gateway::clock::system();
+    let now = clock.now();
+    let result = review::build(log.as_ref(), &tables, &codes, &request, now);
+    let sink = parts::open_writer(&loaded, clock).map_err(err)?;
+    let details = LogUse {
+        requested_by: requested_by(),
+        format: format.as_str().into(),
+        language: Some(lang.code().into()),
+        period: Some(request.period.label.clone()),
+        seed: Some(seed),
+        sample: Some(request.sample),
+        covers: result.as_ref().ok().and_then(|r| r.chain.covered()),
+        listed: result.as_ref().map_or(0, review::Review::items),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    usage::record(
+        sink.as_ref(),
+        now,
+        Use {
+            event: Event::LogReview,
+            patient: None,
+            request_id: &request_id,
+            client_address: None,
+            details,
+        },
+        result.as_ref().map(|_| ()),
+    )
+    .map_err(|e| {
+        CliError(format!(
+            "the run could not be recorded, so no report is given: {e}"
+        ))
+    })?;
+    let report = result.map_err(err)?;
+    let text = review::render(&report, &tables, format).map_err(CliError)?;
+    deliver(&text, a.out.as_deref())?;
+    if a.seed.is_none() {
+        eprintln!("seed {seed} (give --seed {seed} to draw the same sample again)");
+    }
+    Ok(())
+}

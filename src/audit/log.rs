@@ -38,7 +38,7 @@ pub trait Snapshot {
 
 /// A store the reports can read (SQLite: [`super::sqlite::SqliteLog`]; PostgreSQL:
 /// `crate::store::postgres::log::PgLog`).
-pub trait AuditLog: Send + Sync {
+pub trait AuditLog: Send + Sync + std::fmt::Debug {
     /// Which store this is, for the report's header (never a connection string).
     fn describe(&self) -> String;
 

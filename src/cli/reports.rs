@@ -114,7 +114,7 @@ pub fn insight(a: InsightArgs) -> Result<(), CliError> {
             client_address: None,
             details,
         },
-        result.as_ref().map(|_| ()),
+        result.as_ref().map(|_| ()).map_err(usage::Refused::of),
     )
     .map_err(|e| {
         CliError(format!(
@@ -195,7 +195,7 @@ pub fn review(a: ReviewArgs) -> Result<(), CliError> {
             client_address: None,
             details,
         },
-        result.as_ref().map(|_| ()),
+        result.as_ref().map(|_| ()).map_err(usage::Refused::of),
     )
     .map_err(|e| {
         CliError(format!(

@@ -3,6 +3,7 @@
 
 mod errors;
 mod health;
+mod insight;
 mod inspect;
 mod inspector;
 mod meta;
@@ -63,7 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/saml/metadata", web::get().to(meta::saml_metadata))
         .route("/healthz", web::get().to(meta::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics));
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/audit/insight", web::get().to(insight::insight));
 }
 
 /// The running server, for `main` and for tests (which bind port 0).

@@ -12,6 +12,7 @@ mod html;
 pub mod insight;
 pub mod period;
 pub mod review;
+pub mod service;
 pub mod synthetic;
 pub mod tables;
 pub mod usage;

@@ -21,12 +21,38 @@ pub struct Use<'a> {
     pub details: LogUse,
 }
 
+/// Why a use got no report, as its record says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl Refused {
+    /// A report the log itself stood in the way of: a broken chain (naming the record), or the store.
+    pub fn of(e: &ReadError) -> Self {
+        match e {
+            ReadError::Broken(b) => Self {
+                class: ErrorClass::Internal,
+                message: format!(
+                    "the access log does not verify at record {}: no report was made",
+                    b.seq
+                ),
+            },
+            ReadError::Store(e) => Self {
+                class: ErrorClass::Unavailable,
+                message: e.0.clone(),
+            },
+        }
+    }
+}
+
 /// Writes the record of `u`: produced (`Ok`) or refused with the reason. Returns once it is durable.
 pub fn record(
     sink: &dyn AuditSink,
     now: OffsetDateTime,
     u: Use<'_>,
-    result: Result<(), &ReadError>,
+    result: Result<(), Refused>,
 ) -> Result<(), AuditError> {
     let context = u.patient.map(|p| AccessContext {
         patients: vec![Patient {
@@ -40,19 +66,7 @@ pub fn record(
     });
     let (outcome, error_class, error) = match result {
         Ok(()) => (Outcome::Issued, None, None),
-        Err(ReadError::Broken(b)) => (
-            Outcome::Rejected,
-            Some(ErrorClass::Internal),
-            Some(format!(
-                "the access log does not verify at record {}: no report was made",
-                b.seq
-            )),
-        ),
-        Err(ReadError::Store(e)) => (
-            Outcome::Rejected,
-            Some(ErrorClass::Unavailable),
-            Some(e.0.clone()),
-        ),
+        Err(r) => (Outcome::Rejected, Some(r.class), Some(r.message)),
     };
     let record = AuditRecord {
         time: now,

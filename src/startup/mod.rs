@@ -67,6 +67,8 @@ pub struct Gateway {
     server: ServerSettings,
     metadata: Metadata,
     uses_test_keys: bool,
+    /// `GET /audit/insight`, when `[insight] enabled`.
+    insight: Option<Arc<crate::reports::service::InsightService>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -139,6 +141,7 @@ impl Gateway {
                 },
             },
         };
+        let insight = reports::insight_service(&loaded, audit.clone(), clock.clone())?;
         let pipeline = Pipeline {
             profiles,
             rules,
@@ -158,7 +161,13 @@ impl Gateway {
             server,
             metadata,
             uses_test_keys,
+            insight,
         })
+    }
+
+    /// The insight report's service, when `[insight] enabled`.
+    pub fn insight(&self) -> Option<&crate::reports::service::InsightService> {
+        self.insight.as_deref()
     }
 
     pub fn pipeline(&self) -> &Pipeline {

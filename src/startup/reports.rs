@@ -12,6 +12,7 @@ use crate::audit::sqlite::{SqliteLog, SqliteSink};
 use crate::audit::AuditSink;
 use crate::clock::SharedClock;
 use crate::config::{AuditStore, LoadedConfig};
+use crate::reports::service::{InsightService, NoClients};
 use crate::reports::tables::Tables;
 use crate::rules::CodeTables;
 
@@ -86,4 +87,28 @@ pub fn watch_list(
     let text = String::from_utf8(text)
         .map_err(|_| StartupError::Audit("the watch list is not UTF-8 text".into()))?;
     Ok(crate::reports::review::parse_watch_list(&text))
+}
+
+/// `GET /audit/insight` with `[insight] enabled = true`: the log it reads, the sink requests are recorded
+/// in (the pipeline's), the tables. Which clients may ask is client authentication's to decide; without it
+/// no client may ([`NoClients`]).
+pub(super) fn insight_service(
+    loaded: &LoadedConfig,
+    sink: Arc<dyn AuditSink>,
+    clock: SharedClock,
+) -> Result<Option<Arc<InsightService>>, StartupError> {
+    if !loaded.config.insight.enabled {
+        return Ok(None);
+    }
+    let log = open_log(loaded)
+        .map_err(|e| StartupError::Audit(format!("[insight] enabled = true: {e}")))?;
+    let (tables, codes) = tables(loaded)?;
+    Ok(Some(Arc::new(InsightService {
+        log,
+        sink,
+        tables,
+        codes,
+        access: Arc::new(NoClients),
+        clock,
+    })))
 }

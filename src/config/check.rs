@@ -125,6 +125,7 @@ impl LoadedConfig {
         if c.replay.capacity == 0 {
             return Err(self.invalid("replay.capacity must be at least 1"));
         }
-        Ok(())
+        self.check_tls()?;
+        self.check_clients()
     }
 }

@@ -2,16 +2,20 @@
 //! file a configuration names is read at start-up, never per request.
 
 mod check;
+mod clients;
 mod rules;
 mod sections;
+mod tls;
 
 pub use check::MAX_CLOCK_SKEW_SECS;
+pub use clients::{ClientConfig, DpopConfig};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, JwtConfig, JwtIssuerConfig, JwtTrustConfig,
     LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig, SamlSigningConfig,
     ServerConfig, TrustedIssuerConfig,
 };
+pub use tls::TlsConfig;
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +57,10 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
     (
         "keys/TEST-ONLY-helseid.jwks.json",
         include_bytes!("../../samples/keys/TEST-ONLY-helseid.jwks.json"),
+    ),
+    (
+        "keys/TEST-ONLY-client.jwks.json",
+        include_bytes!("../../samples/keys/TEST-ONLY-client.jwks.json"),
     ),
     (
         "fastlege-register.toml",
@@ -162,7 +170,8 @@ impl LoadedConfig {
         }
     }
 
-    /// Whether the configuration uses a key shipped as a TEST-ONLY sample.
+    /// Whether the configuration uses a key shipped as a TEST-ONLY sample (to sign with, to trust, to
+    /// authenticate clients with or to serve TLS with).
     pub fn uses_test_keys(&self) -> bool {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
@@ -174,6 +183,9 @@ impl LoadedConfig {
                     .iter()
                     .flat_map(|t| t.issuers.iter().filter_map(|i| i.jwks_file.as_ref())),
             )
+            .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
+            .chain(c.clients.iter().flat_map(|k| &k.certificates))
+            .chain(self.tls_files())
             .any(|p| p.contains("TEST-ONLY"))
     }
 }

@@ -68,6 +68,17 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// Whether `bytes` are one of the published TEST-ONLY sample keys, certificates or key sets (surrounding
+/// whitespace aside).
+fn is_sample_key(bytes: &[u8]) -> bool {
+    let trim = |b: &[u8]| -> Vec<u8> { String::from_utf8_lossy(b).trim().as_bytes().to_vec() };
+    let wanted = trim(bytes);
+    EMBEDDED_FILES
+        .iter()
+        .filter(|(name, _)| name.contains("TEST-ONLY"))
+        .any(|(_, sample)| trim(sample) == wanted)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: {message}")]
@@ -171,8 +182,14 @@ impl LoadedConfig {
     }
 
     /// Whether the configuration uses a key shipped as a TEST-ONLY sample (to sign with, to trust, to
-    /// authenticate clients with or to serve TLS with).
+    /// authenticate clients with or to serve TLS with): by its name, or by its contents under another name.
     pub fn uses_test_keys(&self) -> bool {
+        self.key_files()
+            .into_iter()
+            .any(|p| p.contains("TEST-ONLY") || self.read_file(p).is_ok_and(|b| is_sample_key(&b)))
+    }
+
+    fn key_files(&self) -> Vec<&String> {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
             .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
@@ -186,7 +203,7 @@ impl LoadedConfig {
             .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
             .chain(c.clients.iter().flat_map(|k| &k.certificates))
             .chain(self.tls_files())
-            .any(|p| p.contains("TEST-ONLY"))
+            .collect()
     }
 }
 

@@ -40,10 +40,7 @@ const ASSERTION_TYPES: [&str; 2] = ["jwt", "client-authentication+jwt"];
 /// audited with the client it claimed. Nothing else is ever read from an unverified assertion.
 pub fn claimed_client(token: &str, limits: &JwtLimits) -> Option<String> {
     let parts = split(token, limits).ok()?;
-    string_claim(&parts.claims, "iss")
-        .ok()
-        .flatten()
-        .map(shown)
+    string_claim(&parts.claims, "iss").ok().flatten().map(shown)
 }
 
 /// Verifies a client assertion against the key sets of the registered clients (`clients`, keyed by client

@@ -1,6 +1,9 @@
 //! Client authentication at `/token` (RFC 7523 private_key_jwt, `none`): assertions minted by PyJWT over real
 //! HTTP, every refusal `invalid_client` (401) with nothing issued and the claimed client in the access log.
 
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -224,4 +227,63 @@ async fn the_anonymous_sample_client_keeps_the_walk_through_working_and_is_audit
     let record = last_record(&app);
     assert_eq!(record.client_id.as_deref(), Some("TEST-ONLY-open-client"));
     assert_eq!(record.client_auth.as_deref(), Some("none"));
+}
+
+#[actix_web::test]
+async fn a_client_jwks_url_is_refreshed_on_an_unknown_kid_like_a_trusted_issuers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("samples/keys/TEST-ONLY-client.jwks.json")).unwrap(),
+    )
+    .unwrap();
+    let served = Arc::new(Mutex::new(sample));
+    let data = web::Data::from(served.clone());
+    // The key server runs on its own thread: the gateway fetches synchronously at start-up.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new().app_data(data.clone()).route(
+                    "/jwks",
+                    web::get().to(|s: web::Data<Mutex<Value>>| async move {
+                        HttpResponse::Ok().json(s.lock().unwrap().clone())
+                    }),
+                )
+            })
+            .workers(1)
+            .bind("127.0.0.1:0")
+            .unwrap();
+            tx.send(server.addrs()[0].port()).unwrap();
+            let _ = server.run().await;
+        })
+    });
+    let port = rx.recv().unwrap();
+    let app = spawn_at(dir.path(), "http", |base| {
+        format!(
+            "{}\n[[clients]]\nid = \"remote\"\nauth = \"private_key_jwt\"\njwks_url = \"http://127.0.0.1:{port}/jwks\"\nalgorithms = [\"ES256\"]\nrefresh_secs = 1\nsubject_issuers = [\"*\"]\ndirections = [\"saml-to-jwt\"]\nprofiles = [\"*\"]\naudiences = [\"*\"]\n",
+            config_at(base)
+        )
+    })
+    .await;
+    let sign = |key: &std::path::Path, kid: &str| {
+        client_assertion(key, kid, "remote", ENTITY_ID, json!({}))
+    };
+    let old = sample_client_key();
+    assert_eq!(
+        post_token(&app, &assertion_form(&sign(&old, SAMPLE_CLIENT_KID)), &[])
+            .await
+            .status,
+        200
+    );
+
+    // The client rotates its key.
+    let new = ec_key(dir.path(), "rotated.pem");
+    *served.lock().unwrap() = json!({"keys": [public_jwk(&new, "rotated")]});
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let answer = post_token(&app, &assertion_form(&sign(&new, "rotated")), &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(last_record(&app).client_id.as_deref(), Some("remote"));
+    post_token(&app, &assertion_form(&sign(&old, SAMPLE_CLIENT_KID)), &[])
+        .await
+        .refused(401, "invalid_client");
 }

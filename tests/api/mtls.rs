@@ -435,6 +435,22 @@ async fn the_gateway_refuses_to_listen_beyond_loopback_unless_it_is_safe_to() {
     // The embedded default trusts and signs with TEST-ONLY keys: loopback only, whatever else it says.
     let embedded = listen_any(xua_gateway::config::LoadedConfig::embedded().unwrap()).unwrap_err();
     assert!(embedded.contains("TEST-ONLY"), "{embedded}");
+    // A sample key under another name is still a sample key (in a configuration otherwise fit to listen).
+    drop(production_like(dir.path(), &proxied));
+    let copied = write_temp(
+        dir.path(),
+        "renamed-gateway-key.pem",
+        &std::fs::read(repo().join("samples/keys/TEST-ONLY-gateway-jwt-es256.key.pem")).unwrap(),
+    );
+    let mut text = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+    text = text.replace(
+        dir.path().join("gateway-jwt.pem").to_str().unwrap(),
+        copied.to_str().unwrap(),
+    );
+    let path = write_temp(dir.path(), "copied.toml", text.as_bytes());
+    let copied =
+        listen_any(xua_gateway::config::LoadedConfig::from_file(&path).unwrap()).unwrap_err();
+    assert!(copied.contains("TEST-ONLY"), "{copied}");
     // Loopback is always fine.
     let gateway = std::sync::Arc::new(
         xua_gateway::startup::Gateway::build(

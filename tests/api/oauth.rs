@@ -95,6 +95,11 @@ pub fn thumbprint(key: &Path) -> String {
     python(&["thumbprint", key.to_str().unwrap()], None)
 }
 
+/// A key's public JWK (with `kid` and `alg`), as Python writes it.
+pub fn public_jwk(key: &Path, kid: &str) -> Value {
+    serde_json::from_str(&python(&["jwk", key.to_str().unwrap(), kid, "ES256"], None)).unwrap()
+}
+
 /// The `x5t#S256` of a certificate, computed by Python.
 pub fn x5t(cert: &Path) -> String {
     python(&["x5t", cert.to_str().unwrap()], None)

@@ -3,6 +3,7 @@
 usage: jose.py sign < SPEC_JSON       prints a compact JWS
        jose.py thumbprint KEY_PEM     prints the RFC 7638 SHA-256 thumbprint of the key's public JWK
        jose.py x5t CERT_PEM           prints the RFC 8705 x5t#S256 of a certificate
+       jose.py jwk KEY_PEM KID ALG    prints the key's public JWK with that kid and alg
 
 SPEC: {"alg": "ES256", "key": PEM path (or "secret": text for HS256, nothing for none),
        "headers": {...}, "payload": {...}, "jwk": "public" | "private" (embed the key in the header)}
@@ -92,5 +93,9 @@ if __name__ == "__main__":
         with open(sys.argv[2], "rb") as f:
             cert = x509.load_pem_x509_certificate(f.read())
         print(b64(hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()))
+    elif mode == "jwk":
+        jwk = public_jwk(load_key(sys.argv[2]))
+        jwk.update({"kid": sys.argv[3], "alg": sys.argv[4], "use": "sig"})
+        print(json.dumps(jwk))
     else:
-        raise SystemExit("usage: jose.py sign|thumbprint|x5t")
+        raise SystemExit("usage: jose.py sign|thumbprint|x5t|jwk")

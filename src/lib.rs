@@ -15,6 +15,7 @@
 )]
 
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -47,6 +47,20 @@ impl ReplayKey {
         Self::digest(&[b"jwt-signing-input", issuer.as_bytes(), signing_input])
     }
 
+    /// A client assertion (RFC 7523 §3): the client it authenticates and its `jti`, accepted once.
+    pub fn client_assertion(client_id: &str, token_id: &str) -> Self {
+        Self::digest(&[
+            b"client-assertion",
+            client_id.as_bytes(),
+            token_id.as_bytes(),
+        ])
+    }
+
+    /// A DPoP proof (RFC 9449 §11.1): the thumbprint of its key and its `jti`, accepted once.
+    pub fn dpop_proof(thumbprint: &str, token_id: &str) -> Self {
+        Self::digest(&[b"dpop-proof", thumbprint.as_bytes(), token_id.as_bytes()])
+    }
+
     /// The digest as hex (for a shared store's key).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
@@ -280,6 +294,8 @@ mod tests {
             ReplayKey::saml("ab", "c"),
             ReplayKey::saml("a", "bc"),
             ReplayKey::jwt_without_id("idp", b"_a"),
+            ReplayKey::client_assertion("idp", "_a"),
+            ReplayKey::dpop_proof("idp", "_a"),
         ];
         for (i, a) in keys.iter().enumerate() {
             for b in &keys[i + 1..] {

@@ -32,7 +32,8 @@ impl Cell {
 }
 
 /// Every column of `audit_record` except `seq`, `prev_hash` and `hash`, in storage and hashing order.
-/// Append new columns at the end (and bump [`super::chain::FORMAT`]) so old chains still verify.
+/// Append new columns at the end (and bump [`super::chain::FORMAT`]) so old chains still verify: a record
+/// written in an older format is hashed over that format's columns ([`columns_of`]).
 pub const COLUMNS: &[&str] = &[
     "time",
     "time_ms",
@@ -68,7 +69,26 @@ pub const COLUMNS: &[&str] = &[
     "decision_ref_user_selected",
     "patient_id",
     "record_json",
+    // chain format 2: who asked and what they proved
+    "client_id",
+    "client_auth",
+    "dpop_jkt",
+    "client_cert_thumbprint",
+    "actor_issuer",
+    "actor_subject",
 ];
+
+/// How many of [`COLUMNS`] each chain format hashes (format 1 had the columns up to `record_json`).
+const FORMAT_COLUMNS: [(u8, usize); 2] = [(1, 34), (2, 40)];
+
+/// The columns a record of chain `format` is hashed over, in order.
+pub fn columns_of(format: u8) -> &'static [&'static str] {
+    let n = FORMAT_COLUMNS
+        .iter()
+        .find(|(f, _)| *f == format)
+        .map_or(COLUMNS.len(), |(_, n)| *n);
+    COLUMNS.get(..n).unwrap_or(COLUMNS)
+}
 
 fn id(i: Option<&Identifier>) -> Cell {
     Cell::text(i.map(|i| i.id.as_str()))
@@ -146,6 +166,12 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
         },
         id(patient.and_then(|p| p.identifier.as_ref())),
         Cell::Text(json),
+        Cell::text(record.client_id.as_deref()),
+        Cell::text(record.client_auth.as_deref()),
+        Cell::text(record.dpop_jkt.as_deref()),
+        Cell::text(record.client_cert_thumbprint.as_deref()),
+        Cell::text(record.actor.as_ref().map(|a| a.issuer.as_str())),
+        Cell::text(record.actor.as_ref().and_then(|a| a.subject.as_deref())),
     ];
     debug_assert_eq!(cells.len(), COLUMNS.len());
     Ok(cells)

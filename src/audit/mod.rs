@@ -101,10 +101,34 @@ pub struct AuditRecord {
     /// Set when the fastlege rule replaced `healthcare_service`; `context` then holds the new value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fastlege: Option<OverrideAudit>,
+    /// The client that sent the request: the authenticated one, or the one it claimed when its
+    /// authentication failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// How the client authenticated (`private_key_jwt`, `tls_client_auth`, ...); absent when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<String>,
+    /// The RFC 7638 thumbprint of the DPoP proof's key, when a proof verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
+    /// The `x5t#S256` thumbprint of the TLS client certificate, when the connection presented one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_thumbprint: Option<String>,
+    /// Who acted for the subject in a delegated exchange (`actor_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<ActorAudit>,
     /// For a use of the log itself (an insight report, a review): who asked, for what, and which chain head
     /// the answer covered. Absent on translation records, whose stored form this leaves unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_use: Option<LogUse>,
+}
+
+/// The actor of a delegated exchange, from its verified actor token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorAudit {
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl AuditRecord {
@@ -132,6 +156,11 @@ impl AuditRecord {
             context: None,
             rules: None,
             fastlege: None,
+            client_id: None,
+            client_auth: None,
+            dpop_jkt: None,
+            client_cert_thumbprint: None,
+            actor: None,
             log_use: None,
         }
     }

@@ -128,6 +128,33 @@ pub enum SampleKind {
         /// Validity in seconds.
         #[arg(long, default_value_t = 300)]
         lifetime: i64,
+        /// Bind the JWT to the TEST-ONLY sample DPoP key (`cnf.jkt`), as HelseID does for DPoP clients:
+        /// exchanging it then needs `sample dpop`'s proof.
+        #[arg(long)]
+        dpop_bound: bool,
+    },
+    /// A fresh private_key_jwt client assertion (RFC 7523) for the TEST-ONLY sample client, for the form's
+    /// `client_assertion` (with `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`).
+    ClientAssertion {
+        #[arg(long, default_value = samples::SAMPLE_CLIENT_ID)]
+        client_id: String,
+        /// The gateway's issuer (`[gateway] entity_id`) or its token endpoint URL.
+        #[arg(long, default_value = samples::SAMPLE_AUDIENCE)]
+        audience: String,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 60)]
+        lifetime: i64,
+    },
+    /// A fresh DPoP proof (RFC 9449) signed with the TEST-ONLY sample DPoP key, for the `DPoP` header.
+    Dpop {
+        /// The token endpoint URL, as the gateway's `[gateway] public_url` names it plus `/token`.
+        #[arg(long)]
+        htu: String,
+        #[arg(long, default_value = "POST")]
+        htm: String,
+        /// The server's nonce (from a `DPoP-Nonce` header), when it asks for one.
+        #[arg(long)]
+        nonce: Option<String>,
     },
 }
 

@@ -28,6 +28,9 @@ pub fn translate(
         patient,
         request_id: uuid::Uuid::new_v4().to_string(),
         client_address: Some("cli".to_string()),
+        // Run by whoever holds the configuration and its keys: no client policy applies, but a
+        // sender-constrained token still needs its proof, which an offline run cannot give.
+        ..ExchangeRequest::default()
     };
     let pipeline = gateway.pipeline();
     let result = match sniff(&input) {

@@ -60,12 +60,18 @@ pub fn run(kind: SampleKind) -> anyhow::Result<()> {
             audience,
             issuer,
             lifetime,
+            dpop_bound,
         } => {
             let claims = samples::parse_claims(&claims_text(claims.as_ref())?)?;
             let options = samples::JwtMintOptions {
                 issuer,
                 audience,
                 lifetime: time::Duration::seconds(lifetime),
+                cnf_jkt: if dpop_bound {
+                    Some(samples::sample_dpop_thumbprint()?)
+                } else {
+                    None
+                },
             };
             let jwt = samples::mint_jwt(&claims, &options, time::OffsetDateTime::now_utc())?;
             writeln!(std::io::stdout().lock(), "{jwt}")?;
@@ -76,6 +82,30 @@ pub fn run(kind: SampleKind) -> anyhow::Result<()> {
             records,
             threads,
         } => access_log(&out, records, threads),
+        SampleKind::ClientAssertion {
+            client_id,
+            audience,
+            lifetime,
+        } => {
+            let jwt = samples::mint_client_assertion(
+                &client_id,
+                &audience,
+                time::Duration::seconds(lifetime),
+                time::OffsetDateTime::now_utc(),
+            )?;
+            writeln!(std::io::stdout().lock(), "{jwt}")?;
+            Ok(())
+        }
+        SampleKind::Dpop { htu, htm, nonce } => {
+            let proof = samples::mint_dpop_proof(
+                &htm,
+                &htu,
+                nonce.as_deref(),
+                time::OffsetDateTime::now_utc(),
+            )?;
+            writeln!(std::io::stdout().lock(), "{proof}")?;
+            Ok(())
+        }
     }
 }
 

@@ -24,6 +24,11 @@ pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<(
     }
     let listen = listen.unwrap_or_else(|| gateway.server().listen.clone());
     let workers = gateway.server().workers;
+    let scheme = if gateway.server().tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app = Application::build(gateway.clone(), &listen, workers)
@@ -31,7 +36,7 @@ pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<(
         tracing::info!(
             config = %origin,
             profile = %gateway.pipeline().profiles().default_profile().name,
-            "xua-gateway listening on http://{}:{}",
+            "xua-gateway listening on {scheme}://{}:{}",
             listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"),
             app.port()
         );

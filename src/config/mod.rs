@@ -3,17 +3,21 @@
 
 mod check;
 mod reports;
+mod clients;
 mod rules;
 mod sections;
+mod tls;
 
 pub use check::MAX_CLOCK_SKEW_SECS;
 pub use reports::{InsightConfig, ReviewConfig};
+pub use clients::{ClientConfig, DpopConfig};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
     JwtTrustConfig, LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig,
     SamlSigningConfig, ServerConfig, TrustedIssuerConfig,
 };
+pub use tls::TlsConfig;
 
 use std::path::{Path, PathBuf};
 
@@ -57,10 +61,25 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../samples/keys/TEST-ONLY-helseid.jwks.json"),
     ),
     (
+        "keys/TEST-ONLY-client.jwks.json",
+        include_bytes!("../../samples/keys/TEST-ONLY-client.jwks.json"),
+    ),
+    (
         "fastlege-register.toml",
         include_bytes!("../../samples/fastlege-register.toml"),
     ),
 ];
+
+/// Whether `bytes` are one of the published TEST-ONLY sample keys, certificates or key sets (surrounding
+/// whitespace aside).
+fn is_sample_key(bytes: &[u8]) -> bool {
+    let trim = |b: &[u8]| -> Vec<u8> { String::from_utf8_lossy(b).trim().as_bytes().to_vec() };
+    let wanted = trim(bytes);
+    EMBEDDED_FILES
+        .iter()
+        .filter(|(name, _)| name.contains("TEST-ONLY"))
+        .any(|(_, sample)| trim(sample) == wanted)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -164,8 +183,15 @@ impl LoadedConfig {
         }
     }
 
-    /// Whether the configuration uses a key shipped as a TEST-ONLY sample.
+    /// Whether the configuration uses a key shipped as a TEST-ONLY sample (to sign with, to trust, to
+    /// authenticate clients with or to serve TLS with): by its name, or by its contents under another name.
     pub fn uses_test_keys(&self) -> bool {
+        self.key_files()
+            .into_iter()
+            .any(|p| p.contains("TEST-ONLY") || self.read_file(p).is_ok_and(|b| is_sample_key(&b)))
+    }
+
+    fn key_files(&self) -> Vec<&String> {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
             .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
@@ -176,7 +202,10 @@ impl LoadedConfig {
                     .iter()
                     .flat_map(|t| t.issuers.iter().filter_map(|i| i.jwks_file.as_ref())),
             )
-            .any(|p| p.contains("TEST-ONLY"))
+            .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
+            .chain(c.clients.iter().flat_map(|k| &k.certificates))
+            .chain(self.tls_files())
+            .collect()
     }
 }
 

@@ -2,13 +2,13 @@
 
 use serde::Deserialize;
 
-/// `[insight]`: the patient's insight report over HTTP (`GET /audit/insight`). The command line
+/// `[insight]`: the patient's insight report over HTTP (`POST /audit/insight`). The command line
 /// (`xua-gateway audit insight`) needs no setting.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InsightConfig {
-    /// Off by default. On, the endpoint answers only a client whose policy grants insight; until client
-    /// authentication is configured, no client is, and every request is refused (and recorded).
+    /// Off by default. On, the endpoint answers only an authenticated client whose `[[clients]]` entry has
+    /// `insight_reports = true`; every request, answered or refused, is recorded.
     #[serde(default)]
     pub enabled: bool,
 }

@@ -2,7 +2,9 @@
 
 use serde::Deserialize;
 
+use super::clients::{ClientConfig, DpopConfig};
 use super::rules::RulesConfig;
+use super::tls::TlsConfig;
 use crate::jwt::JwtAlgorithm;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +29,11 @@ pub struct Config {
     /// Value validation and the fastlege rule (`src/rules`).
     #[serde(default)]
     pub rules: RulesConfig,
+    /// Who may call `/token` and what each client may exchange (`config/clients.rs`).
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    #[serde(default)]
+    pub dpop: DpopConfig,
     /// The inspector: `POST /inspect` and the page at `/inspector`.
     #[serde(default)]
     pub inspector: InspectorConfig,
@@ -61,6 +68,13 @@ pub struct ServerConfig {
     /// pool, 512 split over the workers when unbounded).
     #[serde(default = "default_blocking_threads")]
     pub blocking_threads: usize,
+    /// A TLS-terminating proxy sits in front: plain HTTP may then listen on a non-loopback address. Client
+    /// certificates are never taken from the proxy (mTLS needs `[server.tls]`).
+    #[serde(default)]
+    pub behind_tls_proxy: bool,
+    /// The gateway terminates TLS itself (`config/tls.rs`).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +83,8 @@ impl Default for ServerConfig {
             listen: default_listen(),
             workers: 0,
             blocking_threads: default_blocking_threads(),
+            behind_tls_proxy: false,
+            tls: None,
         }
     }
 }

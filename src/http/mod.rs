@@ -1,6 +1,8 @@
 //! The HTTP surface (actix-web). Handlers only translate between HTTP and pipeline calls; the pipeline runs on
 //! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread.
 
+mod caller;
+mod discovery;
 mod errors;
 mod health;
 mod insight;
@@ -10,6 +12,7 @@ mod meta;
 mod metrics;
 mod middleware;
 pub mod security;
+mod tls;
 mod token;
 mod translate;
 
@@ -23,6 +26,7 @@ use crate::startup::Gateway;
 
 pub use errors::error_response;
 pub use middleware::RequestId;
+pub use tls::ClientCertificate;
 
 /// Reads the body up to `limit` bytes and stops there. A larger body is a LIMIT rejection that the handler
 /// audits and answers in the RFC 6749 error format (actix's own limit would answer a bare 413, unaudited).
@@ -61,11 +65,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/inspector/icon.svg", web::get().to(inspector::icon))
         .route("/inspector/meta.json", web::get().to(inspector::meta))
         .route("/.well-known/jwks.json", web::get().to(meta::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(discovery::authorization_server),
+        )
         .route("/saml/metadata", web::get().to(meta::saml_metadata))
         .route("/healthz", web::get().to(meta::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::metrics))
-        .route("/audit/insight", web::get().to(insight::insight));
+        .route("/audit/insight", web::post().to(insight::insight));
 }
 
 /// The running server, for `main` and for tests (which bind port 0).
@@ -76,8 +84,24 @@ pub struct Application {
 
 impl Application {
     pub fn build(gateway: Arc<Gateway>, listen: &str, workers: usize) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(listen)?;
-        let port = listener.local_addr()?.port();
+        Self::build_on(gateway, TcpListener::bind(listen)?, workers)
+    }
+
+    /// Serves on a listener already bound (tests bind first to know the port the configuration names).
+    /// Refuses an address beyond loopback unless the configuration may listen there (`startup::Exposure`).
+    pub fn build_on(
+        gateway: Arc<Gateway>,
+        listener: TcpListener,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        gateway
+            .server()
+            .exposure
+            .check(local.ip())
+            .map_err(|why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))?;
+        let port = local.port();
+        let tls = gateway.server().tls.clone();
         let body_limit = gateway.server().body_limit;
         let blocking_threads = gateway.server().blocking_threads;
         let data = web::Data::from(gateway);
@@ -89,9 +113,13 @@ impl Application {
                 .wrap(security::headers())
                 .configure(configure)
         })
-        .listen(listener)?
+        .on_connect(tls::capture_client_certificate)
         .shutdown_timeout(5)
         .worker_max_blocking_threads(blocking_threads);
+        server = match &tls {
+            Some(settings) => server.listen_openssl(listener, tls::acceptor(settings)?)?,
+            None => server.listen(listener)?,
+        };
         if workers > 0 {
             server = server.workers(workers);
         }

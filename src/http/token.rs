@@ -5,10 +5,11 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde_json::json;
 
+use super::caller::{self, Asking};
 use super::errors::{error_json, error_response};
 use crate::error::{shown, Rejection};
 use crate::model::Direction;
-use crate::pipeline::ExchangeRequest;
+use crate::pipeline::{ActorToken, ExchangeRequest};
 use crate::startup::Gateway;
 
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -80,6 +81,8 @@ struct Exchange {
     direction: Direction,
     subject_token: String,
     issued_type: &'static str,
+    /// `actor_token` and whether `actor_token_type` says it is SAML.
+    actor: Option<(String, bool)>,
 }
 
 /// A refusal before any pipeline ran, with the OAuth error code it is answered with.
@@ -123,9 +126,29 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
         }
         None => return Err(Rejection::request("parameter grant_type is required").into()),
     }
-    if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
-        return Err(Rejection::request("actor tokens (delegation) are not supported").into());
-    }
+    let actor = match (form.get("actor_token"), form.get("actor_token_type")) {
+        (None, None) => None,
+        (Some(token), Some(TT_SAML2)) if !token.is_empty() => Some((token.to_string(), true)),
+        (Some(token), Some(TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA))
+            if !token.is_empty() =>
+        {
+            Some((token.to_string(), false))
+        }
+        (Some(_), Some(other)) => {
+            return Err(Rejection::request(format!(
+                "actor_token_type {} is not supported",
+                shown(other)
+            ))
+            .into())
+        }
+        // RFC 8693 §2.1: the type is required with an actor token and forbidden without one.
+        (Some(_), None) => {
+            return Err(Rejection::request("actor_token_type is required with actor_token").into())
+        }
+        (None, Some(_)) => {
+            return Err(Rejection::request("actor_token_type is given without actor_token").into())
+        }
+    };
     let subject_token_type = form.required("subject_token_type")?;
     let subject_token = form.required("subject_token")?.to_string();
     let requested = form.get("requested_token_type");
@@ -146,6 +169,7 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
                 direction: Direction::SamlToJwt,
                 subject_token,
                 issued_type,
+                actor,
             })
         }
         TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA => match requested {
@@ -153,6 +177,7 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
                 direction: Direction::JwtToSaml,
                 subject_token,
                 issued_type: TT_SAML2,
+                actor,
             }),
             Some(other) => Err(Rejection::request(format!(
                 "requested_token_type {} is not supported for a JWT subject_token (only {TT_SAML2})",
@@ -187,6 +212,7 @@ pub async fn token(
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
         ..ExchangeRequest::default()
     };
+    let mut asking = Asking::of(&req);
     let gw = gateway.into_inner();
     let body = super::read_body(payload, gw.server().body_limit).await;
 
@@ -204,6 +230,9 @@ pub async fn token(
             .as_ref()
             .map(direction_of)
             .unwrap_or(Direction::SamlToJwt);
+        if let Ok(f) = &form {
+            request.claimed_client = f.get("client_id").map(shown);
+        }
         match form.and_then(|f| parse(&f).map(|e| (f, e))) {
             Ok(parsed) => parsed,
             Err(refusal) => {
@@ -222,20 +251,46 @@ pub async fn token(
     request.audience = form.get("audience").map(str::to_string);
     request.profile = form.get("profile").map(str::to_string);
     request.patient = form.get(PATIENT_PARAMETER).map(str::to_string);
+    request.scope = form.get("scope").map(str::to_string);
+    asking.credentials.client_id = form.get("client_id").map(str::to_string);
+    asking.credentials.assertion_type = form.get("client_assertion_type").map(str::to_string);
+    asking.credentials.assertion = form.get("client_assertion").map(str::to_string);
+    let authorization = asking.credentials.authorization_scheme.clone();
 
     let issued_type = exchange.issued_type;
     let direction = exchange.direction;
-    let result = web::block(move || match direction {
-        Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
-            Ok(xml) => gw.pipeline().saml_to_jwt(&xml, &request),
-            Err(e) => Err(gw.pipeline().refuse(direction, &request, e)),
-        },
-        Direction::JwtToSaml => gw.pipeline().jwt_to_saml(&exchange.subject_token, &request),
+    let worker = gw.clone();
+    let result = web::block(move || {
+        let gw = worker;
+        let mut request = request;
+        if let Err(rejection) = caller::identify(&gw, &asking, &mut request) {
+            return Err(gw.pipeline().refuse(direction, &request, rejection));
+        }
+        request.actor = match exchange.actor {
+            None => None,
+            Some((token, false)) => Some(ActorToken::Jwt(token)),
+            Some((token, true)) => match decode_base64_token(&token) {
+                Ok(xml) => Some(ActorToken::Saml(xml)),
+                Err(_) => {
+                    let e = Rejection::parse("actor_token is not base64url");
+                    return Err(gw.pipeline().refuse(direction, &request, e));
+                }
+            },
+        };
+        match direction {
+            Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
+                Ok(xml) => gw.pipeline().saml_to_jwt(&xml, &request),
+                Err(e) => Err(gw.pipeline().refuse(direction, &request, e)),
+            },
+            Direction::JwtToSaml => gw.pipeline().jwt_to_saml(&exchange.subject_token, &request),
+        }
     })
     .await;
-    match result {
+    let (response, class) = match result {
         Ok(Ok(issued)) => {
             let (access_token, token_type) = match direction {
+                // RFC 9449 §5: a DPoP-bound access token is of type DPoP.
+                Direction::SamlToJwt if issued.dpop_bound => (issued.token, "DPoP"),
                 Direction::SamlToJwt => (issued.token, "Bearer"),
                 // A XUA assertion travels in a WS-Security header, not as an OAuth access token.
                 Direction::JwtToSaml => (
@@ -244,7 +299,7 @@ pub async fn token(
                     "N_A",
                 ),
             };
-            HttpResponse::Ok()
+            let ok = HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Pragma", "no-cache"))
                 .json(json!({
@@ -252,9 +307,14 @@ pub async fn token(
                     "issued_token_type": issued_type,
                     "token_type": token_type,
                     "expires_in": issued.expires_in,
-                }))
+                }));
+            (ok, None)
         }
-        Ok(Err(rejection)) => error_response(&rejection),
-        Err(_) => error_response(&Rejection::internal("the translation worker failed")),
-    }
+        Ok(Err(rejection)) => (error_response(&rejection), Some(rejection.class)),
+        Err(_) => (
+            error_response(&Rejection::internal("the translation worker failed")),
+            None,
+        ),
+    };
+    caller::decorate(response, &gw, authorization.as_deref(), class)
 }

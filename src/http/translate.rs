@@ -1,9 +1,12 @@
 //! `POST /translate`: for people and scripts. An XML assertion in gives a JWT out (`application/jwt`); a
-//! JWT in gives a signed assertion out (`application/samlassertion+xml`).
+//! JWT in gives a signed assertion out (`application/samlassertion+xml`). The client is the one its TLS
+//! certificate or `?client_id=` names (or the anonymous client); client assertions and DPoP proofs belong
+//! to `/token`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::caller::{self, Asking};
 use super::errors::error_response;
 use crate::error::Rejection;
 use crate::model::Direction;
@@ -17,6 +20,7 @@ pub struct TranslateQuery {
     audience: Option<String>,
     profile: Option<String>,
     patient: Option<String>,
+    client_id: Option<String>,
 }
 
 pub async fn translate(
@@ -27,7 +31,7 @@ pub async fn translate(
 ) -> HttpResponse {
     let Ok(query) = query else {
         return error_response(&Rejection::request(
-            "the query string takes audience, profile and patient only",
+            "the query string takes audience, profile, patient and client_id only",
         ));
     };
     let exchange = ExchangeRequest {
@@ -36,19 +40,39 @@ pub async fn translate(
         patient: query.patient.clone(),
         request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        ..ExchangeRequest::default()
     };
+    let mut asking = Asking::of(&req);
+    asking.credentials.client_id = query.client_id.clone();
     let gw = gateway.into_inner();
     let body = match super::read_body(payload, gw.server().body_limit).await {
         Ok(body) => body,
         Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,
     };
+    if asking.proof.is_some() {
+        let rejection = Rejection::proof(
+            "POST /translate takes no DPoP proof: exchange a DPoP-bound token at /token",
+        );
+        return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
+    }
+    let mut exchange = exchange;
     let (result, content_type) = match sniff(&body) {
         TokenKind::Saml => (
-            web::block(move || gw.pipeline().saml_to_jwt(&body, &exchange)).await,
+            web::block(move || {
+                caller::identify(&gw, &asking, &mut exchange)
+                    .map_err(|r| gw.pipeline().refuse(Direction::SamlToJwt, &exchange, r))
+                    .and_then(|()| gw.pipeline().saml_to_jwt(&body, &exchange))
+            })
+            .await,
             "application/jwt",
         ),
         TokenKind::Jwt(token) => (
-            web::block(move || gw.pipeline().jwt_to_saml(&token, &exchange)).await,
+            web::block(move || {
+                caller::identify(&gw, &asking, &mut exchange)
+                    .map_err(|r| gw.pipeline().refuse(Direction::JwtToSaml, &exchange, r))
+                    .and_then(|()| gw.pipeline().jwt_to_saml(&token, &exchange))
+            })
+            .await,
             "application/samlassertion+xml",
         ),
         TokenKind::Unknown => {

@@ -135,6 +135,9 @@ pub(super) fn inspect(
         "audience",
         jwt::check_audience(&claims, policy).map(|_| "addressed to this gateway".to_string()),
     ));
+    if let Some(c) = proof(&claims) {
+        t.checks.push(c);
+    }
     let (profile, why, items) = p.choose_profile(options.profile.as_deref(), &|prof: &Profile| {
         prof.explain_claims(&claims)
     });
@@ -164,4 +167,37 @@ pub(super) fn inspect(
     };
     t.settle(verdict, rule::JWT_REPLAY);
     report.tokens.push(t);
+}
+
+/// A sender-constrained token (RFC 7800 `cnf`) is exchanged only with its proof, which an inspection does
+/// not carry: say what the exchange will need.
+fn proof(claims: &Map<String, Value>) -> Option<super::Check> {
+    let cnf = claims.get("cnf")?;
+    let Some(cnf) = cnf.as_object() else {
+        return Some(info(
+            rule::DPOP_PROOF,
+            "proof",
+            Status::Fail,
+            "cnf is not an object",
+        ));
+    };
+    let mut needs = Vec::new();
+    if cnf.contains_key("jkt") {
+        needs.push("a DPoP proof made with the key the token is bound to (cnf.jkt)");
+    }
+    if cnf.contains_key("x5t#S256") {
+        needs.push("a TLS connection presenting the client certificate the token is bound to (cnf x5t#S256)");
+    }
+    if cnf.keys().any(|k| k != "jkt" && k != "x5t#S256") {
+        needs.push("a confirmation method the gateway cannot check (refused)");
+    }
+    Some(info(
+        rule::DPOP_PROOF,
+        "proof",
+        Status::Fail,
+        format!(
+            "sender-constrained: an exchange needs {}; an inspection carries no proof",
+            needs.join(" and ")
+        ),
+    ))
 }

@@ -1,9 +1,12 @@
-//! JWTs: issuing with the gateway's own key, and verifying tokens from pinned issuers.
+//! JWTs: issuing with the gateway's own key, verifying tokens from pinned issuers, client assertions, and
+//! proofs of possession signed by the key they carry.
 
 pub mod alg;
+pub mod assertion;
 mod issue;
 pub mod json;
 pub mod keys;
+pub mod proof;
 mod verify;
 
 pub use alg::JwtAlgorithm;

@@ -112,7 +112,7 @@ fn json_segment(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Rejectio
     })
 }
 
-fn time_claim(
+pub(crate) fn time_claim(
     claims: &Map<String, Value>,
     name: &str,
 ) -> Result<Option<OffsetDateTime>, Rejection> {
@@ -132,7 +132,7 @@ fn time_claim(
     }
 }
 
-fn string_claim<'a>(
+pub(crate) fn string_claim<'a>(
     claims: &'a Map<String, Value>,
     name: &str,
 ) -> Result<Option<&'a str>, Rejection> {
@@ -159,7 +159,7 @@ pub struct Parts<'t> {
 }
 
 impl Parts<'_> {
-    fn signing_input(&self) -> &str {
+    pub(crate) fn signing_input(&self) -> &str {
         self.token
             .get(..self.h64.len() + 1 + self.p64.len())
             .unwrap_or(self.token)
@@ -296,18 +296,31 @@ pub(crate) fn verify_signature(
         .keys
         .find(header.kid.as_deref(), alg)
         .map_err(Rejection::sig)?;
+    verify_with(parts, &key.key, alg, "its issuer's key")?;
+    Ok(issuer.to_string())
+}
+
+/// The signature over `header.payload` with one key and algorithm, chosen by the caller: an issuer's pinned
+/// key ([`verify_signature`]) or, for proofs of possession, the key the proof itself names
+/// (`jwt::proof`). `whose` names the key in the refusal.
+pub(crate) fn verify_with(
+    parts: &Parts<'_>,
+    key: &jsonwebtoken::DecodingKey,
+    alg: Algorithm,
+    whose: &str,
+) -> Result<(), Rejection> {
     if segment(parts.s64, "signature")?.is_empty() {
         return Err(Rejection::sig("the JWT has no signature"));
     }
     let message = parts.signing_input().as_bytes();
-    let ok = jsonwebtoken::crypto::verify(parts.s64, message, &key.key, alg)
-        .map_err(|_| Rejection::sig("the JWT signature cannot be checked with its issuer's key"))?;
+    let ok = jsonwebtoken::crypto::verify(parts.s64, message, key, alg)
+        .map_err(|_| Rejection::sig(format!("the JWT signature cannot be checked with {whose}")))?;
     if !ok {
-        return Err(Rejection::sig(
-            "the JWT signature does not verify with its issuer's key",
-        ));
+        return Err(Rejection::sig(format!(
+            "the JWT signature does not verify with {whose}"
+        )));
     }
-    Ok(issuer.to_string())
+    Ok(())
 }
 
 /// Stage 4a: exp, nbf, iat and the lifetime.

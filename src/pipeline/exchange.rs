@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::Pipeline;
 use crate::audit::AuditRecord;
+use crate::clients::{AuthenticatedClient, VerifiedProof};
 use crate::error::Rejection;
 use crate::model::{AccessContext, Direction, Outcome};
 use crate::observability::metrics::{Stage, StageTimer};
@@ -25,6 +26,19 @@ pub struct ExchangeRequest {
     pub patient: Option<String>,
     pub request_id: String,
     pub client_address: Option<String>,
+    /// Who sends the request, authenticated by the HTTP layer. `None` only where no client registry
+    /// applies: a configuration without `[[clients]]`, the offline CLI run by the operator, the inspector.
+    pub client: Option<AuthenticatedClient>,
+    /// The client the request claimed to be, for the record of a refused authentication.
+    pub claimed_client: Option<String>,
+    /// A verified DPoP proof (RFC 9449) that came with the request.
+    pub proof: Option<VerifiedProof>,
+    /// The `x5t#S256` thumbprint of the TLS client certificate the connection presented.
+    pub client_certificate: Option<String>,
+    /// The `scope` parameter, as far as the client's policy limits it.
+    pub scope: Option<String>,
+    /// An RFC 8693 actor token (delegation).
+    pub actor: Option<super::ActorToken>,
 }
 
 /// An issued token.
@@ -35,6 +49,8 @@ pub struct Issued {
     pub token_id: String,
     pub expires_in: i64,
     pub audience: String,
+    /// The issued JWT is bound to the request's DPoP key (`cnf.jkt`): its `token_type` is `DPoP`.
+    pub dpop_bound: bool,
 }
 
 /// Whether an exchange issues a token or only says what it would do.
@@ -69,18 +85,30 @@ impl<'p> Exchange<'p> {
         mode: Mode,
     ) -> Self {
         let now = pipeline.clock.now();
+        let mut record = AuditRecord::begin(
+            direction,
+            now,
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        record.client_id = request
+            .client
+            .as_ref()
+            .map(|c| c.id().to_string())
+            .or_else(|| request.claimed_client.clone());
+        record.client_auth = request
+            .client
+            .as_ref()
+            .map(|c| c.method().as_str().to_string());
+        record.dpop_jkt = request.proof.as_ref().map(|p| p.thumbprint.clone());
+        record.client_cert_thumbprint = request.client_certificate.clone();
         Self {
             pipeline,
             direction,
             request,
             now,
             mode,
-            record: AuditRecord::begin(
-                direction,
-                now,
-                &request.request_id,
-                request.client_address.as_deref(),
-            ),
+            record,
             stages: StageTimer::start(),
             context: None,
             rules: RulesOutcome::default(),

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::{target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::{policy, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
 use crate::error::Rejection;
 use crate::jwt::{self, VerifiedJwt};
 use crate::model::{AccessContext, Direction};
@@ -22,6 +22,8 @@ pub struct SamlDraft {
     pub name_id: String,
     pub name_qualifier: Option<String>,
     pub attributes: Vec<XuaAttributeOut>,
+    /// The JWT was sender-constrained and its proof checked: the assertion is `OneTimeUse`.
+    pub one_time_use: bool,
 }
 
 impl Pipeline {
@@ -61,13 +63,23 @@ impl Pipeline {
                 Rejection::request("this gateway is not configured to issue SAML assertions")
             }));
         };
+        policy::before_verify(x, Direction::JwtToSaml)?;
+        if x.request.actor.is_some() {
+            return Err(Rejection::request(
+                "an actor token cannot be carried into a XUA assertion: the profile has no place for an actor",
+            ));
+        }
         let audience = target(&out.audiences, x.request.audience.as_deref(), "assertion")?;
+        let audience = policy::audience(x, audience, &out.audiences)?;
         x.record.output_audience = Some(audience.clone());
 
         // verify
         let verified = jwt::verify(token, &input.trust, &input.policy, x.now)?;
         x.record.input_issuer = Some(verified.issuer.clone());
         x.record.input_token_id = verified.token_id.clone();
+        policy::subject_issuer(x, &verified.issuer)?;
+        // A sender-constrained token goes no further without its proof (nothing is reserved for it).
+        let binding = policy::binding(x, verified.claims())?;
         if self.replay.jwt {
             let key = match &verified.token_id {
                 Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
@@ -88,6 +100,7 @@ impl Pipeline {
 
         // decode
         let mut context = profile.decode_jwt(&verified)?;
+        policy::after_decode(x, &profile.name, &context)?;
         self.settle_patient(profile, &mut context, x.request.patient.as_deref())?;
         // HelseID's request form carries codes without display texts; XUA readers show displayName.
         self.rules.codes().fill_display_texts(&mut context);
@@ -106,7 +119,13 @@ impl Pipeline {
         let name_id = encoded.name_id.ok_or_else(|| {
             Rejection::claim("the token names no practitioner identifier for the Subject NameID")
         })?;
-        let expires = verified.expires.min(x.now + out.max_lifetime);
+        // XUA (ITI-40) confirmations are bearer; an assertion made from a sender-constrained JWT cannot carry
+        // the binding to a SOAP recipient, so it is short-lived and OneTimeUse instead.
+        let one_time_use = binding == policy::Binding::Proven;
+        let mut expires = policy::cap(x, verified.expires.min(x.now + out.max_lifetime));
+        if one_time_use {
+            expires = expires.min(x.now + out.bound_max_lifetime);
+        }
         if expires <= x.now {
             return Err(Rejection::time(
                 "the JWT expires now; nothing is left to issue",
@@ -126,6 +145,7 @@ impl Pipeline {
             name_id,
             name_qualifier: encoded.name_qualifier,
             attributes: encoded.attributes,
+            one_time_use,
         })
     }
 
@@ -134,7 +154,7 @@ impl Pipeline {
         let Some(out) = &self.saml_out else {
             return Err(Rejection::internal("no SAML signing identity"));
         };
-        let unsigned = build::assertion(
+        let unsigned = build::assertion_with(
             &build::AssertionSpec {
                 id: &draft.id,
                 issuer: &out.issuer,
@@ -147,6 +167,9 @@ impl Pipeline {
                 authn_context_class: &out.authn_context_class,
             },
             &draft.attributes,
+            &build::Extra {
+                one_time_use: draft.one_time_use,
+            },
         )?;
         let signed = dsig::sign_assertion(&unsigned, &out.identity)?;
         let token = String::from_utf8(signed)
@@ -159,6 +182,7 @@ impl Pipeline {
             token_id: draft.id,
             expires_in: (draft.expires - x.now).whole_seconds(),
             audience: draft.audience,
+            dpop_bound: false,
         })
     }
 

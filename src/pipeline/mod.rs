@@ -10,10 +10,12 @@
 //! access-log record, the inspector runs `prepare` in [`Mode::Inspect`], so the two share one definition
 //! of the stage order.
 
+mod actor;
 mod exchange;
 mod jwt_to_saml;
 mod parts;
 mod patient;
+mod policy;
 mod saml_to_jwt;
 pub mod sniff;
 
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub use actor::ActorToken;
 pub(crate) use exchange::Exchange;
 pub use exchange::{ExchangeRequest, Issued, Mode};
 pub use jwt_to_saml::SamlDraft;

@@ -48,6 +48,9 @@ pub struct SamlOutput {
     pub audiences: Vec<String>,
     pub max_lifetime: Duration,
     pub authn_context_class: String,
+    /// Longest life of an assertion made from a sender-constrained (DPoP- or certificate-bound) JWT; such
+    /// an assertion is also marked `OneTimeUse`.
+    pub bound_max_lifetime: Duration,
 }
 
 impl std::fmt::Debug for SamlOutput {

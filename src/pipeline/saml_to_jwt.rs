@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::{policy, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
 use crate::error::Rejection;
 use crate::jwt::RegisteredClaims;
 use crate::mapping::Profile;
@@ -18,6 +18,8 @@ use crate::saml::verify::{self, Verified};
 pub struct JwtDraft {
     pub claims: Map<String, Value>,
     pub registered: RegisteredClaims,
+    /// The claims carry `cnf.jkt` of the request's DPoP proof.
+    pub dpop_bound: bool,
 }
 
 impl Pipeline {
@@ -50,11 +52,13 @@ impl Pipeline {
         x: &mut Exchange<'_>,
         xml: &[u8],
     ) -> Result<JwtDraft, Rejection> {
+        policy::before_verify(x, Direction::SamlToJwt)?;
         let audience = target(
             &self.jwt_out.audiences,
             x.request.audience.as_deref(),
             "JWT",
         )?;
+        let audience = policy::audience(x, audience, &self.jwt_out.audiences)?;
         x.record.output_audience = Some(audience.clone());
 
         // verify
@@ -62,6 +66,8 @@ impl Pipeline {
         let view = verified.view();
         x.record.input_issuer = Some(view.issuer.clone());
         x.record.input_token_id = Some(view.id.clone());
+        // A SAML subject token is a bearer token here: holder-of-key confirmation is refused by the checks.
+        policy::subject_issuer(x, &view.issuer)?;
         // OneTimeUse (SAML core §2.5.1.5) forbids a second use whatever `[replay] saml` says.
         if self.replay.saml || verified.checked().one_time_use {
             // Kept for as long as the assertion could be accepted at all: its Conditions NotOnOrAfter plus the
@@ -85,6 +91,8 @@ impl Pipeline {
 
         // decode
         let context = profile.decode_assertion(&verified)?;
+        policy::after_decode(x, &profile.name, &context)?;
+        let act = self.actor_claim(x, &view.issuer, &audience)?;
         x.lap(Stage::Decode);
 
         // rules: validate the decoded values, then run what is declared for this direction (by default
@@ -97,12 +105,25 @@ impl Pipeline {
         )?;
 
         // encode
-        let claims = profile.encode_claims(context)?;
+        let mut claims = profile.encode_claims(context)?;
         let subject = profile.jwt_subject(context).unwrap_or_default();
-        let expires = verified
-            .checked()
-            .expires
-            .min(x.now + self.jwt_out.max_lifetime);
+        // The gateway alone says who acts (RFC 8693 §4.1) and what the token is bound to (RFC 7800).
+        if claims.contains_key("act") || claims.contains_key("cnf") {
+            return Err(Rejection::internal(
+                "the profile produced the act or cnf claim, which the gateway sets",
+            ));
+        }
+        let cnf = policy::issued_cnf(x);
+        let dpop_bound = x.request.proof.is_some();
+        claims.extend(act.map(|a| ("act".to_string(), a)));
+        claims.extend(cnf.map(|c| ("cnf".to_string(), c)));
+        let expires = policy::cap(
+            x,
+            verified
+                .checked()
+                .expires
+                .min(x.now + self.jwt_out.max_lifetime),
+        );
         if expires <= x.now {
             return Err(Rejection::time(
                 "the assertion expires now; nothing is left to issue",
@@ -118,6 +139,7 @@ impl Pipeline {
                 expires,
                 token_id: uuid::Uuid::new_v4().to_string(),
             },
+            dpop_bound,
         })
     }
 
@@ -126,6 +148,7 @@ impl Pipeline {
         let JwtDraft {
             claims,
             registered: r,
+            dpop_bound,
         } = draft;
         let token = self.jwt_out.issuer.issue(claims, &r)?;
         x.record.output_token_id = Some(r.token_id.clone());
@@ -136,6 +159,7 @@ impl Pipeline {
             token_id: r.token_id,
             expires_in: (r.expires - x.now).whole_seconds(),
             audience: r.audience,
+            dpop_bound,
         })
     }
 

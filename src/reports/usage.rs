@@ -18,6 +18,11 @@ pub struct Use<'a> {
     pub patient: Option<&'a str>,
     pub request_id: &'a str,
     pub client_address: Option<&'a str>,
+    /// The authenticated client that asked over HTTP (none from the command line).
+    pub client_id: Option<&'a str>,
+    /// How it authenticated (`private_key_jwt`, `tls_client_auth`, ...).
+    pub client_auth: Option<&'a str>,
+    pub client_cert_thumbprint: Option<&'a str>,
     pub details: LogUse,
 }
 
@@ -85,6 +90,11 @@ pub fn record(
         context,
         rules: None,
         fastlege: None,
+        client_id: u.client_id.map(str::to_string),
+        client_auth: u.client_auth.map(str::to_string),
+        dpop_jkt: None,
+        client_cert_thumbprint: u.client_cert_thumbprint.map(str::to_string),
+        actor: None,
         log_use: Some(u.details),
     };
     sink.write(&record)

@@ -79,12 +79,28 @@ fn text_element(w: &mut W, name: &str, text: &str) -> Result<(), Rejection> {
     end(w, name)
 }
 
+/// What an assertion may say beyond [`AssertionSpec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extra {
+    /// `saml:OneTimeUse` in the Conditions (SAML core §2.5.1.5).
+    pub one_time_use: bool,
+}
+
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
 /// AuthnStatement XUA requires, and the attributes.
 pub fn assertion(
     spec: &AssertionSpec<'_>,
     attributes: &[XuaAttributeOut],
+) -> Result<Vec<u8>, Rejection> {
+    assertion_with(spec, attributes, &Extra::default())
+}
+
+/// [`assertion`], with what [`Extra`] adds.
+pub fn assertion_with(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    extra: &Extra,
 ) -> Result<Vec<u8>, Rejection> {
     if spec.not_on_or_after <= spec.issue_instant {
         return Err(Rejection::time(
@@ -131,6 +147,9 @@ pub fn assertion(
     start(&mut w, BytesStart::new("saml:AudienceRestriction"))?;
     text_element(&mut w, "saml:Audience", spec.audience)?;
     end(&mut w, "saml:AudienceRestriction")?;
+    if extra.one_time_use {
+        empty(&mut w, BytesStart::new("saml:OneTimeUse"))?;
+    }
     end(&mut w, "saml:Conditions")?;
 
     let mut authn = BytesStart::new("saml:AuthnStatement");

@@ -40,5 +40,6 @@ pub(super) fn saml_output(loaded: &LoadedConfig) -> Result<Option<SamlOutput>, S
         audiences: s.audiences.clone(),
         max_lifetime: secs(s.max_lifetime_secs),
         authn_context_class: s.authn_context_class.clone(),
+        bound_max_lifetime: secs(c.dpop.bound_assertion_lifetime_secs),
     }))
 }

@@ -4,15 +4,20 @@
 //! audiences) is resolved here once, so the pipeline never reads configuration. A problem stops start-up
 //! with the file and the setting that caused it.
 
+mod clients;
 mod issuers;
 pub mod reports;
 mod rules;
 mod stores;
+mod tls;
 mod trust;
+
+pub use tls::{Exposure, TlsSettings};
 
 use std::sync::Arc;
 
 use crate::audit::AuditSink;
+use crate::clients::Callers;
 use crate::clock::SharedClock;
 use crate::config::{LoadedConfig, RegisterBackend};
 use crate::error::Rejection;
@@ -50,6 +55,10 @@ pub struct ServerSettings {
     pub body_limit: usize,
     /// `[inspector] enabled`: whether `/inspect` and the page at `/inspector` answer.
     pub inspector: bool,
+    /// The gateway's own TLS listener, when it terminates TLS.
+    pub tls: Option<TlsSettings>,
+    /// Whether it may listen beyond loopback (checked on the address actually bound).
+    pub exposure: Exposure,
 }
 
 /// What `/saml/metadata` says about the gateway as an assertion issuer.
@@ -63,11 +72,12 @@ pub struct Metadata {
 /// The assembled service: the pipeline, what `/readyz` asks, and how the server runs.
 pub struct Gateway {
     pipeline: Pipeline,
+    callers: Callers,
     readiness: Readiness,
     server: ServerSettings,
     metadata: Metadata,
     uses_test_keys: bool,
-    /// `GET /audit/insight`, when `[insight] enabled`.
+    /// `POST /audit/insight`, when `[insight] enabled`.
     insight: Option<Arc<crate::reports::service::InsightService>>,
 }
 
@@ -99,6 +109,7 @@ impl Gateway {
         };
         profiles.set_max_value_chars(c.limits.max_value_chars);
         let rules = rules::build(&loaded, &profiles)?;
+        let callers = clients::callers(&loaded, &profiles)?;
 
         let saml_in = trust::saml_input(&loaded, &profiles)?;
         let jwt_in = trust::jwt_input(&loaded, &profiles)?;
@@ -123,6 +134,8 @@ impl Gateway {
             blocking_threads: c.server.blocking_threads,
             body_limit: c.limits.max_body_bytes.saturating_mul(4) / 3 + 4096,
             inspector: c.inspector.enabled,
+            tls: tls::tls(&loaded)?,
+            exposure: Exposure::of(&loaded),
         };
         let metadata = Metadata {
             entity_id: c.gateway.entity_id.clone(),
@@ -141,7 +154,7 @@ impl Gateway {
                 },
             },
         };
-        let insight = reports::insight_service(&loaded, audit.clone(), clock.clone())?;
+        let insight = reports::insight_service(&loaded, audit.clone())?;
         let pipeline = Pipeline {
             profiles,
             rules,
@@ -157,6 +170,7 @@ impl Gateway {
         };
         Ok(Self {
             pipeline,
+            callers,
             readiness,
             server,
             metadata,
@@ -176,6 +190,15 @@ impl Gateway {
 
     pub fn server(&self) -> &ServerSettings {
         &self.server
+    }
+
+    /// Who may call: the client registry and the DPoP verifier.
+    pub fn callers(&self) -> &Callers {
+        &self.callers
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
     }
 
     /// Where other modules add their `/readyz` checks.

@@ -12,7 +12,7 @@ use crate::audit::sqlite::{SqliteLog, SqliteSink};
 use crate::audit::AuditSink;
 use crate::clock::SharedClock;
 use crate::config::{AuditStore, LoadedConfig};
-use crate::reports::service::{InsightService, NoClients};
+use crate::reports::service::InsightService;
 use crate::reports::tables::Tables;
 use crate::rules::CodeTables;
 
@@ -89,13 +89,11 @@ pub fn watch_list(
     Ok(crate::reports::review::parse_watch_list(&text))
 }
 
-/// `GET /audit/insight` with `[insight] enabled = true`: the log it reads, the sink requests are recorded
-/// in (the pipeline's), the tables. Which clients may ask is client authentication's to decide; without it
-/// no client may ([`NoClients`]).
+/// `POST /audit/insight` with `[insight] enabled = true`: the log it reads, the sink requests are recorded
+/// in (the pipeline's), the tables. Which clients may ask is their `[[clients]] insight_reports`.
 pub(super) fn insight_service(
     loaded: &LoadedConfig,
     sink: Arc<dyn AuditSink>,
-    clock: SharedClock,
 ) -> Result<Option<Arc<InsightService>>, StartupError> {
     if !loaded.config.insight.enabled {
         return Ok(None);
@@ -108,7 +106,5 @@ pub(super) fn insight_service(
         sink,
         tables,
         codes,
-        access: Arc::new(NoClients),
-        clock,
     })))
 }

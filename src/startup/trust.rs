@@ -79,6 +79,56 @@ pub(super) fn saml_input(
     })
 }
 
+/// Where a key set comes from: a JWKS file or URL (exactly one, as the configuration checks ensure).
+pub(super) struct JwksSource<'a> {
+    pub file: Option<&'a String>,
+    pub url: Option<&'a String>,
+    pub timeout_ms: u64,
+    pub refresh_secs: u64,
+}
+
+/// A key set, every key bound to one of `algorithms`: from a file (refused when no key is usable) or from a
+/// URL (fetched now, and again on an unknown `kid` at most once per refresh interval). `label` names the
+/// configuration entry in errors and warnings.
+pub(super) fn key_source(
+    loaded: &LoadedConfig,
+    label: &str,
+    source: &JwksSource<'_>,
+    algorithms: &[jsonwebtoken::Algorithm],
+    configured: &[String],
+) -> Result<Option<KeySource>, StartupError> {
+    match (source.file, source.url) {
+        (Some(file), _) => {
+            let bytes = loaded.read_file(file)?;
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&bytes)
+                .map_err(|e| StartupError::Key(format!("{label}: {file} is not a JWK set: {e}")))?;
+            let (keys, skipped) = bind_keys(&set, algorithms);
+            for why in skipped {
+                tracing::warn!(entry = %label, "ignoring a JWKS entry: {why}");
+            }
+            if keys.is_empty() {
+                return Err(StartupError::Key(format!(
+                    "{label}: {file} holds no key usable with {configured:?}"
+                )));
+            }
+            Ok(Some(KeySource::Static(keys)))
+        }
+        (None, Some(url)) => {
+            let remote = RemoteJwks::new(
+                url,
+                algorithms.to_vec(),
+                std::time::Duration::from_millis(source.timeout_ms),
+                std::time::Duration::from_secs(source.refresh_secs),
+            );
+            if let Err(e) = remote.initial_fetch() {
+                tracing::warn!(entry = %label, "JWKS not fetched at start-up (will retry on demand): {e}");
+            }
+            Ok(Some(KeySource::Remote(remote)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// `[jwt.trust]`, when the gateway takes JWTs at all (JWT → SAML).
 pub(super) fn jwt_input(
     loaded: &LoadedConfig,
@@ -99,41 +149,15 @@ pub(super) fn jwt_input(
             .iter()
             .filter_map(|a| jwt::alg::accepted(a))
             .collect();
-        let keys = match (&i.jwks_file, &i.jwks_url) {
-            (Some(file), _) => {
-                let bytes = loaded.read_file(file)?;
-                let set: jsonwebtoken::jwk::JwkSet =
-                    serde_json::from_slice(&bytes).map_err(|e| {
-                        StartupError::Key(format!(
-                            "jwt.trust.issuers {:?}: {file} is not a JWK set: {e}",
-                            i.issuer
-                        ))
-                    })?;
-                let (keys, skipped) = bind_keys(&set, &algorithms);
-                for why in skipped {
-                    tracing::warn!(issuer = %i.issuer, "ignoring a JWKS entry: {why}");
-                }
-                if keys.is_empty() {
-                    return Err(StartupError::Key(format!(
-                        "jwt.trust.issuers {:?}: {file} holds no key usable with {:?}",
-                        i.issuer, i.algorithms
-                    )));
-                }
-                KeySource::Static(keys)
-            }
-            (None, Some(url)) => {
-                let remote = RemoteJwks::new(
-                    url,
-                    algorithms.clone(),
-                    std::time::Duration::from_millis(i.timeout_ms),
-                    std::time::Duration::from_secs(i.refresh_secs),
-                );
-                if let Err(e) = remote.initial_fetch() {
-                    tracing::warn!(issuer = %i.issuer, "JWKS not fetched at start-up (will retry on demand): {e}");
-                }
-                KeySource::Remote(remote)
-            }
-            (None, None) => continue,
+        let label = format!("jwt.trust.issuers {:?}", i.issuer);
+        let source = JwksSource {
+            file: i.jwks_file.as_ref(),
+            url: i.jwks_url.as_ref(),
+            timeout_ms: i.timeout_ms,
+            refresh_secs: i.refresh_secs,
+        };
+        let Some(keys) = key_source(loaded, &label, &source, &algorithms, &i.algorithms)? else {
+            continue;
         };
         trust.add(TrustedIssuer {
             issuer: i.issuer.clone(),

@@ -49,6 +49,13 @@ struct Line {
     prev_hash: String,
     hash: String,
     cells: Vec<Value>,
+    /// The chain format the record was hashed in (records written before format 2 keep format 1).
+    #[serde(default = "current_format")]
+    format: u8,
+}
+
+fn current_format() -> u8 {
+    chain::CURRENT
 }
 
 /// What was moved: how many records, and the chain's head (record number and hash).
@@ -102,6 +109,7 @@ fn json_of(v: ValueRef<'_>, seq: i64) -> Result<Value, AuditError> {
 pub fn export(db: &Path, out: &Path) -> Result<Summary, AuditError> {
     let mut conn = sqlite::connect(db, false)?;
     let tx = conn.transaction().map_err(sq("export"))?;
+    let format_2_from = sqlite::format_2_from(&tx)?;
     let anchor: Option<Anchor> = tx
         .query_row("SELECT seq, hash FROM audit_anchor WHERE id = 1", [], |r| {
             Ok(Anchor {
@@ -147,6 +155,11 @@ pub fn export(db: &Path, out: &Path) -> Result<Summary, AuditError> {
             prev_hash: row.get(n + 1).map_err(sq("export"))?,
             hash: row.get(n + 2).map_err(sq("export"))?,
             cells,
+            format: if seq < format_2_from {
+                1
+            } else {
+                chain::CURRENT
+            },
         };
         write_line(&mut w, &line)?;
         summary.records += 1;
@@ -261,6 +274,7 @@ pub fn import(db: &Database, file: &Path, now: &str) -> Result<Summary, AuditErr
             cells,
             prev_hash: line.prev_hash,
             hash: line.hash,
+            format: line.format,
         };
         walk.step(&row).map_err(|b| {
             AuditError(format!(

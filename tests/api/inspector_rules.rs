@@ -98,6 +98,15 @@ async fn every_rule_in_the_table_is_exercised_and_every_reported_rule_is_in_it()
     let (status, body) = app.exchange_saml(&exchanged_saml, &[]).await;
     assert_eq!(status, 200, "{body}");
     let exchanged_jwt = mint_sample_jwt("municipal-nurse.json");
+    let dpop_bound_jwt = xua_gateway::samples::mint_jwt(
+        &claims_file("municipal-nurse.json"),
+        &xua_gateway::samples::JwtMintOptions {
+            cnf_jkt: Some(xua_gateway::samples::sample_dpop_thumbprint().unwrap()),
+            ..Default::default()
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
     let (status, body, _) = app.exchange_jwt(&exchanged_jwt, &[]).await;
     assert_eq!(status, 200, "{body}");
 
@@ -196,6 +205,11 @@ async fn every_rule_in_the_table_is_exercised_and_every_reported_rule_is_in_it()
             "a JWT that was exchanged before",
             json!({ "token": exchanged_jwt }),
             vec!["jwt.replay"],
+        ),
+        (
+            "a DPoP-bound JWT, which an inspection cannot prove",
+            json!({ "token": dpop_bound_jwt }),
+            vec!["dpop.proof"],
         ),
         (
             "an IUA payload with extensions and a private claim, without sub",

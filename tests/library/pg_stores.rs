@@ -21,7 +21,8 @@ use xua_gateway::store::transfer;
 
 fn settings(url: &str, pool: u32) -> Settings {
     let config = DatabaseConfig {
-        connect_timeout_ms: 500,
+        // Generous: CI runs these beside the HTTP tests on two cores.
+        connect_timeout_ms: 3000,
         statement_timeout_ms: 2000,
         ..DatabaseConfig::default()
     };

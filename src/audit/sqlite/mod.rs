@@ -33,8 +33,13 @@ use super::{AuditError, AuditRecord, AuditSink};
 use crate::clock::SharedClock;
 use crate::observability::metrics::Metrics;
 
-/// Schema version, kept in `audit_meta`; a database written by a newer format is refused.
-const SCHEMA_VERSION: &str = "1";
+/// Schema version, kept in `audit_meta`; a database written by a newer format is refused. Version 2 added
+/// the columns of chain format 2; a version 1 database gets them on open, and its old records keep
+/// verifying in format 1.
+const SCHEMA_VERSION: &str = "2";
+
+/// `audit_meta` key: the sequence number of the first record written in chain format 2.
+const FORMAT_2_FROM: &str = "chain_format_2_from";
 
 /// How often the writer looks at retention when idle or busy.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -173,7 +178,9 @@ fn create_schema(conn: &Connection) -> Result<(), AuditError> {
                 [SCHEMA_VERSION],
             )
             .map_err(db_err("writing the schema version"))?;
+            mark_format_2(conn)?;
         }
+        Some("1") => migrate_from_1(conn)?,
         Some(SCHEMA_VERSION) => {}
         Some(other) => {
             return Err(AuditError(format!(
@@ -182,6 +189,81 @@ fn create_schema(conn: &Connection) -> Result<(), AuditError> {
         }
     }
     Ok(())
+}
+
+/// Records from the next one on are chain format 2.
+fn mark_format_2(conn: &Connection) -> Result<(), AuditError> {
+    let next = load_head(conn)?.seq + 1;
+    conn.execute(
+        "INSERT INTO audit_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![FORMAT_2_FROM, next.to_string()],
+    )
+    .map_err(db_err("writing the chain format"))?;
+    Ok(())
+}
+
+/// A version 1 database: add the format 2 columns, and note where format 2 records begin, in one
+/// transaction.
+fn migrate_from_1(conn: &Connection) -> Result<(), AuditError> {
+    let present = table_columns(conn)?;
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(db_err("migrating the schema"))?;
+    let migrated = add_format_2(conn, &present);
+    let end = if migrated.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    conn.execute_batch(end)
+        .map_err(db_err("migrating the schema"))?;
+    migrated
+}
+
+fn add_format_2(conn: &Connection, present: &[String]) -> Result<(), AuditError> {
+    for c in COLUMNS.iter().filter(|c| !present.iter().any(|p| p == *c)) {
+        conn.execute_batch(&format!("ALTER TABLE audit_record ADD COLUMN {c} TEXT"))
+            .map_err(db_err("migrating the schema"))?;
+    }
+    mark_format_2(conn)?;
+    conn.execute(
+        "UPDATE audit_meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION],
+    )
+    .map_err(db_err("migrating the schema"))?;
+    Ok(())
+}
+
+/// The columns `audit_record` has, in table order.
+pub(crate) fn table_columns(conn: &Connection) -> Result<Vec<String>, AuditError> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info('audit_record')")
+        .map_err(db_err("reading the schema"))?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(db_err("reading the schema"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err("reading the schema"))?;
+    Ok(names)
+}
+
+/// Where chain format 2 begins: the recorded sequence number, or (a version 1 database not migrated yet)
+/// past every record.
+pub(crate) fn format_2_from(conn: &Connection) -> Result<i64, AuditError> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = ?1",
+            [FORMAT_2_FROM],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err("reading the chain format"))?;
+    match value {
+        Some(v) => v
+            .parse()
+            .map_err(|_| AuditError("the chain format boundary is not a number".into())),
+        None => Ok(i64::MAX),
+    }
 }
 
 /// Where the chain stands: the last record's sequence number and hash (or the anchor's, or genesis).
@@ -291,3 +373,6 @@ pub fn prune(
     tx.commit().map_err(db_err("prune"))?;
     Ok(deleted as u64)
 }
+
+#[cfg(test)]
+mod format_tests;

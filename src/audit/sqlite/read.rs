@@ -44,13 +44,21 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, AuditError> {
         head: None,
         broken: None,
     };
+    // A version 1 database that nothing has migrated yet lacks the format 2 columns: read what it has.
+    let present = table_columns(conn)?;
+    let columns: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .take_while(|c| present.iter().any(|p| p == c))
+        .collect();
+    let format_2_from = format_2_from(conn)?;
     let sql = format!(
         "SELECT seq, {}, prev_hash, hash FROM audit_record ORDER BY seq",
-        COLUMNS.join(", ")
+        columns.join(", ")
     );
     let mut stmt = conn.prepare(&sql).map_err(db_err("verify"))?;
     let mut rows = stmt.query([]).map_err(db_err("verify"))?;
-    let n = COLUMNS.len();
+    let n = columns.len();
     while let Some(row) = rows.next().map_err(db_err("verify"))? {
         let seq: i64 = row.get(0).map_err(db_err("verify"))?;
         let broken = |seq: i64, reason: String| Some(Broken { seq, reason });
@@ -65,18 +73,41 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, AuditError> {
             );
             break;
         }
+        let format = if seq < format_2_from {
+            1
+        } else {
+            chain::CURRENT
+        };
+        let hashed = columns::columns_of(format).len();
+        if hashed > n {
+            report.broken = broken(
+                seq,
+                "the record is of a chain format whose columns the table lacks".to_string(),
+            );
+            break;
+        }
         let mut cells = Vec::with_capacity(n);
         for i in 1..=n {
             match row.get_ref(i).ok().and_then(cell_of) {
                 Some(c) => cells.push(c),
                 None => {
-                    let column = COLUMNS.get(i - 1).copied().unwrap_or("?");
+                    let column = columns.get(i - 1).copied().unwrap_or("?");
                     report.broken = broken(seq, format!("column {column} has a foreign type"));
                     break;
                 }
             }
         }
         if report.broken.is_some() {
+            break;
+        }
+        // A record written before a column existed has nothing in it: anything there was added later.
+        let later = cells.split_off(hashed);
+        if let Some(i) = later.iter().position(|c| *c != Cell::Null) {
+            let column = columns.get(hashed + i).copied().unwrap_or("?");
+            report.broken = broken(
+                seq,
+                format!("column {column} is set in a record written before the column existed"),
+            );
             break;
         }
         let prev_hash: String = row.get(n + 1).map_err(db_err("verify"))?;
@@ -88,7 +119,7 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, AuditError> {
             );
             break;
         }
-        let computed = chain::link(&prev.hash, seq, &cells);
+        let computed = chain::link_as(format, &prev.hash, seq, &cells);
         if chain::from_hex(&stored) != Some(computed) {
             report.broken = broken(
                 seq,

@@ -176,8 +176,14 @@ pub fn fault_for(rejection: &Rejection) -> Fault {
         | ErrorClass::Time
         | ErrorClass::Aud
         | ErrorClass::Subj
-        | ErrorClass::Replay => (Code::Sender, "FailedAuthentication"),
-        ErrorClass::Target => (Code::Sender, "InvalidScope"),
+        | ErrorClass::Replay
+        | ErrorClass::Client
+        | ErrorClass::Proof
+        | ErrorClass::Nonce
+        | ErrorClass::Binding => (Code::Sender, "FailedAuthentication"),
+        ErrorClass::Target | ErrorClass::Policy | ErrorClass::Scope => {
+            (Code::Sender, "InvalidScope")
+        }
         ErrorClass::Internal | ErrorClass::Unavailable => (Code::Receiver, "RequestFailed"),
         ErrorClass::Parse
         | ErrorClass::Forbidden

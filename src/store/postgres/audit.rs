@@ -138,6 +138,7 @@ impl PgCommitter {
                 cells: cells.clone(),
                 prev_hash: chain::to_hex(&hash),
                 hash: chain::to_hex(&linked),
+                format: chain::CURRENT,
             });
             seq = next;
             hash = linked;

@@ -133,11 +133,12 @@ mod tests {
             .lines()
             .skip(1)
             .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| !n.starts_with("--"))
             .map(|n| n.trim_matches('"'))
             .collect();
         let mut expected = vec!["seq"];
         expected.extend_from_slice(crate::audit::columns::COLUMNS);
-        expected.extend_from_slice(&["prev_hash", "hash"]);
+        expected.extend_from_slice(&["prev_hash", "hash", "chain_format"]);
         assert_eq!(names, expected);
     }
 }

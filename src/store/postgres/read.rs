@@ -40,21 +40,23 @@ pub struct Row {
     pub cells: Vec<Cell>,
     pub prev_hash: String,
     pub hash: String,
+    /// The chain format it was hashed in (`audit::chain::CURRENT` for what this build writes).
+    pub format: u8,
 }
 
 /// The statement that appends rows and moves the head in one go: one array parameter per column.
 pub fn insert_sql() -> String {
     let n = COLUMNS.len();
-    let arrays = (0..n + 3)
+    let arrays = (0..n + 4)
         .map(|i| format!("${}", i + 1))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "WITH appended AS (INSERT INTO audit_record (seq, {}, prev_hash, hash) SELECT * FROM unnest({arrays}))
+        "WITH appended AS (INSERT INTO audit_record (seq, {}, prev_hash, hash, chain_format) SELECT * FROM unnest({arrays}))
          UPDATE audit_head SET seq = ${}, hash = ${} WHERE id = 1",
         quoted_columns(),
-        n + 4,
-        n + 5
+        n + 5,
+        n + 6
     )
 }
 
@@ -106,7 +108,8 @@ pub fn insert_rows(tx: &mut impl GenericClient, sql: &str, rows: &[Row]) -> Resu
     }
     let prevs: Vec<&str> = rows.iter().map(|r| r.prev_hash.as_str()).collect();
     let hashes: Vec<&str> = rows.iter().map(|r| r.hash.as_str()).collect();
-    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = Vec::with_capacity(COLUMNS.len() + 5);
+    let formats: Vec<i16> = rows.iter().map(|r| i16::from(r.format)).collect();
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = Vec::with_capacity(COLUMNS.len() + 6);
     params.push((&seqs, Type::INT8_ARRAY));
     for column in &columns {
         match column {
@@ -116,6 +119,7 @@ pub fn insert_rows(tx: &mut impl GenericClient, sql: &str, rows: &[Row]) -> Resu
     }
     params.push((&prevs, Type::TEXT_ARRAY));
     params.push((&hashes, Type::TEXT_ARRAY));
+    params.push((&formats, Type::INT2_ARRAY));
     params.push((&last.seq, Type::INT8));
     params.push((&last.hash, Type::TEXT));
     tx.execute_typed(sql, &params)
@@ -179,7 +183,22 @@ impl Walk {
                 reason: format!("prev_hash does not match the hash of record {prev_seq}"),
             });
         }
-        let computed = chain::link(&prev_hash, row.seq, &row.cells);
+        // A record of an older format is hashed over that format's columns; the columns added later must
+        // be empty in it, or something was written into it after the fact.
+        let hashed = crate::audit::columns::columns_of(row.format).len();
+        let known = row.format == 1 || row.format == chain::CURRENT;
+        if !known || row.cells.iter().skip(hashed).any(|c| *c != Cell::Null) {
+            return Err(Broken {
+                seq: row.seq,
+                reason: "the record holds columns its chain format does not have".into(),
+            });
+        }
+        let computed = chain::link_as(
+            row.format,
+            &prev_hash,
+            row.seq,
+            row.cells.get(..hashed).unwrap_or_default(),
+        );
         if chain::from_hex(&row.hash) != Some(computed) {
             return Err(Broken {
                 seq: row.seq,
@@ -226,11 +245,13 @@ fn row_of(r: &postgres::Row) -> Result<Row, AuditError> {
         cells.push(cell);
     }
     let n = COLUMNS.len();
+    let format: i16 = r.try_get(n + 3).map_err(err("reading a record"))?;
     Ok(Row {
         seq,
         cells,
         prev_hash: r.try_get(n + 1).map_err(err("reading a record"))?,
         hash: r.try_get(n + 2).map_err(err("reading a record"))?,
+        format: u8::try_from(format).unwrap_or(0),
     })
 }
 
@@ -265,7 +286,7 @@ pub fn verify_in(tx: &mut impl GenericClient) -> Result<VerifyReport, AuditError
         broken: None,
     };
     let sql = format!(
-        "SELECT seq, {}, prev_hash, hash FROM audit_record WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT seq, {}, prev_hash, hash, chain_format FROM audit_record WHERE seq > $1 ORDER BY seq LIMIT $2",
         quoted_columns()
     );
     let mut after = i64::MIN;

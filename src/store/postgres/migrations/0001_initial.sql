@@ -45,8 +45,17 @@ CREATE TABLE audit_record (
   "decision_ref_user_selected" bigint,
   "patient_id" text,
   "record_json" text NOT NULL,
+  "client_id" text,
+  "client_auth" text,
+  "dpop_jkt" text,
+  "client_cert_thumbprint" text,
+  "actor_issuer" text,
+  "actor_subject" text,
   prev_hash text NOT NULL,
-  hash text NOT NULL
+  hash text NOT NULL,
+  -- The chain format the record was hashed in (src/audit/chain.rs): a log moved here from SQLite keeps
+  -- records of an older format, hashed over that format's columns.
+  chain_format smallint NOT NULL DEFAULT 2
 );
 CREATE INDEX audit_by_patient ON audit_record (patient_id, time_ms);
 CREATE INDEX audit_by_practitioner ON audit_record (practitioner_id, time_ms);

@@ -27,12 +27,7 @@ fn requested_by() -> String {
 }
 
 fn check_patient(patient: &str) -> Result<(), CliError> {
-    let ok = !patient.is_empty()
-        && patient.len() <= 64
-        && patient
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-    if ok {
+    if xua_gateway::reports::service::valid_patient(patient) {
         Ok(())
     } else {
         Err(CliError(
@@ -41,22 +36,43 @@ fn check_patient(patient: &str) -> Result<(), CliError> {
     }
 }
 
-/// Writes the report to `out` (a new file readable by its owner only: it names patients) or stdout.
-fn deliver(text: &str, out: Option<&Path>) -> Result<(), CliError> {
-    match out {
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(err),
-        Some(path) => {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut f = options
-                .open(path)
-                .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
-            f.write_all(text.as_bytes()).map_err(err)
+/// Where the report goes: standard output, or a new file readable by its owner only (it names patients),
+/// created before the log is read so that a run recorded as answered is never one whose report had nowhere
+/// to go.
+enum Destination {
+    Stdout,
+    File(std::fs::File, PathBuf),
+}
+
+impl Destination {
+    fn open(out: Option<&Path>) -> Result<Self, CliError> {
+        let Some(path) = out else {
+            return Ok(Self::Stdout);
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let f = options
+            .open(path)
+            .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
+        Ok(Self::File(f, path.to_path_buf()))
+    }
+
+    /// Writes the report; `Err` as the report: the file is removed, so no empty report is left behind.
+    fn deliver(self, report: Result<String, CliError>) -> Result<(), CliError> {
+        match (self, report) {
+            (Self::Stdout, Ok(text)) => std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(err),
+            (Self::File(mut f, _), Ok(text)) => f.write_all(text.as_bytes()).map_err(err),
+            (Self::Stdout, Err(e)) => Err(e),
+            (Self::File(f, path), Err(e)) => {
+                drop(f);
+                let _ = std::fs::remove_file(path);
+                Err(e)
+            }
         }
     }
 }
@@ -89,10 +105,10 @@ pub fn insight(a: InsightArgs) -> Result<(), CliError> {
     let loaded = load(a.config.as_ref())?;
     let (tables, codes) = parts::tables(&loaded).map_err(err)?;
     let log = parts::open_log(&loaded).map_err(err)?;
-    let clock = xua_gateway::clock::system();
-    let now = clock.now();
+    let sink = parts::open_writer(&loaded, xua_gateway::clock::system()).map_err(err)?;
+    let dest = Destination::open(a.out.as_deref())?;
+    let now = xua_gateway::clock::system().now();
     let result = insight::build(log.as_ref(), &tables, &codes, &a.patient, lang, now);
-    let sink = parts::open_writer(&loaded, clock).map_err(err)?;
     let details = LogUse {
         requested_by: requested_by(),
         format: format.as_str().into(),
@@ -104,7 +120,7 @@ pub fn insight(a: InsightArgs) -> Result<(), CliError> {
         ..LogUse::default()
     };
     let request_id = uuid::Uuid::new_v4().to_string();
-    usage::record(
+    let recorded = usage::record(
         sink.as_ref(),
         now,
         Use {
@@ -123,9 +139,11 @@ pub fn insight(a: InsightArgs) -> Result<(), CliError> {
         CliError(format!(
             "the request could not be recorded, so no report is given: {e}"
         ))
-    })?;
-    let report = result.map_err(err)?;
-    deliver(&insight::render(&report, &tables, format), a.out.as_deref())
+    });
+    dest.deliver(recorded.and_then(|()| {
+        let report = result.map_err(err)?;
+        Ok(insight::render(&report, &tables, format))
+    }))
 }
 
 pub struct ReviewArgs {
@@ -173,10 +191,10 @@ pub fn review(a: ReviewArgs) -> Result<(), CliError> {
         lang,
     };
     let log = parts::open_log(&loaded).map_err(err)?;
-    let clock = xua_gateway::clock::system();
-    let now = clock.now();
+    let sink = parts::open_writer(&loaded, xua_gateway::clock::system()).map_err(err)?;
+    let dest = Destination::open(a.out.as_deref())?;
+    let now = xua_gateway::clock::system().now();
     let result = review::build(log.as_ref(), &tables, &codes, &request, now);
-    let sink = parts::open_writer(&loaded, clock).map_err(err)?;
     let details = LogUse {
         requested_by: requested_by(),
         format: format.as_str().into(),
@@ -188,7 +206,7 @@ pub fn review(a: ReviewArgs) -> Result<(), CliError> {
         listed: result.as_ref().map_or(0, review::Review::items),
     };
     let request_id = uuid::Uuid::new_v4().to_string();
-    usage::record(
+    let recorded = usage::record(
         sink.as_ref(),
         now,
         Use {
@@ -207,10 +225,11 @@ pub fn review(a: ReviewArgs) -> Result<(), CliError> {
         CliError(format!(
             "the run could not be recorded, so no report is given: {e}"
         ))
-    })?;
-    let report = result.map_err(err)?;
-    let text = review::render(&report, &tables, format).map_err(CliError)?;
-    deliver(&text, a.out.as_deref())?;
+    });
+    dest.deliver(recorded.and_then(|()| {
+        let report = result.map_err(err)?;
+        review::render(&report, &tables, format).map_err(CliError)
+    }))?;
     if a.seed.is_none() {
         eprintln!("seed {seed} (give --seed {seed} to draw the same sample again)");
     }

@@ -2,15 +2,15 @@
 //! file a configuration names is read at start-up, never per request.
 
 mod check;
-mod reports;
 mod clients;
+mod reports;
 mod rules;
 mod sections;
 mod tls;
 
 pub use check::MAX_CLOCK_SKEW_SECS;
-pub use reports::{InsightConfig, ReviewConfig};
 pub use clients::{ClientConfig, DpopConfig};
+pub use reports::{InsightConfig, ReviewConfig};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,

@@ -37,7 +37,11 @@ fn parse(body: &[u8]) -> Result<Form, Rejection> {
     })
 }
 
-pub async fn insight(req: HttpRequest, gateway: web::Data<Gateway>, body: web::Bytes) -> HttpResponse {
+pub async fn insight(
+    req: HttpRequest,
+    gateway: web::Data<Gateway>,
+    body: web::Bytes,
+) -> HttpResponse {
     if gateway.insight().is_none() {
         return error_json(
             StatusCode::NOT_FOUND,
@@ -103,8 +107,6 @@ pub async fn insight(req: HttpRequest, gateway: web::Data<Gateway>, body: web::B
             error_json(StatusCode::FORBIDDEN, "access_denied", r.class, &r.message)
         }
         Ok(Err(r)) => error_response(&r),
-        Err(_) => error_response(&Rejection::internal(
-            "the insight report could not be made",
-        )),
+        Err(_) => error_response(&Rejection::internal("the insight report could not be made")),
     }
 }

@@ -24,6 +24,8 @@ mod mtls;
 mod oauth;
 mod profiles;
 mod rejections;
+mod reports_cli;
+mod reports_http;
 mod roundtrip;
 mod rules;
 mod sec_saml;

@@ -31,6 +31,13 @@ th { background: #f0f0f0; }
 td.tick { text-align: center; }
 .check { background: #eef6ee; border: 1px solid #9c9; padding: .5rem 1rem; border-radius: .4rem; }
 code { font-size: .85rem; word-break: break-all; }
+dd, p { overflow-wrap: anywhere; }
+@media (max-width: 40rem) {
+  body { margin: 1rem auto; }
+  dl { grid-template-columns: 1fr; gap: 0; }
+  dd { margin-bottom: .35rem; }
+  table { display: block; overflow-x: auto; }
+}
 @media print { input[type=checkbox] { transform: scale(1.3); } }
 ";
 

@@ -16,14 +16,14 @@ use xua_gateway::samples::{self, JwtMintOptions};
 
 use crate::helpers::*;
 
-fn chromium() -> PathBuf {
+pub fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
 /// Why the browser test cannot run here, if it cannot.
-fn missing() -> Option<String> {
+pub fn missing() -> Option<String> {
     let node = Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
         return Some("node is not installed".into());

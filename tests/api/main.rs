@@ -24,6 +24,7 @@ mod mtls;
 mod oauth;
 mod profiles;
 mod rejections;
+mod reports_browser;
 mod reports_cli;
 mod reports_http;
 mod roundtrip;

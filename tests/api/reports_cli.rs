@@ -68,7 +68,7 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn audit(config: &Path, args: &[&str]) -> Output {
+pub fn audit(config: &Path, args: &[&str]) -> Output {
     run(binary().arg("audit").args(args).arg("--config").arg(config))
 }
 

@@ -231,7 +231,7 @@ impl FlagTable {
             sample_size: f.sample.size,
             watch_list: f.watch_list.enabled,
             self_lookup: f.self_lookup.enabled,
-            unusual_volume: v.enabled.then(|| Volume {
+            unusual_volume: v.enabled.then_some(Volume {
                 history_days: v.history_days,
                 factor: v.factor,
                 min_accesses: v.min_accesses,

@@ -166,6 +166,9 @@ async fn a_granted_client_gets_the_patients_report_in_each_language_and_format()
     assert_eq!(app.records().len(), 4);
 }
 
+/// What is sent, and the status, error and error class expected.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
+
 #[actix_web::test]
 async fn every_refused_request_is_recorded_and_gives_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,7 +180,7 @@ async fn every_refused_request_is_recorded_and_gives_nothing() {
     assert_eq!(first.status, 200, "{}", first.body);
 
     let fresh = [assertion(), assertion(), assertion(), assertion()];
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "an unregistered client",
             vec![("patient", p), ("client_id", "nobody")],
@@ -349,8 +352,7 @@ fn a_client_that_proves_nothing_cannot_be_granted_reports() {
     std::fs::write(&config, text).unwrap();
     let loaded = xua_gateway::config::LoadedConfig::from_file(&config).unwrap();
     let err = xua_gateway::startup::Gateway::build(loaded, xua_gateway::clock::system(), None)
-        .err()
-        .expect("refused at start-up")
+        .expect_err("refused at start-up")
         .to_string();
     assert!(err.contains("insight_reports"), "{err}");
 }

@@ -211,7 +211,7 @@ impl Pass<'_> {
             }
         }
         if let (Some(rules), Some(f)) = (&self.flags.rule_override, r.fastlege.as_ref()) {
-            if rules.iter().any(|x| *x == f.rule) {
+            if rules.contains(&f.rule) {
                 let unknown = self.d.words().get("language.unknown").to_string();
                 let original = f
                     .original

@@ -6,6 +6,10 @@ use super::{ConfigError, LoadedConfig};
 /// "JWT attack classes").
 pub const MAX_CLOCK_SKEW_SECS: u64 = 180;
 
+/// Longest lifetime an incoming token may be configured to have (a day): what the gateway accepts it also
+/// remembers against replay, so the bound keeps that memory finite.
+pub const MAX_INPUT_LIFETIME_SECS: u64 = 24 * 3600;
+
 impl LoadedConfig {
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         let c = &self.config;
@@ -33,6 +37,11 @@ impl LoadedConfig {
         if c.saml.confirmation_methods.is_empty() {
             return Err(self.invalid("saml.confirmation_methods must name at least one method"));
         }
+        if c.saml.max_lifetime_secs == 0 || c.saml.max_lifetime_secs > MAX_INPUT_LIFETIME_SECS {
+            return Err(self.invalid(format!(
+                "saml.max_lifetime_secs must be between 1 and {MAX_INPUT_LIFETIME_SECS}"
+            )));
+        }
         for m in &c.saml.confirmation_methods {
             if m != crate::saml::uri::CM_BEARER && m != crate::saml::uri::CM_SENDER_VOUCHES {
                 return Err(self.invalid(format!(
@@ -52,6 +61,11 @@ impl LoadedConfig {
         if let Some(t) = &c.jwt.trust {
             if t.audiences.is_empty() {
                 return Err(self.invalid("jwt.trust.audiences must name at least one audience"));
+            }
+            if t.max_lifetime_secs == 0 || t.max_lifetime_secs > MAX_INPUT_LIFETIME_SECS {
+                return Err(self.invalid(format!(
+                    "jwt.trust.max_lifetime_secs must be between 1 and {MAX_INPUT_LIFETIME_SECS}"
+                )));
             }
             if t.max_bytes.is_some() {
                 return Err(self.invalid("jwt.trust.max_bytes has moved to [limits] max_jwt_bytes"));

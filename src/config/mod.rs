@@ -5,7 +5,7 @@ mod check;
 mod rules;
 mod sections;
 
-pub use check::MAX_CLOCK_SKEW_SECS;
+pub use check::{MAX_CLOCK_SKEW_SECS, MAX_INPUT_LIFETIME_SECS};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, JwtConfig, JwtIssuerConfig, JwtTrustConfig,

@@ -183,6 +183,10 @@ pub struct SamlConfig {
     pub recipients: Vec<String>,
     #[serde(default = "default_methods")]
     pub confirmation_methods: Vec<String>,
+    /// Longest accepted validity of an incoming assertion (IssueInstant to NotOnOrAfter), as
+    /// `[jwt.trust] max_lifetime_secs` is for JWTs.
+    #[serde(default = "default_inbound_saml_lifetime")]
+    pub max_lifetime_secs: u64,
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
     /// How the gateway issues XUA assertions (JWT → SAML).
@@ -203,6 +207,11 @@ pub struct SamlSigningConfig {
     pub max_lifetime_secs: u64,
     #[serde(default = "default_authn_class")]
     pub authn_context_class: String,
+}
+
+/// A working day: IdPs issue XUA assertions for minutes (NHN, HelseID: 60) up to a shift.
+fn default_inbound_saml_lifetime() -> u64 {
+    8 * 3600
 }
 
 fn default_saml_lifetime() -> u64 {

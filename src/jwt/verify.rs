@@ -320,14 +320,14 @@ pub(crate) fn check_times(
         time_claim(claims, "exp")?.ok_or_else(|| Rejection::claim("the JWT has no exp"))?;
     let not_before = time_claim(claims, "nbf")?;
     let issued_at = time_claim(claims, "iat")?;
-    if now - policy.skew >= expires {
+    if now.saturating_sub(policy.skew) >= expires {
         return Err(Rejection::time(format!(
             "the JWT expired at {}",
             at(expires)
         )));
     }
     if let Some(nbf) = not_before {
-        if now + policy.skew < nbf {
+        if now.saturating_add(policy.skew) < nbf {
             return Err(Rejection::time(format!(
                 "the JWT is not valid before {}",
                 at(nbf)
@@ -335,7 +335,7 @@ pub(crate) fn check_times(
         }
     }
     if let Some(iat) = issued_at {
-        if iat > now + policy.skew {
+        if iat > now.saturating_add(policy.skew) {
             return Err(Rejection::time(format!(
                 "the JWT was issued in the future ({})",
                 at(iat)

@@ -28,11 +28,10 @@ impl Pipeline {
     /// The exchange: verify, decode, rules, encode, sign, audit.
     pub fn jwt_to_saml(&self, token: &str, request: &ExchangeRequest) -> Result<Issued, Rejection> {
         let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
-        let mut x = Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue);
-        let result = self
-            .prepare_saml(&mut x, token)
-            .and_then(|draft| self.issue_saml(&mut x, draft));
-        x.finish(result)
+        Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue).run(|x| {
+            self.prepare_saml(x, token)
+                .and_then(|draft| self.issue_saml(x, draft))
+        })
     }
 
     /// The verification stage alone: the JWT as the exchange would accept it.
@@ -77,7 +76,7 @@ impl Pipeline {
                 }
             };
             // As long as the JWT could be accepted: its exp plus the skew the time check allows.
-            x.remember(key, verified.expires + input.policy.skew)?;
+            x.remember(key, verified.expires.saturating_add(input.policy.skew))?;
         }
         x.lap(Stage::Verify);
         let profile = self.profile_for(
@@ -106,7 +105,7 @@ impl Pipeline {
         let name_id = encoded.name_id.ok_or_else(|| {
             Rejection::claim("the token names no practitioner identifier for the Subject NameID")
         })?;
-        let expires = verified.expires.min(x.now + out.max_lifetime);
+        let expires = verified.expires.min(x.now.saturating_add(out.max_lifetime));
         if expires <= x.now {
             return Err(Rejection::time(
                 "the JWT expires now; nothing is left to issue",

@@ -25,11 +25,10 @@ impl Pipeline {
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
         // The pipeline runs on the blocking pool, outside the HTTP request's span: carry the id here.
         let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
-        let mut x = Exchange::begin(self, Direction::SamlToJwt, request, Mode::Issue);
-        let result = self
-            .prepare_jwt(&mut x, xml)
-            .and_then(|draft| self.issue_jwt(&mut x, draft));
-        x.finish(result)
+        Exchange::begin(self, Direction::SamlToJwt, request, Mode::Issue).run(|x| {
+            self.prepare_jwt(x, xml)
+                .and_then(|draft| self.issue_jwt(x, draft))
+        })
     }
 
     /// The verification stage alone: the assertion as the exchange would accept it, for the audience it
@@ -73,7 +72,7 @@ impl Pipeline {
                 .unwrap_or(verified.checked().expires);
             x.remember(
                 ReplayKey::saml(&view.issuer, &view.id),
-                valid_until + self.saml_in.policy.skew,
+                valid_until.saturating_add(self.saml_in.policy.skew),
             )?;
         }
         x.lap(Stage::Verify);
@@ -102,7 +101,7 @@ impl Pipeline {
         let expires = verified
             .checked()
             .expires
-            .min(x.now + self.jwt_out.max_lifetime);
+            .min(x.now.saturating_add(self.jwt_out.max_lifetime));
         if expires <= x.now {
             return Err(Rejection::time(
                 "the assertion expires now; nothing is left to issue",

@@ -66,6 +66,7 @@ pub(super) fn saml_input(
             recipients: c.saml.recipients.clone(),
             confirmation_methods: c.saml.confirmation_methods.clone(),
             skew: secs(c.gateway.clock_skew_secs),
+            max_lifetime: secs(c.saml.max_lifetime_secs),
         },
         limits: XmlLimits {
             max_bytes: c.limits.max_body_bytes,

@@ -18,4 +18,5 @@ mod roundtrip;
 mod rules;
 mod sec_saml;
 mod server_threads;
+mod time_edges;
 mod token_exchange;

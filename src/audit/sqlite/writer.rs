@@ -16,7 +16,7 @@ impl Ack {
     }
 
     fn wait(&self, timeout: Duration) -> Result<i64, AuditError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         let mut slot = lock(&self.done);
         loop {
             if let Some(result) = slot.take() {
@@ -144,7 +144,7 @@ impl SqliteSink {
     }
 
     fn enqueue(&self, job: Job) -> Result<(), AuditError> {
-        let deadline = Instant::now() + self.settings.enqueue_timeout;
+        let deadline = crate::clock::deadline(self.settings.enqueue_timeout);
         let mut q = lock(&self.shared.queue);
         loop {
             if q.closed || !self.shared.alive.load(Ordering::SeqCst) {
@@ -333,7 +333,9 @@ impl Writer {
     /// One chunk of retention pruning; returns how many records it deleted.
     fn prune(&mut self) -> u64 {
         let now = self.clock.now();
-        let cutoff = now - time::Duration::days(i64::from(self.settings.retention_days));
+        let cutoff = now.saturating_sub(time::Duration::days(i64::from(
+            self.settings.retention_days,
+        )));
         let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         match prune(
             &mut self.conn,

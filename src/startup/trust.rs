@@ -110,7 +110,9 @@ pub(super) fn jwt_input(
                             i.issuer
                         ))
                     })?;
-                let (keys, skipped) = bind_keys(&set, &algorithms);
+                let (keys, skipped) = bind_keys(&set, &algorithms).map_err(|why| {
+                    StartupError::Key(format!("jwt.trust.issuers {:?}: {file}: {why}", i.issuer))
+                })?;
                 for why in skipped {
                     tracing::warn!(issuer = %i.issuer, "ignoring a JWKS entry: {why}");
                 }

@@ -7,6 +7,7 @@ mod durability;
 mod forge;
 mod helpers;
 mod inspect;
+mod jwks_purpose;
 mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;

@@ -2,10 +2,10 @@
 
 use time::OffsetDateTime;
 
-use super::{target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::{patient, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
 use crate::error::Rejection;
 use crate::jwt::{self, VerifiedJwt};
-use crate::model::{AccessContext, Direction};
+use crate::model::Direction;
 use crate::observability::metrics::Stage;
 use crate::replay::ReplayKey;
 use crate::rules::RuleDirection;
@@ -86,8 +86,12 @@ impl Pipeline {
         x.record.profile = Some(profile.name.clone());
 
         // decode
-        let mut context = profile.decode_jwt(&verified)?;
-        self.settle_patient(profile, &mut context, x.request.patient.as_deref())?;
+        let readings = profile.decode_jwt_each(&verified)?;
+        let mut context = patient::settle(
+            readings,
+            self.patient_parameter(profile, x.request.patient.as_deref())?,
+            patient::Missing::FromParameter,
+        )?;
         // HelseID's request form carries codes without display texts; XUA readers show displayName.
         self.rules.codes().fill_display_texts(&mut context);
         x.lap(Stage::Decode);
@@ -159,42 +163,5 @@ impl Pipeline {
             expires_in: (draft.expires - x.now).whole_seconds(),
             audience: draft.audience,
         })
-    }
-
-    /// The patient: the token's, the `patient` parameter's (which must agree with the token's when both
-    /// name one), or neither, which is refused.
-    fn settle_patient(
-        &self,
-        profile: &crate::mapping::Profile,
-        context: &mut AccessContext,
-        parameter: Option<&str>,
-    ) -> Result<(), Rejection> {
-        let from_request = parameter
-            .map(|p| super::patient::parse(p, &self.rules, &profile.name))
-            .transpose()?;
-        let in_token = context.patients.first().and_then(|p| p.identifier.as_ref());
-        match (in_token, from_request) {
-            (Some(in_token), Some(param)) => {
-                if in_token.id != param.id {
-                    return Err(Rejection::claim(
-                        "the patient parameter names another patient than the token's patients[].identifier",
-                    ));
-                }
-            }
-            (Some(_), None) => {}
-            (None, Some(param)) => match context.patients.first_mut() {
-                Some(p) => p.identifier = Some(param),
-                None => context.patients.push(crate::model::Patient {
-                    identifier: Some(param),
-                    ..crate::model::Patient::default()
-                }),
-            },
-            (None, None) => {
-                return Err(Rejection::claim(
-                    "no patient: the token has no patients[].identifier and the request no patient parameter",
-                ))
-            }
-        }
-        Ok(())
     }
 }

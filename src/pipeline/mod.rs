@@ -132,6 +132,17 @@ impl Pipeline {
         }
     }
 
+    /// The `patient` request parameter read with the profile's identifier systems.
+    pub(crate) fn patient_parameter(
+        &self,
+        profile: &Profile,
+        value: Option<&str>,
+    ) -> Result<Option<crate::model::Identifier>, Rejection> {
+        value
+            .map(|p| patient::parse(p, &self.rules, &profile.name))
+            .transpose()
+    }
+
     /// The request's profile, else the one configured for the token's issuer, else the default.
     pub(crate) fn profile_for(
         &self,

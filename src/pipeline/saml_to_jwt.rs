@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::{patient, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
 use crate::error::Rejection;
 use crate::jwt::RegisteredClaims;
 use crate::mapping::Profile;
@@ -83,7 +83,11 @@ impl Pipeline {
         x.record.profile = Some(profile.name.clone());
 
         // decode
-        let context = profile.decode_assertion(&verified)?;
+        let context = patient::settle(
+            vec![profile.decode_assertion(&verified)?],
+            self.patient_parameter(profile, x.request.patient.as_deref())?,
+            patient::Missing::Refuse,
+        )?;
         x.lap(Stage::Decode);
 
         // rules: validate the decoded values, then run what is declared for this direction (by default

@@ -13,6 +13,7 @@ mod jwt_attacks;
 mod jwt_to_saml;
 mod limits_and_replay;
 mod logging;
+mod patients;
 mod profiles;
 mod rejections;
 mod roundtrip;

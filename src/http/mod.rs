@@ -2,6 +2,7 @@
 //! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread.
 
 mod errors;
+mod fallback;
 mod health;
 mod inspect;
 mod meta;
@@ -48,14 +49,25 @@ pub(crate) fn request_id_of(req: &HttpRequest) -> String {
 
 /// Adds every route to an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/token", web::post().to(token::token))
-        .route("/translate", web::post().to(translate::translate))
-        .route("/inspect", web::post().to(inspect::inspect))
-        .route("/.well-known/jwks.json", web::get().to(meta::jwks))
-        .route("/saml/metadata", web::get().to(meta::saml_metadata))
-        .route("/healthz", web::get().to(meta::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics));
+    let post = |path: &str, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(fallback::post_only))
+    };
+    let get = |path: &str, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(fallback::get_only))
+    };
+    cfg.service(post("/token", web::post().to(token::token)))
+        .service(post("/translate", web::post().to(translate::translate)))
+        .service(post("/inspect", web::post().to(inspect::inspect)))
+        .service(get("/.well-known/jwks.json", web::get().to(meta::jwks)))
+        .service(get("/saml/metadata", web::get().to(meta::saml_metadata)))
+        .service(get("/healthz", web::get().to(meta::healthz)))
+        .service(get("/readyz", web::get().to(health::readyz)))
+        .service(get("/metrics", web::get().to(metrics::metrics)))
+        .default_service(web::to(fallback::not_found));
 }
 
 /// The running server, for `main` and for tests (which bind port 0).

@@ -25,19 +25,21 @@ pub async fn translate(
     query: Result<web::Query<TranslateQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
-    let Ok(query) = query else {
-        return error_response(&Rejection::request(
-            "the query string takes audience, profile and patient only",
-        ));
-    };
-    let exchange = ExchangeRequest {
-        audience: query.audience.clone(),
-        profile: query.profile.clone(),
-        patient: query.patient.clone(),
+    let mut exchange = ExchangeRequest {
         request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        ..ExchangeRequest::default()
     };
     let gw = gateway.into_inner();
+    // Every attempt leaves one audit record, a malformed query string too.
+    let Ok(query) = query else {
+        let rejection =
+            Rejection::request("the query string takes audience, profile and patient only");
+        return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
+    };
+    exchange.audience = query.audience.clone();
+    exchange.profile = query.profile.clone();
+    exchange.patient = query.patient.clone();
     let body = match super::read_body(payload, gw.server().body_limit).await {
         Ok(body) => body,
         Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,

@@ -6,6 +6,7 @@ mod cli;
 mod durability;
 mod forge;
 mod helpers;
+mod http_conventions;
 mod inspect;
 mod jwks_purpose;
 mod jwks_url;

@@ -108,3 +108,42 @@ async fn a_patient_parameter_that_disagrees_with_the_assertion_is_refused() {
     assert_eq!(res.status(), 400);
     assert_eq!(app.records().len(), before + 1);
 }
+
+/// NHN's test patient: NAV's synthetic month + 60 (69 = September + 60).
+const NHN_TEST_PATIENT: &str = "29698496140";
+
+#[actix_web::test]
+async fn nhn_test_patients_follow_the_synthetic_number_setting() {
+    let mut claims = claims_file("fastlege.json");
+    claims["nhn:tillitsrammeverk:parameters"]["patients"] = json!([{}]);
+    let fresh = || {
+        xua_gateway::samples::mint_jwt(&claims, &Default::default(), OffsetDateTime::now_utc())
+            .unwrap()
+    };
+    // The sample configuration accepts synthetic numbers: NAV's as well as Tenor's.
+    let app = spawn_app().await;
+    for patient in [NHN_TEST_PATIENT, PATIENT] {
+        let (status, body, xml) = app.exchange_jwt(&fresh(), &[("patient", patient)]).await;
+        assert_eq!(status, 200, "{patient}: {body}");
+        assert!(xml.unwrap().contains(&format!("{patient}^^^")));
+    }
+    // Without them, neither kind passes (nor does the Tenor practitioner of the sample claims).
+    let dir = tempfile::tempdir().unwrap();
+    let text = sample_config_text();
+    assert!(text.contains("synthetic_nin = true"));
+    let strict = spawn_app_with_text(
+        &text.replacen("synthetic_nin = true", "synthetic_nin = false", 1),
+        dir.path(),
+    )
+    .await;
+    for patient in [NHN_TEST_PATIENT, PATIENT] {
+        let (status, body, _) = strict.exchange_jwt(&fresh(), &[("patient", patient)]).await;
+        assert_eq!(status, 400, "{patient}: {body}");
+        assert_eq!(body["error_class"], "CLAIM");
+        assert!(body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("synthetic test number"));
+        assert!(!body.to_string().contains(patient));
+    }
+}

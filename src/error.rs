@@ -97,15 +97,16 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {}
 
 /// Caller input repeated in a message (an issuer, an audience, a parameter name): control characters
-/// dropped and cut at 80 characters, marked with `…` when cut. The one helper every message that echoes
-/// input goes through.
+/// dropped, cut at 80 characters (marked with `…` when cut), and then passed through the same redaction as
+/// the logs (`observability::redact::scrub_text`), so that a value shaped like a fødselsnummer is never
+/// echoed, whatever field it was sent in. The one helper every message that echoes input goes through.
 pub fn shown(s: &str) -> String {
     const MAX: usize = 80;
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(MAX).collect();
     if s.chars().filter(|c| !c.is_control()).nth(MAX).is_some() {
         out.push('…');
     }
-    out
+    crate::observability::redact::scrub_text(&out).into_owned()
 }
 
 /// Shorthand constructors, one per class, so call sites read like the checklist.
@@ -121,4 +122,27 @@ rejection_ctor! {
     parse => Parse, forbidden => Forbidden, limit => Limit, structure => Struct, sig => Sig, time => Time,
     aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, request => Request,
     target => Target, internal => Internal, unavailable => Unavailable,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn echoed_input_is_cut_and_never_carries_a_fodselsnummer() {
+        assert_eq!(shown("issuer 21868534521"), "issuer [fnr]");
+        assert_eq!(
+            shown("https://idp.example/21868534521/x"),
+            "https://idp.example/[fnr]/x"
+        );
+        // Cut right after the number: still scrubbed (the cut happens first).
+        let long = format!("{}21868534521{}", "a".repeat(69), "9".repeat(20));
+        assert!(!shown(&long).contains("21868534521"), "{}", shown(&long));
+        // Numbers without valid check digits, and longer runs, pass as they are (as in the logs).
+        assert_eq!(
+            shown("12345678901 218685345210"),
+            "12345678901 218685345210"
+        );
+        assert_eq!(shown("a\u{7}b"), "ab");
+    }
 }

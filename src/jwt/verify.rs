@@ -103,9 +103,10 @@ fn segment(part: &str, what: &str) -> Result<Vec<u8>, Rejection> {
 
 fn json_segment(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Rejection> {
     json::parse_object(bytes).map_err(|e| match e {
-        JsonError::Duplicate(name) => {
-            Rejection::parse(format!("the JWT {what} repeats the member {name:?}"))
-        }
+        JsonError::Duplicate(name) => Rejection::parse(format!(
+            "the JWT {what} repeats the member {:?}",
+            shown(&name)
+        )),
         JsonError::TooDeep => Rejection::limit(format!("the JWT {what} nests too deep")),
         JsonError::NotAnObject => Rejection::parse(format!("the JWT {what} is not a JSON object")),
         JsonError::Invalid => Rejection::parse(format!("the JWT {what} is not valid UTF-8 JSON")),

@@ -126,7 +126,7 @@ pub fn check_conditions(
     if let Some(unknown) = conditions.unknown.first() {
         return Err(Rejection::claim(format!(
             "assertion has a condition the gateway does not understand: {}",
-            unknown.chars().take(80).collect::<String>()
+            crate::error::shown(unknown)
         )));
     }
     if let Some(proxy) = &conditions.proxy_restriction {

@@ -4,6 +4,7 @@ mod audit;
 mod binary;
 mod cli;
 mod durability;
+mod echoes;
 mod forge;
 mod helpers;
 mod http_conventions;

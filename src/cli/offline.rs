@@ -19,7 +19,7 @@ pub fn translate(
     file: Option<&PathBuf>,
 ) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
-    super::init_quiet_logging(&loaded);
+    super::init_quiet_logging(&loaded)?;
     let input = super::read_input(file)?;
     let gateway = Gateway::build(loaded, xua_gateway::clock::system(), None)?;
     let request = ExchangeRequest {
@@ -53,7 +53,7 @@ pub fn inspect(
     file: Option<&PathBuf>,
 ) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
-    super::init_quiet_logging(&loaded);
+    super::init_quiet_logging(&loaded)?;
     let input = super::read_input(file)?;
     let at = at
         .map(|s| xua_gateway::saml::extract::parse_datetime("--at", s))

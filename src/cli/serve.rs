@@ -10,7 +10,8 @@ use xua_gateway::startup::Gateway;
 
 pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
-    xua_gateway::observability::logging::init(&loaded.config.logging);
+    xua_gateway::observability::logging::init(&loaded.config.logging)
+        .map_err(anyhow::Error::msg)?;
     if loaded.config.audit.path.is_empty() {
         bail!("[audit] path is empty: the service keeps the access log the law requires, so it needs a database path");
     }

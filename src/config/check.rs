@@ -136,6 +136,8 @@ impl LoadedConfig {
                 "limits.max_saml_attributes must be at least 1 and limits.max_value_chars at least 64",
             ));
         }
+        crate::observability::log_filter::check(&c.logging.level)
+            .map_err(|e| self.invalid(format!("logging.level: {e}")))?;
         if c.replay.capacity == 0 {
             return Err(self.invalid("replay.capacity must be at least 1"));
         }

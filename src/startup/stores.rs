@@ -1,6 +1,5 @@
 //! Where exchanged tokens and the access log are kept.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::StartupError;
@@ -34,7 +33,9 @@ pub(super) fn audit(
     if c.path.is_empty() {
         return Ok(Arc::new(MemorySink::default()));
     }
-    let path = Path::new(&c.path);
+    // Relative to the configuration file, like every other path it names.
+    let resolved = loaded.resolve_path(&c.path);
+    let path = resolved.as_path();
     let sink: Arc<dyn AuditSink> = match c.store {
         AuditStore::Sqlite => Arc::new(
             SqliteSink::open(path, sqlite_settings(c), Some(metrics), clock)

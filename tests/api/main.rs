@@ -3,6 +3,7 @@
 mod audit;
 mod binary;
 mod cli;
+mod config_strictness;
 mod durability;
 mod echoes;
 mod forge;

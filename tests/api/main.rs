@@ -10,6 +10,7 @@ mod forge;
 mod helpers;
 mod http_conventions;
 mod inspect;
+mod inspect_replay;
 mod jwks_purpose;
 mod jwks_url;
 mod jwt_attacks;

@@ -37,6 +37,8 @@ pub enum ErrorClass {
     Request,
     /// The target audience is not one we issue for.
     Target,
+    /// A requested scope is not one the target allows (RFC 6749 `invalid_scope`).
+    Scope,
     /// Something on our side failed (audit store, key); never the caller's fault.
     Internal,
     /// A dependency is unavailable (audit store full, register down with a reject policy).
@@ -59,6 +61,7 @@ impl ErrorClass {
             ErrorClass::Claim => "CLAIM",
             ErrorClass::Request => "REQUEST",
             ErrorClass::Target => "TARGET",
+            ErrorClass::Scope => "SCOPE",
             ErrorClass::Internal => "INTERNAL",
             ErrorClass::Unavailable => "UNAVAILABLE",
         }
@@ -121,7 +124,7 @@ macro_rules! rejection_ctor {
 rejection_ctor! {
     parse => Parse, forbidden => Forbidden, limit => Limit, structure => Struct, sig => Sig, time => Time,
     aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, request => Request,
-    target => Target, internal => Internal, unavailable => Unavailable,
+    target => Target, scope => Scope, internal => Internal, unavailable => Unavailable,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub fn translate(
         patient,
         request_id: uuid::Uuid::new_v4().to_string(),
         client_address: Some("cli".to_string()),
+        ..ExchangeRequest::default()
     };
     let pipeline = gateway.pipeline();
     let result = match sniff(&input) {

@@ -28,6 +28,7 @@ impl LoadedConfig {
         if c.jwt.audiences.is_empty() {
             return Err(self.invalid("jwt.audiences must name at least one audience"));
         }
+        self.check_scopes("jwt.scopes", &c.jwt.audiences, &c.jwt.scopes)?;
         if c.jwt.max_lifetime_secs == 0 || c.jwt.max_lifetime_secs > 3600 {
             return Err(self.invalid("jwt.max_lifetime_secs must be between 1 and 3600"));
         }
@@ -103,6 +104,7 @@ impl LoadedConfig {
             if s.audiences.is_empty() {
                 return Err(self.invalid("saml.signing.audiences must name at least one audience"));
             }
+            self.check_scopes("saml.signing.scopes", &s.audiences, &s.scopes)?;
             if s.max_lifetime_secs == 0 || s.max_lifetime_secs > 8 * 3600 {
                 return Err(
                     self.invalid("saml.signing.max_lifetime_secs must be between 1 and 28800")
@@ -140,6 +142,33 @@ impl LoadedConfig {
             .map_err(|e| self.invalid(format!("logging.level: {e}")))?;
         if c.replay.capacity == 0 {
             return Err(self.invalid("replay.capacity must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Every audience a scope table names is one the section issues for, and every scope is one token.
+    fn check_scopes(
+        &self,
+        what: &str,
+        audiences: &[String],
+        scopes: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<(), ConfigError> {
+        for (audience, list) in scopes {
+            if !audiences.contains(audience) {
+                return Err(self.invalid(format!(
+                    "{what} names {audience:?}, which is not among the audiences of that section"
+                )));
+            }
+            let token = |s: &String| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E'))
+            };
+            if let Some(bad) = list.iter().find(|s| !token(s)) {
+                return Err(self.invalid(format!(
+                    "{what} {audience:?}: {bad:?} is not a scope token (RFC 6749 §3.3)"
+                )));
+            }
         }
         Ok(())
     }

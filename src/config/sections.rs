@@ -92,6 +92,10 @@ pub struct JwtConfig {
     #[serde(default = "default_jwt_lifetime")]
     pub max_lifetime_secs: u64,
     pub audiences: Vec<String>,
+    /// Scopes a caller may ask for (RFC 8693 `scope`), per audience of `audiences`; an audience not named
+    /// here grants none. A granted scope is the issued JWT's `scope` claim.
+    #[serde(default)]
+    pub scopes: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default = "default_typ")]
     pub typ: String,
     /// Which JWTs the gateway accepts as input (JWT → SAML).
@@ -202,6 +206,10 @@ pub struct SamlSigningConfig {
     pub certificate: String,
     /// Audiences a caller may request for an assertion; the first is used when none is requested.
     pub audiences: Vec<String>,
+    /// Scopes a caller may ask for, per audience; a granted scope travels as the profile's `session.scope`
+    /// attribute.
+    #[serde(default)]
+    pub scopes: std::collections::BTreeMap<String, Vec<String>>,
     /// No assertion lives longer than this, and never longer than the JWT it was made from.
     #[serde(default = "default_saml_lifetime")]
     pub max_lifetime_secs: u64,

@@ -10,6 +10,7 @@ use crate::error::{ErrorClass, Rejection};
 pub fn error_response(rejection: &Rejection) -> HttpResponse {
     let (status, error) = match rejection.class {
         ErrorClass::Target => (StatusCode::BAD_REQUEST, "invalid_target"),
+        ErrorClass::Scope => (StatusCode::BAD_REQUEST, "invalid_scope"),
         ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         _ => (StatusCode::BAD_REQUEST, "invalid_request"),

@@ -290,6 +290,8 @@ pub async fn token(
         }
     };
     request.audience = form.get("audience").map(str::to_string);
+    request.resource = form.get("resource").map(str::to_string);
+    request.scope = form.get("scope").map(str::to_string);
     request.profile = form.get("profile").map(str::to_string);
     request.patient = form.get(PATIENT_PARAMETER).map(str::to_string);
 

@@ -218,6 +218,18 @@ impl Profile {
         self.decode_claims_each(verified.claims())
     }
 
+    /// Whether the table writes `field` into the JWT claims it issues.
+    pub fn writes_jwt(&self, field: FieldId) -> bool {
+        self.jwt_fields
+            .iter()
+            .any(|f| f.field == field && f.claim.is_some())
+    }
+
+    /// Whether the table writes `field` into the XUA assertions it issues.
+    pub fn writes_xua(&self, field: FieldId) -> bool {
+        self.xua_fields.iter().any(|f| f.field == field)
+    }
+
     /// The JWT `sub` for a model: the value of the field the table names (`[jwt] subject`).
     pub fn jwt_subject(&self, ctx: &crate::model::AccessContext) -> Option<String> {
         let field = self.jwt.subject?;

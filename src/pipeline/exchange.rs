@@ -18,6 +18,10 @@ use crate::rules::RulesOutcome;
 #[derive(Debug, Clone, Default)]
 pub struct ExchangeRequest {
     pub audience: Option<String>,
+    /// RFC 8693 `resource`: another way to name the target, handled like `audience`.
+    pub resource: Option<String>,
+    /// RFC 8693 `scope`: space-separated scope tokens the issued token should carry.
+    pub scope: Option<String>,
     pub profile: Option<String>,
     /// The patient, when the input token does not name one (JWT → SAML; the `patient` request parameter):
     /// an identifier the profile's rules know the system of (a fødselsnummer or D-number in no-pjd), or a CX

@@ -2,10 +2,11 @@
 
 use time::OffsetDateTime;
 
-use super::{patient, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::targets::grant_scope;
+use super::{patient, Exchange, ExchangeRequest, Issued, Mode, Pipeline, Target};
 use crate::error::Rejection;
 use crate::jwt::{self, VerifiedJwt};
-use crate::model::Direction;
+use crate::model::{Direction, FieldId};
 use crate::observability::metrics::Stage;
 use crate::replay::ReplayKey;
 use crate::rules::RuleDirection;
@@ -60,7 +61,7 @@ impl Pipeline {
                 Rejection::request("this gateway is not configured to issue SAML assertions")
             }));
         };
-        let audience = target(&out.audiences, x.request.audience.as_deref(), "assertion")?;
+        let Target { audience, scope } = out.targets.resolve(x.request, "assertion")?;
         x.record.output_audience = Some(audience.clone());
 
         // verify
@@ -91,6 +92,12 @@ impl Pipeline {
             readings,
             self.patient_parameter(profile, x.request.patient.as_deref())?,
             patient::Missing::FromParameter,
+        )?;
+        grant_scope(
+            &mut context,
+            scope,
+            profile.writes_xua(FieldId::Scope),
+            "assertions",
         )?;
         // HelseID's request form carries codes without display texts; XUA readers show displayName.
         self.rules.codes().fill_display_texts(&mut context);

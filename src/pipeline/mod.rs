@@ -16,6 +16,7 @@ mod parts;
 mod patient;
 mod saml_to_jwt;
 pub mod sniff;
+mod targets;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub use exchange::{ExchangeRequest, Issued, Mode};
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;
+pub use targets::{Target, Targets};
 
 use crate::audit::AuditSink;
 use crate::clock::SharedClock;
@@ -157,25 +159,5 @@ impl Pipeline {
                 .and_then(|i| self.profiles.by_index(i))
                 .unwrap_or_else(|| self.profiles.default_profile())),
         }
-    }
-}
-
-/// The audience of an issued token: the requested one when this gateway issues for it, else the first
-/// configured. `what` names the kind of token in the refusal.
-pub(crate) fn target(
-    allowed: &[String],
-    requested: Option<&str>,
-    what: &str,
-) -> Result<String, Rejection> {
-    match requested {
-        None => allowed
-            .first()
-            .cloned()
-            .ok_or_else(|| Rejection::internal(format!("no {what} audience is configured"))),
-        Some(a) if allowed.iter().any(|x| x == a) => Ok(a.to_string()),
-        Some(a) => Err(Rejection::target(format!(
-            "audience {} is not one this gateway issues {what}s for",
-            shown(a)
-        ))),
     }
 }

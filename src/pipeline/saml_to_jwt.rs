@@ -3,11 +3,12 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{patient, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::targets::grant_scope;
+use super::{patient, Exchange, ExchangeRequest, Issued, Mode, Pipeline, Target};
 use crate::error::Rejection;
 use crate::jwt::RegisteredClaims;
 use crate::mapping::Profile;
-use crate::model::Direction;
+use crate::model::{Direction, FieldId};
 use crate::observability::metrics::Stage;
 use crate::replay::ReplayKey;
 use crate::rules::RuleDirection;
@@ -49,11 +50,7 @@ impl Pipeline {
         x: &mut Exchange<'_>,
         xml: &[u8],
     ) -> Result<JwtDraft, Rejection> {
-        let audience = target(
-            &self.jwt_out.audiences,
-            x.request.audience.as_deref(),
-            "JWT",
-        )?;
+        let Target { audience, scope } = self.jwt_out.targets.resolve(x.request, "JWT")?;
         x.record.output_audience = Some(audience.clone());
 
         // verify
@@ -83,10 +80,16 @@ impl Pipeline {
         x.record.profile = Some(profile.name.clone());
 
         // decode
-        let context = patient::settle(
+        let mut context = patient::settle(
             vec![profile.decode_assertion(&verified)?],
             self.patient_parameter(profile, x.request.patient.as_deref())?,
             patient::Missing::Refuse,
+        )?;
+        grant_scope(
+            &mut context,
+            scope,
+            profile.writes_jwt(FieldId::Scope),
+            "JWTs",
         )?;
         x.lap(Stage::Decode);
 

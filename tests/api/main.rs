@@ -24,5 +24,6 @@ mod roundtrip;
 mod rules;
 mod sec_saml;
 mod server_threads;
+mod targets;
 mod time_edges;
 mod token_exchange;

@@ -177,7 +177,7 @@ pub fn fault_for(rejection: &Rejection) -> Fault {
         | ErrorClass::Aud
         | ErrorClass::Subj
         | ErrorClass::Replay => (Code::Sender, "FailedAuthentication"),
-        ErrorClass::Target => (Code::Sender, "InvalidScope"),
+        ErrorClass::Target | ErrorClass::Scope => (Code::Sender, "InvalidScope"),
         ErrorClass::Internal | ErrorClass::Unavailable => (Code::Receiver, "RequestFailed"),
         ErrorClass::Parse
         | ErrorClass::Forbidden

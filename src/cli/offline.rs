@@ -26,7 +26,7 @@ pub fn translate(
         audience,
         profile,
         patient,
-        request_id: uuid::Uuid::new_v4().to_string(),
+        request_id: xua_gateway::observability::request_id::fresh(),
         client_address: Some("cli".to_string()),
         ..ExchangeRequest::default()
     };

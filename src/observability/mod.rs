@@ -8,3 +8,4 @@ pub mod logging;
 pub mod metrics;
 pub mod readiness;
 pub mod redact;
+pub mod request_id;

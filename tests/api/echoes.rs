@@ -60,3 +60,44 @@ async fn fodselsnummer_shaped_input_is_never_echoed() {
     let (status, body, _) = app.exchange_jwt(&jwt, &[]).await;
     assert_redacted("the JWT typ", status, &body);
 }
+
+#[actix_web::test]
+async fn request_ids_never_look_like_identifiers() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for sent in [
+        None,
+        Some(PATIENT),
+        Some("req-21868534521"),
+        Some("trace-42"),
+    ] {
+        let mut req = app.client.get(format!("{}/healthz", app.address));
+        if let Some(id) = sent {
+            req = req.header("X-Request-Id", id);
+        }
+        let res = req.send().await.unwrap();
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        match sent {
+            Some("trace-42") => assert_eq!(id, "trace-42"),
+            Some(blanked) => assert!(!id.contains(blanked) && id.starts_with('r'), "{id}"),
+            None => assert!(id.starts_with('r'), "{id}"),
+        }
+        ids.push(id);
+    }
+    // The id the audit record keeps is the one the log lines carry.
+    let res = app
+        .client
+        .post(format!("{}/translate", app.address))
+        .header("X-Request-Id", PATIENT)
+        .header("Content-Type", "application/xml")
+        .body(mint_now("fastlege.json"))
+        .send()
+        .await
+        .unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(app.records().last().unwrap().request_id, id);
+    assert_ne!(id, PATIENT);
+    for id in ids {
+        assert_eq!(xua_gateway::observability::redact::scrub_text(&id), id);
+    }
+}

@@ -134,7 +134,9 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Returns only once the record is durable.
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError>;
 
-    /// A cheap check that a write would succeed now (for `/readyz`); stores that cannot tell say yes.
+    /// A cheap check that a write would succeed now (for `/readyz`): it fails when the store could not
+    /// commit a record where it promises to keep it (a database file deleted or replaced under it, a writer
+    /// that stopped, a commit that failed). Stores that cannot tell say yes.
     fn ready(&self) -> Result<(), AuditError> {
         Ok(())
     }

@@ -351,6 +351,11 @@ pub struct AuditConfig {
     pub path: String,
     #[serde(default)]
     pub store: AuditStore,
+    /// Where the SQLite store keeps its chain head (sequence number and hash) for the next start to check;
+    /// empty: beside the database (`<path>.head`). Another disk or host keeps it safe from whatever removes
+    /// the database.
+    #[serde(default)]
+    pub head_file: String,
     /// Records older than this are pruned (the chain stays verifiable through an anchor); 0 keeps all.
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
@@ -372,6 +377,7 @@ impl Default for AuditConfig {
         Self {
             path: String::new(),
             store: AuditStore::default(),
+            head_file: String::new(),
             retention_days: default_retention_days(),
             queue_capacity: default_audit_queue(),
             max_batch: default_audit_batch(),

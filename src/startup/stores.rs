@@ -11,7 +11,7 @@ use crate::observability::metrics::Metrics;
 use crate::pipeline::ReplayPolicy;
 use crate::replay::MemoryReplayCache;
 
-/// The SQLite store's settings from `[audit]`.
+/// The SQLite store's settings from `[audit]` (`head_file` is resolved against the configuration in `audit`).
 pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
     sqlite::Settings {
         queue_capacity: c.queue_capacity.max(1),
@@ -19,6 +19,7 @@ pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
         enqueue_timeout: std::time::Duration::from_millis(c.enqueue_timeout_ms),
         commit_timeout: std::time::Duration::from_millis(c.commit_timeout_ms),
         retention_days: c.retention_days,
+        head_file: None,
     }
 }
 
@@ -38,8 +39,16 @@ pub(super) fn audit(
     let path = resolved.as_path();
     let sink: Arc<dyn AuditSink> = match c.store {
         AuditStore::Sqlite => Arc::new(
-            SqliteSink::open(path, sqlite_settings(c), Some(metrics), clock)
-                .map_err(|e| StartupError::Audit(e.to_string()))?,
+            SqliteSink::open(
+                path,
+                sqlite::Settings {
+                    head_file: (!c.head_file.is_empty()).then(|| loaded.resolve_path(&c.head_file)),
+                    ..sqlite_settings(c)
+                },
+                Some(metrics),
+                clock,
+            )
+            .map_err(|e| StartupError::Audit(e.to_string()))?,
         ),
         AuditStore::Jsonl => {
             Arc::new(JsonLinesSink::open(path).map_err(|e| StartupError::Audit(e.to_string()))?)

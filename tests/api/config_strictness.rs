@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::binary::{binary, write_config};
 
 /// Runs `serve` and waits (at most 20 s) for it to exit; a server that keeps running fails the test.
-fn serve_must_exit(config: &Path, env: &[(&str, &str)], cwd: &Path) -> (i32, String) {
+pub fn serve_must_exit(config: &Path, env: &[(&str, &str)], cwd: &Path) -> (i32, String) {
     let mut child = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)

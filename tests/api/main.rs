@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
 mod audit;
+mod audit_vanishing;
 mod binary;
 mod cli;
 mod config_strictness;

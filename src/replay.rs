@@ -47,9 +47,15 @@ impl ReplayKey {
         Self::digest(&[b"jwt-signing-input", issuer.as_bytes(), signing_input])
     }
 
-    /// The digest as hex (for a shared store's key).
+    /// The digest as hex (for a shared store's key, and the access log).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// A key read back from [`ReplayKey::to_hex`].
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text).ok()?;
+        bytes.try_into().ok().map(Self)
     }
 }
 

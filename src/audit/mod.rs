@@ -95,6 +95,20 @@ pub struct AuditRecord {
     /// Set when the fastlege rule replaced `healthcare_service`; `context` then holds the new value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fastlege: Option<OverrideAudit>,
+    /// The input token's replay-cache entry, so that a restart can remember the tokens exchanged before it
+    /// (kept in `record_json`, which the chain covers; no column of its own, so the chain format is
+    /// unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayEntry>,
+}
+
+/// A replay-cache entry as the access log keeps it: the key's digest (hex; no token content) and until when
+/// the token could be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayEntry {
+    pub key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 impl AuditRecord {
@@ -122,6 +136,7 @@ impl AuditRecord {
             context: None,
             rules: None,
             fastlege: None,
+            replay: None,
         }
     }
 }

@@ -104,6 +104,10 @@ impl<'p> Exchange<'p> {
                 let reserved = replay::reserve(cache, key, until, self.now);
                 self.pipeline.metrics.replay_cache_size(cache.len());
                 self.reservations.push(reserved?);
+                self.record.replay = Some(crate::audit::ReplayEntry {
+                    key: key.to_hex(),
+                    until,
+                });
                 Ok(())
             }
             Mode::Inspect => replay::refuse_if_seen(cache, &key, self.now),

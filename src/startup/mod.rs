@@ -99,11 +99,16 @@ impl Gateway {
         let saml_out = issuers::saml_output(&loaded)?;
 
         let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
+        let replay = stores::replay(&loaded);
         let audit = match audit {
             Some(a) => a,
-            None => stores::audit(&loaded, metrics.clone(), clock.clone())?,
+            None => stores::audit(
+                &loaded,
+                metrics.clone(),
+                clock.clone(),
+                replay.cache.as_ref(),
+            )?,
         };
-        let replay = stores::replay(&loaded);
         let readiness = Readiness::default();
         register_readiness(&loaded, &rules, &readiness);
 

@@ -9,7 +9,7 @@ use crate::clock::SharedClock;
 use crate::config::{AuditConfig, AuditStore, LoadedConfig};
 use crate::observability::metrics::Metrics;
 use crate::pipeline::ReplayPolicy;
-use crate::replay::MemoryReplayCache;
+use crate::replay::{MemoryReplayCache, ReplayCache};
 
 /// The SQLite store's settings from `[audit]` (`head_file` is resolved against the configuration in `audit`).
 pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
@@ -29,6 +29,7 @@ pub(super) fn audit(
     loaded: &LoadedConfig,
     metrics: Arc<Metrics>,
     clock: SharedClock,
+    replay: &dyn ReplayCache,
 ) -> Result<Arc<dyn AuditSink>, StartupError> {
     let c = &loaded.config.audit;
     if c.path.is_empty() {
@@ -38,23 +39,66 @@ pub(super) fn audit(
     let resolved = loaded.resolve_path(&c.path);
     let path = resolved.as_path();
     let sink: Arc<dyn AuditSink> = match c.store {
-        AuditStore::Sqlite => Arc::new(
-            SqliteSink::open(
+        AuditStore::Sqlite => {
+            let sink = SqliteSink::open(
                 path,
                 sqlite::Settings {
                     head_file: (!c.head_file.is_empty()).then(|| loaded.resolve_path(&c.head_file)),
                     ..sqlite_settings(c)
                 },
                 Some(metrics),
-                clock,
+                clock.clone(),
             )
-            .map_err(|e| StartupError::Audit(e.to_string()))?,
-        ),
+            .map_err(|e| StartupError::Audit(e.to_string()))?;
+            remember_exchanged(&sink, replay, clock.now())?;
+            Arc::new(sink)
+        }
         AuditStore::Jsonl => {
             Arc::new(JsonLinesSink::open(path).map_err(|e| StartupError::Audit(e.to_string()))?)
         }
     };
     Ok(sink)
+}
+
+/// How far back an exchanged token can still be live: the longest input lifetime the configuration can
+/// allow plus the skew on both sides (a bound that holds whatever the configuration said then).
+fn replay_horizon() -> time::Duration {
+    let secs = crate::config::MAX_INPUT_LIFETIME_SECS + 2 * crate::config::MAX_CLOCK_SKEW_SECS;
+    time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2))
+}
+
+/// Fills the replay cache with the tokens the access log says were exchanged and are still live, so that
+/// a restart does not make them exchangeable again.
+fn remember_exchanged(
+    sink: &SqliteSink,
+    replay: &dyn ReplayCache,
+    now: time::OffsetDateTime,
+) -> Result<(), StartupError> {
+    let entries = sink
+        .replay_entries(now.saturating_sub(replay_horizon()), now)
+        .map_err(|e| StartupError::Audit(e.to_string()))?;
+    let mut full = 0usize;
+    for (key, until) in &entries {
+        match replay.check_and_insert(key, *until, now) {
+            Ok(()) => {}
+            // The same token twice in the log (it cannot be issued twice, but a copied record can be there).
+            Err(e) if e.class == crate::error::ErrorClass::Replay => {}
+            Err(_) => full += 1,
+        }
+    }
+    if full > 0 {
+        tracing::error!(
+            missing = full,
+            "the replay cache is too small for the unexpired tokens in the access log: raise [replay] capacity"
+        );
+    }
+    if !entries.is_empty() {
+        tracing::info!(
+            entries = entries.len(),
+            "replay cache rebuilt from the access log"
+        );
+    }
+    Ok(())
 }
 
 pub(super) fn replay(loaded: &LoadedConfig) -> ReplayPolicy {

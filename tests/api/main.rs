@@ -21,6 +21,7 @@ mod logging;
 mod patients;
 mod profiles;
 mod rejections;
+mod replay_restart;
 mod roundtrip;
 mod rules;
 mod sec_saml;

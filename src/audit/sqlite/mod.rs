@@ -24,7 +24,7 @@ mod read;
 mod writer;
 
 pub use guard::default_head_file;
-pub use read::{query, verify, Broken, Query, Stored, VerifyReport};
+pub use read::{query, replay_entries, verify, Broken, Query, Stored, VerifyReport};
 pub use writer::SqliteSink;
 
 use super::chain::{self, GENESIS};

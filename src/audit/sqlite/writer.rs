@@ -187,6 +187,17 @@ impl SqliteSink {
         Ok(())
     }
 
+    /// The replay entries of tokens exchanged since `since` that are still live at `now` (see
+    /// [`super::replay_entries`]), read through the store's own connection.
+    pub fn replay_entries(
+        &self,
+        since: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<(crate::replay::ReplayKey, time::OffsetDateTime)>, AuditError> {
+        let since_ms = i64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        super::replay_entries(&lock(&self.probe), since_ms, now)
+    }
+
     /// Records waiting for the writer (a gauge for `/metrics`).
     pub fn queue_len(&self) -> usize {
         lock(&self.shared.queue).jobs.len()

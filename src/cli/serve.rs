@@ -24,6 +24,22 @@ pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<(
     }
     let listen = listen.unwrap_or_else(|| gateway.server().listen.clone());
     let workers = gateway.server().workers;
+    let wanted = u64::try_from(
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .max(workers)
+            .saturating_mul(gateway.server().max_connections),
+    )
+    .unwrap_or(u64::MAX);
+    match xua_gateway::startup::open_files::raise_open_file_limit() {
+        Ok(limit) if limit < wanted.saturating_add(64) => tracing::warn!(
+            limit,
+            wanted,
+            "the open-file limit is lower than [server] max_connections over all workers; raise it (ulimit -n) or lower max_connections"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("{e}"),
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app = Application::build(gateway.clone(), &listen, workers)

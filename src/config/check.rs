@@ -25,6 +25,22 @@ impl LoadedConfig {
         if c.server.blocking_threads == 0 || c.server.blocking_threads > 512 {
             return Err(self.invalid("server.blocking_threads must be between 1 and 512"));
         }
+        if c.server.max_inspections == 0
+            || c.server.max_inspections >= c.server.blocking_threads.max(2)
+        {
+            return Err(self.invalid(
+                "server.max_inspections must be at least 1 and fewer than server.blocking_threads",
+            ));
+        }
+        if c.server.max_connections == 0
+            || c.server.header_timeout_ms == 0
+            || c.server.body_timeout_ms == 0
+            || c.server.retry_after_secs == 0
+        {
+            return Err(self.invalid(
+                "server.max_connections, header_timeout_ms, body_timeout_ms and retry_after_secs must be at least 1",
+            ));
+        }
         if c.jwt.audiences.is_empty() {
             return Err(self.invalid("jwt.audiences must name at least one audience"));
         }

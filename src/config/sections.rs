@@ -37,6 +37,27 @@ pub struct ServerConfig {
     /// pool, 512 split over the workers when unbounded).
     #[serde(default = "default_blocking_threads")]
     pub blocking_threads: usize,
+    /// Requests that may wait for a blocking thread beyond those running (all workers together); past it a
+    /// request gets 503 with `Retry-After` at once instead of a place in an ever longer line.
+    #[serde(default = "default_max_queued")]
+    pub max_queued: usize,
+    /// The `Retry-After` of such a 503, in seconds.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_secs: u64,
+    /// Inspections running at once (all workers together), fewer than `blocking_threads`: the inspector
+    /// never takes the exchanges' threads.
+    #[serde(default = "default_inspections")]
+    pub max_inspections: usize,
+    /// Open connections per worker; with the open-file limit (raised at start-up) this bounds slow clients.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time for a client to send the request head (line and headers), in milliseconds.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_ms: u64,
+    /// Total time for a client to send the whole body, in milliseconds (a body that trickles in or never
+    /// comes is cut off and answered 400).
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -45,8 +66,33 @@ impl Default for ServerConfig {
             listen: default_listen(),
             workers: 0,
             blocking_threads: default_blocking_threads(),
+            max_queued: default_max_queued(),
+            retry_after_secs: default_retry_after(),
+            max_inspections: default_inspections(),
+            max_connections: default_max_connections(),
+            header_timeout_ms: default_header_timeout(),
+            body_timeout_ms: default_body_timeout(),
         }
     }
+}
+
+fn default_max_queued() -> usize {
+    256
+}
+fn default_retry_after() -> u64 {
+    1
+}
+fn default_inspections() -> usize {
+    2
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_header_timeout() -> u64 {
+    5000
+}
+fn default_body_timeout() -> u64 {
+    10_000
 }
 
 fn default_blocking_threads() -> usize {

@@ -23,7 +23,12 @@ pub async fn inspect(
     payload: web::Payload,
     query: Result<web::Query<InspectQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
+    gates: web::Data<super::shed::Gates>,
 ) -> HttpResponse {
+    // A bound of its own: inspections never hold more than a few blocking threads.
+    let Some(_pass) = gates.inspections.try_enter() else {
+        return gates.busy();
+    };
     let Ok(query) = query else {
         return error_response(&Rejection::request(
             "the query string takes profile, format and at only",
@@ -61,7 +66,7 @@ pub async fn inspect(
         }
     }
     let gw = gateway.into_inner();
-    let body = match super::read_body(payload, gw.server().body_limit).await {
+    let body = match super::read_body(payload, gw.server()).await {
         Ok(body) => body,
         Err(rejection) => return error_response(&rejection),
     };

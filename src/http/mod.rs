@@ -8,6 +8,7 @@ mod inspect;
 mod meta;
 mod metrics;
 mod middleware;
+pub mod shed;
 mod token;
 mod translate;
 
@@ -22,19 +23,27 @@ use crate::startup::Gateway;
 pub use errors::error_response;
 pub use middleware::RequestId;
 
-/// Reads the body up to `limit` bytes and stops there. A larger body is a LIMIT rejection that the handler
-/// audits and answers in the RFC 6749 error format (actix's own limit would answer a bare 413, unaudited).
+/// Reads the body up to `[limits]`' size and within `[server] body_timeout_ms` in total, and stops there. A
+/// larger body is a LIMIT rejection, a body that trickles in or never comes a REQUEST rejection; the handler
+/// audits and answers either in the RFC 6749 error format (actix's own limit would answer a bare 413,
+/// unaudited, and it has no total time for a body at all).
 pub(crate) async fn read_body(
     payload: web::Payload,
-    limit: usize,
+    settings: &crate::startup::ServerSettings,
 ) -> Result<web::Bytes, crate::error::Rejection> {
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(crate::error::Rejection::request(
+    let limit = settings.body_limit;
+    let read = actix_web::rt::time::timeout(settings.body_timeout, payload.to_bytes_limited(limit));
+    match read.await {
+        Ok(Ok(Ok(bytes))) => Ok(bytes),
+        Ok(Ok(Err(_))) => Err(crate::error::Rejection::request(
             "the request body could not be read",
         )),
-        Err(_) => Err(crate::error::Rejection::limit(format!(
+        Ok(Err(_)) => Err(crate::error::Rejection::limit(format!(
             "the request body is larger than {limit} bytes"
+        ))),
+        Err(_) => Err(crate::error::Rejection::request(format!(
+            "the request body did not arrive within {} ms",
+            settings.body_timeout.as_millis()
         ))),
     }
 }
@@ -80,22 +89,39 @@ impl Application {
     pub fn build(gateway: Arc<Gateway>, listen: &str, workers: usize) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
-        let body_limit = gateway.server().body_limit;
-        let blocking_threads = gateway.server().blocking_threads;
+        let settings = gateway.server().clone();
+        let workers = if workers > 0 {
+            workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        // What may hold a place in the blocking pools: every thread of every worker, and the line beyond.
+        let gates = web::Data::new(shed::Gates {
+            exchanges: shed::Gate::new(
+                workers
+                    .saturating_mul(settings.blocking_threads)
+                    .saturating_add(settings.max_queued),
+            ),
+            inspections: shed::Gate::new(settings.max_inspections),
+            retry_after_secs: settings.retry_after_secs,
+        });
         let data = web::Data::from(gateway);
-        let mut server = HttpServer::new(move || {
+        let body_limit = settings.body_limit;
+        let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(gates.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap_fn(middleware::trace_request)
                 .configure(configure)
         })
         .listen(listener)?
         .shutdown_timeout(5)
-        .worker_max_blocking_threads(blocking_threads);
-        if workers > 0 {
-            server = server.workers(workers);
-        }
+        .workers(workers)
+        .worker_max_blocking_threads(settings.blocking_threads)
+        .max_connections(settings.max_connections)
+        .client_request_timeout(settings.header_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1));
         Ok(Self {
             server: server.run(),
             port,

@@ -251,14 +251,19 @@ pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
     gateway: web::Data<Gateway>,
+    gates: web::Data<super::shed::Gates>,
 ) -> HttpResponse {
+    // Shed before reading the body: past the bound, waiting longer helps nobody.
+    let Some(_pass) = gates.exchanges.try_enter() else {
+        return gates.busy();
+    };
     let mut request = ExchangeRequest {
         request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
         ..ExchangeRequest::default()
     };
     let gw = gateway.into_inner();
-    let body = super::read_body(payload, gw.server().body_limit).await;
+    let body = super::read_body(payload, gw.server()).await;
 
     // Every attempt leaves one audit record, including those refused before a pipeline ran.
     let (form, exchange) = {

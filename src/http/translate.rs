@@ -24,7 +24,11 @@ pub async fn translate(
     payload: web::Payload,
     query: Result<web::Query<TranslateQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
+    gates: web::Data<super::shed::Gates>,
 ) -> HttpResponse {
+    let Some(_pass) = gates.exchanges.try_enter() else {
+        return gates.busy();
+    };
     let mut exchange = ExchangeRequest {
         request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
@@ -40,7 +44,7 @@ pub async fn translate(
     exchange.audience = query.audience.clone();
     exchange.profile = query.profile.clone();
     exchange.patient = query.patient.clone();
-    let body = match super::read_body(payload, gw.server().body_limit).await {
+    let body = match super::read_body(payload, gw.server()).await {
         Ok(body) => body,
         Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,
     };

@@ -5,6 +5,7 @@
 //! with the file and the setting that caused it.
 
 mod issuers;
+pub mod open_files;
 mod rules;
 mod stores;
 mod trust;
@@ -45,6 +46,12 @@ pub struct ServerSettings {
     /// The largest request body read: a SAML document of `[limits] max_body_bytes` as base64url (4/3) plus
     /// room for the form's other parameters. The pipeline's own limits then apply to the decoded token.
     pub body_limit: usize,
+    pub max_queued: usize,
+    pub retry_after_secs: u64,
+    pub max_inspections: usize,
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
 }
 
 /// What `/saml/metadata` says about the gateway as an assertion issuer.
@@ -117,6 +124,12 @@ impl Gateway {
             workers: c.server.workers,
             blocking_threads: c.server.blocking_threads,
             body_limit: c.limits.max_body_bytes.saturating_mul(4) / 3 + 4096,
+            max_queued: c.server.max_queued,
+            retry_after_secs: c.server.retry_after_secs,
+            max_inspections: c.server.max_inspections,
+            max_connections: c.server.max_connections,
+            header_timeout: std::time::Duration::from_millis(c.server.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(c.server.body_timeout_ms),
         };
         let metadata = Metadata {
             entity_id: c.gateway.entity_id.clone(),

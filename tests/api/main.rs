@@ -17,6 +17,7 @@ mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;
 mod limits_and_replay;
+mod load_bounds;
 mod logging;
 mod patients;
 mod profiles;

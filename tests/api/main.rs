@@ -11,6 +11,7 @@ mod forge;
 mod helpers;
 mod http_conventions;
 mod inspect;
+mod inspect_limits;
 mod inspect_replay;
 mod jwks_purpose;
 mod jwks_url;

@@ -4,6 +4,8 @@
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
+#[path = "../support/corpus_file.rs"]
+mod corpus_file;
 #[path = "../support/multipart.rs"]
 mod multipart;
 #[path = "../support/upstream.rs"]

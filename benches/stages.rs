@@ -42,13 +42,16 @@ fn gateway_with(alg: &str) -> Gateway {
     let dir = std::env::temp_dir().join(format!("xua-bench-{alg}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
-    let register = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/samples/fastlege-register.toml"
-    );
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+    let mut text = text.replace("\"keys/", &format!("\"{keys}/"));
+    for register in [
+        "fastlege-register.toml",
+        "hpr-register.toml",
+        "block-register.toml",
+    ] {
+        text = text.replace(&format!("\"{register}\""), &format!("\"{samples}/{register}\""));
+    }
     let text = text
-        .replace("\"keys/", &format!("\"{keys}/"))
-        .replace("\"fastlege-register.toml\"", &format!("\"{register}\""))
         .replace("path = \"xua-gateway-audit.sqlite\"", "path = \"\"")
         // A benchmark re-sends one token on purpose; replay protection would refuse the second.
         .replace("saml = true", "saml = false")

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use crate::error::ErrorClass;
 use crate::model::{AccessContext, Coded, Direction, Outcome};
-use crate::rules::{RegisterAnswer, RulesOutcome};
+use crate::rules::{CheckDecision, RegisterAnswer, RulesOutcome};
 
 /// A rule that changed the grounds on the way through (today: the fastlege override of
 /// `healthcare_service`), with what was there before and what the register said. Filled by `rules/`.
@@ -95,6 +95,10 @@ pub struct AuditRecord {
     /// Set when the fastlege rule replaced `healthcare_service`; `context` then holds the new value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fastlege: Option<OverrideAudit>,
+    /// What the checks against registers found (HPR authorization, access blocks): each register's answer,
+    /// a block's id, a lapsed authorization. Only here, never in a response or an ordinary log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDecision>,
 }
 
 impl AuditRecord {
@@ -122,6 +126,7 @@ impl AuditRecord {
             context: None,
             rules: None,
             fastlege: None,
+            checks: Vec::new(),
         }
     }
 }

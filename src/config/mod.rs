@@ -6,7 +6,10 @@ mod rules;
 mod sections;
 
 pub use check::MAX_CLOCK_SKEW_SECS;
-pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
+pub use rules::{
+    BlocksConfig, CheckHttpConfig, FastlegeConfig, HprConfig, HttpRegisterConfig, RegisterBackend,
+    RulesConfig,
+};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, JwtConfig, JwtIssuerConfig, JwtTrustConfig,
     LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig, SamlSigningConfig,
@@ -57,6 +60,14 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
     (
         "fastlege-register.toml",
         include_bytes!("../../samples/fastlege-register.toml"),
+    ),
+    (
+        "hpr-register.toml",
+        include_bytes!("../../samples/hpr-register.toml"),
+    ),
+    (
+        "block-register.toml",
+        include_bytes!("../../samples/block-register.toml"),
     ),
 ];
 

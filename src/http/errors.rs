@@ -12,6 +12,9 @@ pub fn error_response(rejection: &Rejection) -> HttpResponse {
         ErrorClass::Target => (StatusCode::BAD_REQUEST, "invalid_target"),
         ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        // A block is the policy refusing a valid subject token: RFC 8693 §2.2.2 asks for invalid_request
+        // then, like every other refusal here (a 403 would be a second convention beside `error_class`).
+        ErrorClass::Blocked => (StatusCode::BAD_REQUEST, "invalid_request"),
         _ => (StatusCode::BAD_REQUEST, "invalid_request"),
     };
     error_json(status, error, rejection.class, &rejection.message)

@@ -177,7 +177,7 @@ pub(super) fn inspect(
             Err(e) => t.checks.push(check("mapping", Err(e))),
         }
         let verdict = if standalone {
-            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now)
+            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now, &mut t)
         } else {
             Ok(())
         };

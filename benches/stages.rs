@@ -49,7 +49,10 @@ fn gateway_with(alg: &str) -> Gateway {
         "hpr-register.toml",
         "block-register.toml",
     ] {
-        text = text.replace(&format!("\"{register}\""), &format!("\"{samples}/{register}\""));
+        text = text.replace(
+            &format!("\"{register}\""),
+            &format!("\"{samples}/{register}\""),
+        );
     }
     let text = text
         .replace("path = \"xua-gateway-audit.sqlite\"", "path = \"\"")

@@ -23,7 +23,13 @@ pub struct RegisterItem {
     pub detail: String,
 }
 
-fn item(rule: &str, register: &str, answer: &'static str, status: Status, detail: String) -> RegisterItem {
+fn item(
+    rule: &str,
+    register: &str,
+    answer: &'static str,
+    status: Status,
+    detail: String,
+) -> RegisterItem {
     RegisterItem {
         id: format!("rules.{rule}"),
         rule: rule.to_string(),
@@ -39,7 +45,10 @@ fn fastlege(d: &RuleDecision) -> RegisterItem {
         RegisterAnswer::Hit => (
             "listed",
             Status::Info,
-            format!("the practitioner is the patient's registered GP: {} is replaced", d.field),
+            format!(
+                "the practitioner is the patient's registered GP: {} is replaced",
+                d.field
+            ),
         ),
         RegisterAnswer::Miss => (
             "not-listed",
@@ -91,14 +100,20 @@ fn check(d: &CheckDecision) -> RegisterItem {
         ),
         CheckAnswer::Unavailable { reason } => (
             "unavailable",
-            if d.refused { Status::Fail } else { Status::Warn },
+            if d.refused {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
             if d.refused {
                 format!("the register cannot answer ({reason}); the policy refuses")
             } else {
                 format!("the register cannot answer ({reason}); the policy lets it through")
             },
         ),
-        CheckAnswer::NotAsked { reason } => ("not-asked", Status::Info, format!("not asked: {reason}")),
+        CheckAnswer::NotAsked { reason } => {
+            ("not-asked", Status::Info, format!("not asked: {reason}"))
+        }
     };
     item(&d.rule, &d.register, answer, status, detail)
 }

@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 
 use super::Pipeline;
 use crate::audit::AuditRecord;
+use crate::error::ErrorClass;
 use crate::error::Rejection;
 use crate::model::{AccessContext, Direction, Outcome};
 use crate::observability::metrics::{Stage, StageTimer};
 use crate::replay::{self, ReplayKey, Reservation};
-use crate::error::ErrorClass;
 use crate::rules::{CheckDecision, RulesOutcome};
 
 /// What a caller asks for, beside the token itself.

@@ -68,7 +68,11 @@ pub struct Rules {
 }
 
 /// Codes a configuration lets through without an HPR number must be `none` or codes of the check's system.
-fn check_exemptions(set: &RuleSet, codes: &CodeTables, settings: &RulesSettings) -> Result<(), MappingError> {
+fn check_exemptions(
+    set: &RuleSet,
+    codes: &CodeTables,
+    settings: &RulesSettings,
+) -> Result<(), MappingError> {
     let Some(hpr) = &settings.checks.hpr else {
         return Ok(());
     };

@@ -29,7 +29,8 @@ fn register_text(loaded: &LoadedConfig, key: &str, file: &str) -> Result<String,
         ));
     }
     let bytes = loaded.read_file(file)?;
-    String::from_utf8(bytes).map_err(|_| invalid(loaded, format!("{key}.file {file}: not UTF-8 text")))
+    String::from_utf8(bytes)
+        .map_err(|_| invalid(loaded, format!("{key}.file {file}: not UTF-8 text")))
 }
 
 /// A check the configuration turns on must be declared by some rules file, and run somewhere.
@@ -50,13 +51,19 @@ fn declared(
         ));
     }
     if directions.is_some_and(Vec::is_empty) {
-        return Err(invalid(loaded, format!("{key}.direction names no direction")));
+        return Err(invalid(
+            loaded,
+            format!("{key}.direction names no direction"),
+        ));
     }
     Ok(())
 }
 
 /// The registers of the checks the configuration turns on.
-fn check_registers(loaded: &LoadedConfig, sets: &[RuleSet]) -> Result<CheckRegisters, StartupError> {
+fn check_registers(
+    loaded: &LoadedConfig,
+    sets: &[RuleSet],
+) -> Result<CheckRegisters, StartupError> {
     let c = &loaded.config.rules;
     let mut registers = CheckRegisters::default();
     if let Some(h) = &c.hpr {
@@ -209,12 +216,8 @@ pub(super) fn build(loaded: &LoadedConfig, profiles: &ProfileSet) -> Result<Rule
         .into());
     }
     let checks = check_registers(loaded, &sets)?;
-    Ok(Rules::new(
-        Arc::new(codes),
-        sets,
-        &c.rules.settings(),
-        register,
-        stats,
-    )?
-    .with_check_registers(checks))
+    Ok(
+        Rules::new(Arc::new(codes), sets, &c.rules.settings(), register, stats)?
+            .with_check_registers(checks),
+    )
 }

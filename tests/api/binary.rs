@@ -34,7 +34,10 @@ pub fn write_config(dir: &Path, audit: &Path, audit_extra: &str, logging: &str) 
         let mut line = line.replace("\"keys/", &format!("\"{}/", keys.display()));
         for register in SAMPLE_REGISTERS {
             let path = repo().join("samples").join(register);
-            line = line.replace(&format!("\"{register}\""), &format!("\"{}\"", path.display()));
+            line = line.replace(
+                &format!("\"{register}\""),
+                &format!("\"{}\"", path.display()),
+            );
         }
         text.push_str(&line);
         text.push('\n');

@@ -178,7 +178,10 @@ pub fn sample_config_text() -> String {
     for register in SAMPLE_REGISTERS {
         text = text.replace(
             &format!("file = \"{register}\""),
-            &format!("file = \"{}\"", repo().join("samples").join(register).display()),
+            &format!(
+                "file = \"{}\"",
+                repo().join("samples").join(register).display()
+            ),
         );
     }
     text.replace("path = \"xua-gateway-audit.jsonl\"", "path = \"\"")

@@ -13,6 +13,9 @@ mod jwt_to_saml;
 mod limits_and_replay;
 mod logging;
 mod profiles;
+mod register_checks;
+#[path = "../support/registers.rs"]
+mod registers;
 mod rejections;
 mod roundtrip;
 mod rules;

@@ -6,6 +6,8 @@
 mod input;
 #[path = "../support/multipart.rs"]
 mod multipart;
+#[path = "../support/registers.rs"]
+mod registers;
 #[path = "../support/upstream.rs"]
 mod upstream;
 #[path = "../support/xmlsec1.rs"]
@@ -16,6 +18,7 @@ mod decoding;
 mod dsig;
 mod fuzz_regressions;
 mod ihe_profile;
+mod register_checks;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

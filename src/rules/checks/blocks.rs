@@ -23,13 +23,19 @@ fn ids(ctx: &AccessContext, fields: &[FieldId]) -> Vec<String> {
 /// The patients asked about: each patient's identifier of an accepted system.
 fn patients(ctx: &AccessContext, spec: &BlockCheck) -> Result<Vec<String>, String> {
     if spec.patient != FieldId::PatientIdentifier {
-        return identifier(ctx, spec.patient, &spec.patient_systems).map(|i| vec![i.id.trim().to_string()]);
+        return identifier(ctx, spec.patient, &spec.patient_systems)
+            .map(|i| vec![i.id.trim().to_string()]);
     }
     let mut out = Vec::new();
     for p in &ctx.patients {
         let mut one = AccessContext::default();
         one.patients.push(p.clone());
-        out.push(identifier(&one, spec.patient, &spec.patient_systems)?.id.trim().to_string());
+        out.push(
+            identifier(&one, spec.patient, &spec.patient_systems)?
+                .id
+                .trim()
+                .to_string(),
+        );
     }
     if out.is_empty() {
         return Err(format!("{} is absent", spec.patient));
@@ -81,7 +87,12 @@ pub(super) fn evaluate(
     // A token without a patient names no one whose blocks could apply; the decision says so.
     let patients = match patients(ctx, spec) {
         Ok(p) => p,
-        Err(reason) => return (decision(CheckAnswer::NotAsked { reason }, false, false), None),
+        Err(reason) => {
+            return (
+                decision(CheckAnswer::NotAsked { reason }, false, false),
+                None,
+            )
+        }
     };
     let asking = Asking {
         practitioner: ids(ctx, &spec.practitioner),
@@ -100,8 +111,10 @@ pub(super) fn evaluate(
         listed += looked.answer.len();
         if let Some(b) = looked.answer.iter().find(|b| asking.blocked_by(b)) {
             // Only that a block exists reaches the caller; its id and scope go to the access log.
-            let refusal =
-                Rejection::blocked(format!("rule {}: the patient has blocked this access", check.name));
+            let refusal = Rejection::blocked(format!(
+                "rule {}: the patient has blocked this access",
+                check.name
+            ));
             let answer = CheckAnswer::Blocked {
                 block: b.id.clone(),
                 scope: b.scope,

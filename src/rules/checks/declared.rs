@@ -67,7 +67,8 @@ struct BlockEntry {
 }
 
 /// The directions a check runs in when its entry names none: whenever the gateway issues.
-pub(crate) const WHEN_ISSUING: [RuleDirection; 2] = [RuleDirection::EncodeJwt, RuleDirection::EncodeXua];
+pub(crate) const WHEN_ISSUING: [RuleDirection; 2] =
+    [RuleDirection::EncodeJwt, RuleDirection::EncodeXua];
 
 /// Reads a list of direction names (a rules file's `direction`, or configuration's override).
 pub(crate) fn directions(names: &[&str]) -> Result<Vec<RuleDirection>, String> {

@@ -3,14 +3,14 @@
 
 use time::OffsetDateTime;
 
-use super::{
-    unavailable, Check, CheckAnswer, CheckDecision, Evaluated, HprCheck, NotAuthorized, NONE,
-};
 use super::super::engine::identifier;
 use super::super::ident::HprNumber;
 use super::super::register::{Authorization, HprRegister, RegisterStats};
 use super::super::rule::OnUnavailable;
 use super::Registered;
+use super::{
+    unavailable, Check, CheckAnswer, CheckDecision, Evaluated, HprCheck, NotAuthorized, NONE,
+};
 use crate::error::Rejection;
 use crate::model::{AccessContext, FieldValue};
 
@@ -56,14 +56,29 @@ pub(super) fn evaluate(
                 .all(|(c, _)| allow_without.iter().any(|a| a == c))
         };
         if exempt {
-            return (decision(CheckAnswer::Exempt { categories: codes() }, false, false), None);
+            return (
+                decision(
+                    CheckAnswer::Exempt {
+                        categories: codes(),
+                    },
+                    false,
+                    false,
+                ),
+                None,
+            );
         }
         let refusal = Rejection::claim(format!(
             "rule {}: the practitioner has no HPR number, and this deployment lets no such practitioner through",
             check.name
         ));
         return (
-            decision(CheckAnswer::NoHprNumber { categories: codes() }, false, true),
+            decision(
+                CheckAnswer::NoHprNumber {
+                    categories: codes(),
+                },
+                false,
+                true,
+            ),
             Some(refusal),
         );
     };
@@ -113,7 +128,10 @@ fn judge(
     }
     for (code, system) in claimed {
         // A category of another code system cannot be one the register lists.
-        if system.as_deref().is_some_and(|s| s != spec.authorization_system) {
+        if system
+            .as_deref()
+            .is_some_and(|s| s != spec.authorization_system)
+        {
             return refuse(NotAuthorized::OtherCategory, Some(code));
         }
         let mut of_category = listed.iter().filter(|a| a.category == *code).peekable();

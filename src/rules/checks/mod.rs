@@ -20,8 +20,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::register::{BlockRegister, BlockScope, HprRegister, NoRegister, RegisterError};
 use super::register::RegisterStats;
+use super::register::{BlockRegister, BlockScope, HprRegister, NoRegister, RegisterError};
 use super::rule::{OnUnavailable, RuleDirection};
 use crate::error::Rejection;
 use crate::model::{AccessContext, FieldId};
@@ -302,9 +302,12 @@ pub(crate) fn run(
     {
         let (decision, refusal) = match &check.kind {
             CheckKind::HprAuthorization(h) => {
-                let (policy, allow) = settings.hpr.as_ref().map_or((OnUnavailable::Reject, &[][..]), |s| {
-                    (s.on_unavailable, s.allow_without_hpr_number.as_slice())
-                });
+                let (policy, allow) = settings
+                    .hpr
+                    .as_ref()
+                    .map_or((OnUnavailable::Reject, &[][..]), |s| {
+                        (s.on_unavailable, s.allow_without_hpr_number.as_slice())
+                    });
                 hpr::evaluate(check, h, &registers.hpr, policy, allow, ctx, now)
             }
             CheckKind::AccessBlock(b) => blocks::evaluate(

@@ -319,11 +319,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.message.contains("scope"), "{err}");
-        let err = BlockFile::from_toml(
-            "b.toml",
-            "[patient.\"2186853452\"]\nblocks = []\n",
-        )
-        .unwrap_err();
+        let err =
+            BlockFile::from_toml("b.toml", "[patient.\"2186853452\"]\nblocks = []\n").unwrap_err();
         assert!(err.message.contains("11-digit"), "{err}");
         let err = BlockFile::from_toml(
             "b.toml",

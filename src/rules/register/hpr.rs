@@ -41,9 +41,7 @@ impl Validity {
     /// day: `valid_from` begins at the later of the two midnights, `valid_to` (the last valid day) ends at the
     /// earlier one.
     pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<Self, &'static str> {
-        let from = from
-            .map(|s| instant(s, Edge::Start))
-            .transpose()?;
+        let from = from.map(|s| instant(s, Edge::Start)).transpose()?;
         let until = to.map(|s| instant(s, Edge::End)).transpose()?;
         if let (Some(f), Some(u)) = (from, until) {
             if u <= f {
@@ -301,8 +299,7 @@ impl HprRegister for HprHttp {
         &self,
         hpr: &HprNumber,
     ) -> Result<Looked<Option<Arc<[Authorization]>>>, RegisterError> {
-        self.client
-            .lookup(hpr.as_str(), |json| self.parse(json))
+        self.client.lookup(hpr.as_str(), |json| self.parse(json))
     }
 
     fn kind(&self) -> &'static str {
@@ -347,11 +344,8 @@ mod tests {
 
     #[test]
     fn bad_entries_name_the_line() {
-        let err = HprFile::from_toml(
-            "h.toml",
-            "[practitioner.\"0123\"]\nauthorizations = []\n",
-        )
-        .unwrap_err();
+        let err = HprFile::from_toml("h.toml", "[practitioner.\"0123\"]\nauthorizations = []\n")
+            .unwrap_err();
         assert_eq!((err.file.as_str(), err.line), ("h.toml", Some(1)));
         assert!(err.message.contains("HPR number"), "{err}");
         let err = HprFile::from_toml(

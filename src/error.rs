@@ -124,6 +124,6 @@ macro_rules! rejection_ctor {
 
 rejection_ctor! {
     parse => Parse, forbidden => Forbidden, limit => Limit, structure => Struct, sig => Sig, time => Time,
-    aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, blocked => Blocked, request => Request,
-    target => Target, internal => Internal, unavailable => Unavailable,
+    aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, blocked => Blocked,
+    request => Request, target => Target, internal => Internal, unavailable => Unavailable,
 }

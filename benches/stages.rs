@@ -48,8 +48,7 @@ fn gateway_edited(alg: &str, tag: &str, edit: impl Fn(String) -> String) -> Gate
                 "TEST-ONLY-gateway-jwt-rsa.key.pem"
             },
         );
-    let dir =
-        std::env::temp_dir().join(format!("xua-bench-{alg}{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("xua-bench-{alg}{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
@@ -308,10 +307,19 @@ fn register_checks(c: &mut Criterion) {
         }
     };
     let variants = [
-        ("checks_off", gateway_edited("ES256", "-off", without_checks)),
+        (
+            "checks_off",
+            gateway_edited("ES256", "-off", without_checks),
+        ),
         ("checks_file", gateway_edited("ES256", "-file", |t| t)),
-        ("checks_http_warm", gateway_edited("ES256", "-warm", over_http(3600))),
-        ("checks_http_uncached", gateway_edited("ES256", "-cold", over_http(0))),
+        (
+            "checks_http_warm",
+            gateway_edited("ES256", "-warm", over_http(3600)),
+        ),
+        (
+            "checks_http_uncached",
+            gateway_edited("ES256", "-cold", over_http(0)),
+        ),
     ];
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let directions = [RuleDirection::DecodeXua, RuleDirection::EncodeJwt];
@@ -323,7 +331,9 @@ fn register_checks(c: &mut Criterion) {
         c.bench_function(&format!("stage/rules_saml_to_jwt/{name}"), |b| {
             b.iter(|| {
                 let mut m = model.clone();
-                rules.run(&profile.name, &directions, &mut m).expect("rules");
+                rules
+                    .run(&profile.name, &directions, &mut m)
+                    .expect("rules");
                 let checked = rules.check(&profile.name, &directions, &m, now);
                 checked.verdict.expect("checks");
                 checked.decisions.len()

@@ -334,3 +334,69 @@ pub(crate) fn run(
         verdict: Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_read_back_from_the_access_log() {
+        let answers = [
+            CheckAnswer::Confirmed {
+                categories: vec!["LE".into()],
+            },
+            CheckAnswer::NotAuthorized {
+                why: NotAuthorized::Lapsed,
+                category: Some("LE".into()),
+            },
+            CheckAnswer::Exempt { categories: vec![] },
+            CheckAnswer::NoHprNumber {
+                categories: vec!["XX".into()],
+            },
+            CheckAnswer::Blocked {
+                block: "b-1".into(),
+                scope: BlockScope::EveryoneExcept,
+            },
+            CheckAnswer::NotBlocked { blocks: 2 },
+            CheckAnswer::Unavailable {
+                reason: RegisterError::Status(502),
+            },
+            CheckAnswer::NotAsked {
+                reason: "patient.identifier is absent".into(),
+            },
+        ];
+        for answer in answers {
+            let d = CheckDecision {
+                rule: "r".into(),
+                register: HPR.into(),
+                backend: "http".into(),
+                answer,
+                cached: true,
+                refused: false,
+            };
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(
+                serde_json::from_str::<CheckDecision>(&json).unwrap(),
+                d,
+                "{json}"
+            );
+        }
+        let blocked: serde_json::Value = serde_json::to_value(CheckDecision {
+            rule: "access-block".into(),
+            register: BLOCKS.into(),
+            backend: "file".into(),
+            answer: CheckAnswer::Blocked {
+                block: "b-1".into(),
+                scope: BlockScope::PointOfCare,
+            },
+            cached: false,
+            refused: true,
+        })
+        .unwrap();
+        assert_eq!(
+            blocked,
+            serde_json::json!({"rule": "access-block", "register": "blocks", "backend": "file",
+                "answer": "blocked", "block": "b-1", "scope": "point-of-care", "refused": true})
+        );
+    }
+}

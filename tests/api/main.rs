@@ -14,6 +14,7 @@ mod limits_and_replay;
 mod logging;
 mod profiles;
 mod register_checks;
+mod register_samples;
 #[path = "../support/registers.rs"]
 mod registers;
 mod rejections;

@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 
 use crate::error::ErrorClass;
 use crate::model::{AccessContext, Coded, Direction, Outcome};
-use crate::rules::{RegisterAnswer, RulesOutcome};
+use crate::rules::{CheckDecision, RegisterAnswer, RulesOutcome};
 
 /// A rule that changed the grounds on the way through (today: the fastlege override of
 /// `healthcare_service`), with what was there before and what the register said. Filled by `rules/`.
@@ -117,6 +117,15 @@ pub struct AuditRecord {
     /// Who acted for the subject in a delegated exchange (`actor_token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<ActorAudit>,
+    /// The input token's replay-cache entry, so that a restart can remember the tokens exchanged before it
+    /// (kept in `record_json`, which the chain covers; no column of its own, so the chain format is
+    /// unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayEntry>,
+    /// What the checks against registers found (HPR authorization, access blocks): each register's answer,
+    /// a block's id, a lapsed authorization. Only here, never in a response or an ordinary log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDecision>,
     /// For a use of the log itself (an insight report, a review): who asked, for what, and which chain head
     /// the answer covered. Absent on translation records, whose stored form this leaves unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +138,15 @@ pub struct ActorAudit {
     pub issuer: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+}
+
+/// A replay-cache entry as the access log keeps it: the key's digest (hex; no token content) and until when
+/// the token could be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayEntry {
+    pub key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 impl AuditRecord {
@@ -161,6 +179,8 @@ impl AuditRecord {
             dpop_jkt: None,
             client_cert_thumbprint: None,
             actor: None,
+            replay: None,
+            checks: Vec::new(),
             log_use: None,
         }
     }
@@ -174,7 +194,9 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Returns only once the record is durable.
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError>;
 
-    /// A cheap check that a write would succeed now (for `/readyz`); stores that cannot tell say yes.
+    /// A cheap check that a write would succeed now (for `/readyz`): it fails when the store could not
+    /// commit a record where it promises to keep it (a database file deleted or replaced under it, a writer
+    /// that stopped, a commit that failed). Stores that cannot tell say yes.
     fn ready(&self) -> Result<(), AuditError> {
         Ok(())
     }

@@ -23,6 +23,14 @@ pub(super) fn inspect(
     report: &mut Report,
 ) {
     let (trust, policy, limits) = (&p.saml_in.trust, &p.saml_in.policy, &p.saml_in.limits);
+    // The limits first, before any tree is built: a document past them is reported as such and no more.
+    if let Err(e) = prescan::check_limits(text.as_bytes(), limits) {
+        report.input = "XML".to_string();
+        let mut t = TokenReport::new("document".to_string());
+        t.checks.push(check(rule::XML_PRESCAN, "limits", Err(e)));
+        report.tokens.push(t);
+        return;
+    }
     let parsed = unverified::parse_tree(text.as_bytes(), Mode::Lenient);
     let (root, skipped) = match parsed {
         Ok(r) => r,
@@ -199,7 +207,7 @@ pub(super) fn inspect(
                 .push(check(rule::PROFILE_MAPPING, "mapping", Err(e))),
         }
         let verdict = if standalone {
-            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now)
+            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now, &mut t)
         } else {
             Ok(())
         };

@@ -9,16 +9,21 @@ use time::OffsetDateTime;
 use super::Pipeline;
 use crate::audit::AuditRecord;
 use crate::clients::{AuthenticatedClient, VerifiedProof};
+use crate::error::ErrorClass;
 use crate::error::Rejection;
 use crate::model::{AccessContext, Direction, Outcome};
 use crate::observability::metrics::{Stage, StageTimer};
 use crate::replay::{self, ReplayKey, Reservation};
-use crate::rules::RulesOutcome;
+use crate::rules::{CheckDecision, RulesOutcome};
 
 /// What a caller asks for, beside the token itself.
 #[derive(Debug, Clone, Default)]
 pub struct ExchangeRequest {
     pub audience: Option<String>,
+    /// RFC 8693 `resource`: another way to name the target, handled like `audience`.
+    pub resource: Option<String>,
+    /// RFC 8693 `scope`: space-separated scope tokens the issued token should carry.
+    pub scope: Option<String>,
     pub profile: Option<String>,
     /// The patient, when the input token does not name one (JWT → SAML; the `patient` request parameter):
     /// an identifier the profile's rules know the system of (a fødselsnummer or D-number in no-pjd), or a CX
@@ -35,8 +40,6 @@ pub struct ExchangeRequest {
     pub proof: Option<VerifiedProof>,
     /// The `x5t#S256` thumbprint of the TLS client certificate the connection presented.
     pub client_certificate: Option<String>,
-    /// The `scope` parameter, as far as the client's policy limits it.
-    pub scope: Option<String>,
     /// An RFC 8693 actor token (delegation).
     pub actor: Option<super::ActorToken>,
 }
@@ -74,6 +77,8 @@ pub(crate) struct Exchange<'p> {
     /// The model as the stages have made it so far; moved into the record when the exchange ends.
     pub context: Option<AccessContext>,
     pub rules: RulesOutcome,
+    /// The checks against registers (HPR, access blocks), up to the first refusal.
+    pub checks: Vec<CheckDecision>,
     reservations: Vec<Reservation<'p>>,
 }
 
@@ -112,6 +117,7 @@ impl<'p> Exchange<'p> {
             stages: StageTimer::start(),
             context: None,
             rules: RulesOutcome::default(),
+            checks: Vec::new(),
             reservations: Vec::new(),
         }
     }
@@ -130,15 +136,39 @@ impl<'p> Exchange<'p> {
                 let reserved = replay::reserve(cache, key, until, self.now);
                 self.pipeline.metrics.replay_cache_size(cache.len());
                 self.reservations.push(reserved?);
+                self.record.replay = Some(crate::audit::ReplayEntry {
+                    key: key.to_hex(),
+                    until,
+                });
                 Ok(())
             }
             Mode::Inspect => replay::refuse_if_seen(cache, &key, self.now),
         }
     }
 
+    /// Runs an exchange's stages and finishes it. A panic in a stage (a bug: the stages refuse, they do not
+    /// panic) is caught here so that the attempt still gets its access-log record, as an INTERNAL refusal,
+    /// and its replay slots are given back.
+    pub fn run(
+        mut self,
+        stages: impl FnOnce(&mut Self) -> Result<Issued, Rejection>,
+    ) -> Result<Issued, Rejection> {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stages(&mut self)))
+            .unwrap_or_else(|_| {
+                tracing::error!(
+                    direction = self.record.direction.as_str(),
+                    "a pipeline stage panicked; the attempt is refused and logged"
+                );
+                Err(Rejection::internal(
+                    "the translation failed unexpectedly; nothing was issued",
+                ))
+            });
+        self.finish(result)
+    }
+
     /// Ends an exchange that issues: writes the audit record (an accepted exchange whose record cannot be
     /// written issues nothing), keeps or gives back its replay slots, counts it in the metrics and logs its
-    /// outcome (class and message only: no identifiers).
+    /// outcome (class and message only: no identifiers; for a block, the class alone).
     pub fn finish(self, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
         let Exchange {
             pipeline,
@@ -147,10 +177,12 @@ impl<'p> Exchange<'p> {
             mut stages,
             context,
             rules,
+            checks,
             reservations,
             ..
         } = self;
         record.context = context;
+        record.checks = checks;
         if !rules.is_empty() {
             record.fastlege = crate::audit::OverrideAudit::of(&rules);
             record.rules = Some(rules);
@@ -204,7 +236,13 @@ impl<'p> Exchange<'p> {
             .metrics
             .exchange(direction, outcome, class, &stages);
         match &result {
-            Ok(_) => tracing::info!(direction = direction.as_str(), "token issued"),
+            Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            // Blocks never reach ordinary logs beyond the class; which rule and block stay in the access log.
+            Err(e) if e.class == ErrorClass::Blocked => tracing::info!(
+                direction = record.direction.as_str(),
+                error_class = e.class.as_str(),
+                "exchange rejected"
+            ),
             Err(e) => tracing::info!(
                 direction = direction.as_str(),
                 error_class = e.class.as_str(),
@@ -213,5 +251,55 @@ impl<'p> Exchange<'p> {
             ),
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::audit::MemorySink;
+    use crate::config::LoadedConfig;
+    use crate::error::ErrorClass;
+    use crate::startup::Gateway;
+
+    #[test]
+    fn a_stage_that_panics_is_an_audited_internal_refusal() {
+        let audit = Arc::new(MemorySink::default());
+        let gateway = Gateway::build(
+            LoadedConfig::embedded().unwrap(),
+            crate::clock::system(),
+            Some(audit.clone()),
+        )
+        .unwrap();
+        let request = ExchangeRequest {
+            request_id: "r-panic".into(),
+            ..ExchangeRequest::default()
+        };
+        let key = ReplayKey::saml("issuer", "_id");
+        let result = Exchange::begin(
+            gateway.pipeline(),
+            Direction::SamlToJwt,
+            &request,
+            Mode::Issue,
+        )
+        .run(|x| {
+            let until = x.now + time::Duration::minutes(5);
+            x.remember(key, until)?;
+            panic!("a bug in a stage");
+        });
+        assert_eq!(
+            result.map_err(|e| e.class).err(),
+            Some(ErrorClass::Internal)
+        );
+        let records = audit.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].outcome, Outcome::Rejected);
+        assert_eq!(records[0].error_class, Some(ErrorClass::Internal));
+        assert_eq!(records[0].request_id, "r-panic");
+        // The slot the panicking exchange took was given back: the token was not exchanged.
+        let cache = gateway.pipeline().replay_cache();
+        assert!(!cache.seen(&key, crate::clock::system().now()).unwrap());
     }
 }

@@ -18,6 +18,7 @@ mod patient;
 mod policy;
 mod saml_to_jwt;
 pub mod sniff;
+mod targets;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use exchange::{ExchangeRequest, Issued, Mode};
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;
+pub use targets::{Target, Targets};
 
 use crate::audit::AuditSink;
 use crate::clock::SharedClock;
@@ -118,7 +120,7 @@ impl Pipeline {
         }
     }
 
-    /// Counts the register's answers in the metrics (backend and outcome only, never a person).
+    /// Counts the fastlege register's answers in the metrics (backend and outcome only, never a person).
     fn count_register_lookups(&self, outcome: &crate::rules::RulesOutcome) {
         use crate::observability::metrics::RegisterOutcome;
         use crate::rules::{RegisterAnswer, RegisterError};
@@ -131,8 +133,52 @@ impl Pipeline {
                 RegisterAnswer::Unavailable(_) => RegisterOutcome::Error,
                 RegisterAnswer::NotAsked(_) => continue,
             };
-            self.metrics.register_lookup(backend, counted);
+            self.metrics.register_lookup("fastlege", backend, counted);
         }
+    }
+
+    /// Counts the answers of the registers the checks asked (register, backend and outcome; a cached answer
+    /// also as `cache-hit`). Checks that asked nothing (no HPR number, no patient) are not lookups.
+    fn count_check_lookups(&self, decisions: &[crate::rules::CheckDecision]) {
+        use crate::observability::metrics::RegisterOutcome;
+        use crate::rules::{CheckAnswer, RegisterError, BLOCKS, HPR};
+        let registers = self.rules.check_registers();
+        for d in decisions {
+            let (register, backend) = if d.register == HPR {
+                (HPR, registers.hpr.register.kind())
+            } else {
+                (BLOCKS, registers.blocks.register.kind())
+            };
+            let counted = match &d.answer {
+                CheckAnswer::Confirmed { .. } => RegisterOutcome::Confirmed,
+                CheckAnswer::NotAuthorized { .. } => RegisterOutcome::NotAuthorized,
+                CheckAnswer::Blocked { .. } => RegisterOutcome::Blocked,
+                CheckAnswer::NotBlocked { .. } => RegisterOutcome::NotBlocked,
+                CheckAnswer::Unavailable {
+                    reason: RegisterError::Timeout,
+                } => RegisterOutcome::Timeout,
+                CheckAnswer::Unavailable { .. } => RegisterOutcome::Error,
+                CheckAnswer::Exempt { .. }
+                | CheckAnswer::NoHprNumber { .. }
+                | CheckAnswer::NotAsked { .. } => continue,
+            };
+            self.metrics.register_lookup(register, backend, counted);
+            if d.cached {
+                self.metrics
+                    .register_lookup(register, backend, RegisterOutcome::CacheHit);
+            }
+        }
+    }
+
+    /// The `patient` request parameter read with the profile's identifier systems.
+    pub(crate) fn patient_parameter(
+        &self,
+        profile: &Profile,
+        value: Option<&str>,
+    ) -> Result<Option<crate::model::Identifier>, Rejection> {
+        value
+            .map(|p| patient::parse(p, &self.rules, &profile.name))
+            .transpose()
     }
 
     /// The request's profile, else the one configured for the token's issuer, else the default.
@@ -149,25 +195,5 @@ impl Pipeline {
                 .and_then(|i| self.profiles.by_index(i))
                 .unwrap_or_else(|| self.profiles.default_profile())),
         }
-    }
-}
-
-/// The audience of an issued token: the requested one when this gateway issues for it, else the first
-/// configured. `what` names the kind of token in the refusal.
-pub(crate) fn target(
-    allowed: &[String],
-    requested: Option<&str>,
-    what: &str,
-) -> Result<String, Rejection> {
-    match requested {
-        None => allowed
-            .first()
-            .cloned()
-            .ok_or_else(|| Rejection::internal(format!("no {what} audience is configured"))),
-        Some(a) if allowed.iter().any(|x| x == a) => Ok(a.to_string()),
-        Some(a) => Err(Rejection::target(format!(
-            "audience {} is not one this gateway issues {what}s for",
-            shown(a)
-        ))),
     }
 }

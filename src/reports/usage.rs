@@ -95,6 +95,8 @@ pub fn record(
         dpop_jkt: None,
         client_cert_thumbprint: u.client_cert_thumbprint.map(str::to_string),
         actor: None,
+        replay: None,
+        checks: Vec::new(),
         log_use: Some(u.details),
     };
     sink.write(&record)

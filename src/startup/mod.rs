@@ -6,6 +6,7 @@
 
 mod clients;
 mod issuers;
+pub mod open_files;
 pub mod reports;
 mod rules;
 mod stores;
@@ -59,6 +60,12 @@ pub struct ServerSettings {
     pub tls: Option<TlsSettings>,
     /// Whether it may listen beyond loopback (checked on the address actually bound).
     pub exposure: Exposure,
+    pub max_queued: usize,
+    pub retry_after_secs: u64,
+    pub max_inspections: usize,
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
 }
 
 /// What `/saml/metadata` says about the gateway as an assertion issuer.
@@ -117,11 +124,16 @@ impl Gateway {
         let saml_out = issuers::saml_output(&loaded)?;
 
         let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
+        let (replay, replay_checks) = stores::replay(&loaded, clock.clone())?;
         let audit = match audit {
             Some(a) => a,
-            None => stores::audit(&loaded, metrics.clone(), clock.clone())?,
+            None => stores::audit(
+                &loaded,
+                metrics.clone(),
+                clock.clone(),
+                replay.cache.as_ref(),
+            )?,
         };
-        let (replay, replay_checks) = stores::replay(&loaded, clock.clone())?;
         let readiness = Readiness::default();
         replay_checks
             .into_iter()
@@ -136,6 +148,12 @@ impl Gateway {
             inspector: c.inspector.enabled,
             tls: tls::tls(&loaded)?,
             exposure: Exposure::of(&loaded),
+            max_queued: c.server.max_queued,
+            retry_after_secs: c.server.retry_after_secs,
+            max_inspections: c.server.max_inspections,
+            max_connections: c.server.max_connections,
+            header_timeout: std::time::Duration::from_millis(c.server.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(c.server.body_timeout_ms),
         };
         let metadata = Metadata {
             entity_id: c.gateway.entity_id.clone(),
@@ -240,15 +258,47 @@ impl Gateway {
     }
 }
 
-/// "Register reachable, or the policy allows going on without it": with `keep` (or a local file) an
-/// unreachable register changes no answer; with `reject` over HTTP, an instance whose every lookup so far
-/// failed should not take traffic.
+/// "Register reachable, or the policy allows going on without it", for each configured register (fastlege,
+/// and HPR and blocks when their checks are on): with `keep` (or a local file) an unreachable register
+/// changes no answer; with `reject` over HTTP, an instance whose every lookup so far failed should not take
+/// traffic.
 fn register_readiness(loaded: &LoadedConfig, rules: &crate::rules::Rules, readiness: &Readiness) {
-    let f = &loaded.config.rules.fastlege;
-    let strict_http =
-        f.register == RegisterBackend::Http && f.on_unavailable == OnUnavailable::Reject;
-    let stats = rules.stats_handle();
-    readiness.register(Arc::new(FnCheck::new("fastlege_register", move || {
+    let c = &loaded.config.rules;
+    let strict = |backend: RegisterBackend, policy: OnUnavailable| {
+        backend == RegisterBackend::Http && policy == OnUnavailable::Reject
+    };
+    let f = &c.fastlege;
+    register_check(
+        readiness,
+        "fastlege_register",
+        strict(f.register, f.on_unavailable),
+        rules.stats_handle(),
+    );
+    if let Some(h) = &c.hpr {
+        register_check(
+            readiness,
+            "hpr_register",
+            strict(h.register, h.on_unavailable),
+            rules.check_registers().hpr.stats.clone(),
+        );
+    }
+    if let Some(b) = &c.blocks {
+        register_check(
+            readiness,
+            "block_register",
+            strict(b.register, b.on_unavailable),
+            rules.check_registers().blocks.stats.clone(),
+        );
+    }
+}
+
+fn register_check(
+    readiness: &Readiness,
+    name: &'static str,
+    strict_http: bool,
+    stats: Arc<crate::rules::RegisterStats>,
+) {
+    readiness.register(Arc::new(FnCheck::new(name, move || {
         let s = stats.snapshot();
         if strict_http && s.lookups > 0 && s.unavailable == s.lookups {
             Err(format!(

@@ -291,13 +291,15 @@ async fn every_refused_request_is_recorded_and_gives_nothing() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 400, "{body:?}");
     }
-    // Asked with GET (a query string would put the patient in URLs), there is no such route.
+    // Asked with GET (a query string would put the patient in URLs): POST only, and the patient not repeated.
     let r = client
         .get(format!("{}/audit/insight?patient={p}", app.address))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    assert!(!r.text().await.unwrap().contains(p));
 
     // A changed record: the report is refused, naming the record, and the refusal is recorded.
     let conn = rusqlite::Connection::open(&log.path).unwrap();

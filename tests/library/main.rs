@@ -2,12 +2,16 @@
 //! corpus through the inspector, the fuzzers' regression inputs, and the PostgreSQL stores. The HTTP and CLI tests are `tests/api`.
 
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../support/corpus_file.rs"]
+mod corpus_file;
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
 #[path = "../support/multipart.rs"]
 mod multipart;
 #[path = "../support/postgres.rs"]
 mod pg;
+#[path = "../support/registers.rs"]
+mod registers;
 #[path = "../support/upstream.rs"]
 mod upstream;
 #[path = "../support/xmlsec1.rs"]
@@ -21,6 +25,7 @@ mod ihe_profile;
 mod inspector_rules_doc;
 mod pg_stores;
 mod pg_tls;
+mod register_checks;
 mod reports;
 mod roundtrip_props;
 mod rules;

@@ -15,7 +15,7 @@ use xua_gateway::startup::reports as parts;
 use super::audit::CliError;
 
 fn err(e: impl std::fmt::Display) -> CliError {
-    CliError(e.to_string())
+    CliError::Message(e.to_string())
 }
 
 /// Who asked, as the log records it.
@@ -30,7 +30,7 @@ fn check_patient(patient: &str) -> Result<(), CliError> {
     if xua_gateway::reports::service::valid_patient(patient) {
         Ok(())
     } else {
-        Err(CliError(
+        Err(CliError::Message(
             "--patient must be the patient's identifier (a fødselsnummer or D-number)".into(),
         ))
     }
@@ -55,17 +55,14 @@ impl Destination {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let f = options
             .open(path)
-            .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
+            .map_err(|e| CliError::Message(format!("cannot create {}: {e}", path.display())))?;
         Ok(Self::File(f, path.to_path_buf()))
     }
 
     /// Writes the report; `Err` as the report: the file is removed, so no empty report is left behind.
     fn deliver(self, report: Result<String, CliError>) -> Result<(), CliError> {
         match (self, report) {
-            (Self::Stdout, Ok(text)) => std::io::stdout()
-                .lock()
-                .write_all(text.as_bytes())
-                .map_err(err),
+            (Self::Stdout, Ok(text)) => Ok(std::io::stdout().lock().write_all(text.as_bytes())?),
             (Self::File(mut f, _), Ok(text)) => f.write_all(text.as_bytes()).map_err(err),
             (Self::Stdout, Err(e)) => Err(e),
             (Self::File(f, path), Err(e)) => {
@@ -78,7 +75,7 @@ impl Destination {
 }
 
 fn lang(s: &str) -> Result<Lang, CliError> {
-    Lang::parse(s).ok_or_else(|| CliError("--lang must be nb or en".into()))
+    Lang::parse(s).ok_or_else(|| CliError::Message("--lang must be nb or en".into()))
 }
 
 pub struct InsightArgs {
@@ -101,7 +98,7 @@ pub fn insight(a: InsightArgs) -> Result<(), CliError> {
     check_patient(&a.patient)?;
     let lang = lang(&a.lang)?;
     let format = insight::Format::parse(&a.format)
-        .ok_or_else(|| CliError("--format must be json, text or html".into()))?;
+        .ok_or_else(|| CliError::Message("--format must be json, text or html".into()))?;
     let loaded = load(a.config.as_ref())?;
     let (tables, codes) = parts::tables(&loaded).map_err(err)?;
     let log = parts::open_log(&loaded).map_err(err)?;
@@ -136,7 +133,7 @@ pub fn insight(a: InsightArgs) -> Result<(), CliError> {
         result.as_ref().map(|_| ()).map_err(usage::Refused::of),
     )
     .map_err(|e| {
-        CliError(format!(
+        CliError::Message(format!(
             "the request could not be recorded, so no report is given: {e}"
         ))
     });
@@ -168,11 +165,11 @@ fn fresh_seed() -> Result<u64, CliError> {
 pub fn review(a: ReviewArgs) -> Result<(), CliError> {
     let lang = lang(&a.lang)?;
     let format = review::Format::parse(&a.format)
-        .ok_or_else(|| CliError("--format must be html or csv".into()))?;
+        .ok_or_else(|| CliError::Message("--format must be html or csv".into()))?;
     let loaded = load(a.config.as_ref())?;
     let (tables, codes) = parts::tables(&loaded).map_err(err)?;
     let period = Period::parse(&a.period, &tables.zone).ok_or_else(|| {
-        CliError(
+        CliError::Message(
             "--period must be a quarter (2026-Q4), a month (2026-11), a year (2026) or days \
              (2026-10-01..2026-12-31)"
                 .into(),
@@ -222,13 +219,13 @@ pub fn review(a: ReviewArgs) -> Result<(), CliError> {
         result.as_ref().map(|_| ()).map_err(usage::Refused::of),
     )
     .map_err(|e| {
-        CliError(format!(
+        CliError::Message(format!(
             "the run could not be recorded, so no report is given: {e}"
         ))
     });
     dest.deliver(recorded.and_then(|()| {
         let report = result.map_err(err)?;
-        review::render(&report, &tables, format).map_err(CliError)
+        review::render(&report, &tables, format).map_err(CliError::Message)
     }))?;
     if a.seed.is_none() {
         eprintln!("seed {seed} (give --seed {seed} to draw the same sample again)");

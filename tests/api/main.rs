@@ -37,10 +37,10 @@ mod register_samples;
 #[path = "../support/registers.rs"]
 mod registers;
 mod rejections;
+mod replay_restart;
 mod reports_browser;
 mod reports_cli;
 mod reports_http;
-mod replay_restart;
 mod roundtrip;
 mod rules;
 mod sec_saml;

@@ -126,6 +126,7 @@ impl LoadedConfig {
             return Err(self.invalid("replay.capacity must be at least 1"));
         }
         crate::store::config::check(c).map_err(|m| self.invalid(m))?;
+        self.check_keys()?;
         Ok(())
     }
 }

@@ -2,10 +2,14 @@
 //! file a configuration names is read at start-up, never per request.
 
 mod check;
+mod keys;
 mod rules;
 mod sections;
 
 pub use check::MAX_CLOCK_SKEW_SECS;
+pub use keys::{
+    Instant, JwtKeyEntry, JwtSigningKeyConfig, KeyStateName, SamlKeyEntry, SamlSigningKeyConfig,
+};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
@@ -166,8 +170,20 @@ impl LoadedConfig {
     pub fn uses_test_keys(&self) -> bool {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
-            .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
+            .chain(c.jwt.signing_keys.iter().map(|k| &k.key))
+            .chain(
+                c.saml
+                    .trusted_issuers
+                    .iter()
+                    .flat_map(|t| t.certificate_files()),
+            )
             .chain(c.saml.signing.iter().map(|s| &s.key))
+            .chain(
+                c.saml
+                    .signing
+                    .iter()
+                    .flat_map(|s| s.keys.iter().map(|k| &k.key)),
+            )
             .chain(
                 c.jwt
                     .trust

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpServer};
 
-use crate::startup::Gateway;
+use crate::startup::{Gateway, LiveGateway};
 
 pub use errors::error_response;
 pub use middleware::RequestId;
@@ -73,18 +73,31 @@ pub struct Application {
 }
 
 impl Application {
+    /// A server on one gateway for its whole life (tests, benchmarks).
     pub fn build(gateway: Arc<Gateway>, listen: &str, workers: usize) -> std::io::Result<Self> {
+        Self::build_live(Arc::new(LiveGateway::new(gateway)), listen, workers)
+    }
+
+    /// A server on the gateway `live` holds at each request's start (swapped by a reload).
+    pub fn build_live(
+        live: Arc<LiveGateway>,
+        listen: &str,
+        workers: usize,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
-        let body_limit = gateway.server().body_limit;
-        let blocking_threads = gateway.server().blocking_threads;
-        let data = web::Data::from(gateway);
+        let first = live.load();
+        let body_limit = first.server().body_limit;
+        let blocking_threads = first.server().blocking_threads;
+        drop(first);
         let mut server = HttpServer::new(move || {
+            let live = live.clone();
             App::new()
-                .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap_fn(middleware::trace_request)
                 .wrap(security::headers())
+                // Outermost, so every handler and the middleware inside see this request's gateway.
+                .wrap_fn(move |req, srv| middleware::current_gateway(&live, req, srv))
                 .configure(configure)
         })
         .listen(listener)?

@@ -7,3 +7,4 @@ pub mod logging;
 pub mod metrics;
 pub mod readiness;
 pub mod redact;
+pub mod rotation;

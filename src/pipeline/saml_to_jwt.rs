@@ -127,7 +127,7 @@ impl Pipeline {
             claims,
             registered: r,
         } = draft;
-        let token = self.jwt_out.issuer.issue(claims, &r)?;
+        let token = self.jwt_out.keys.current().issue(claims, &r)?;
         x.record.output_token_id = Some(r.token_id.clone());
         x.record.output_expires = Some(r.expires);
         x.lap(Stage::Sign);

@@ -9,8 +9,6 @@ use crate::audit::{AuditSink, JsonLinesSink, MemorySink};
 use crate::clock::SharedClock;
 use crate::config::{AuditConfig, AuditStore, LoadedConfig};
 use crate::observability::metrics::Metrics;
-use crate::observability::readiness::ReadinessCheck;
-use crate::pipeline::ReplayPolicy;
 
 /// The SQLite store's settings from `[audit]`.
 pub fn sqlite_settings(c: &AuditConfig) -> sqlite::Settings {
@@ -51,19 +49,10 @@ pub(super) fn audit(
     Ok(sink)
 }
 
-/// The replay policy with the configured store, and the `/readyz` checks that store brings.
+/// The configured replay store, and the `/readyz` checks that store brings.
 pub(super) fn replay(
     loaded: &LoadedConfig,
     clock: SharedClock,
-) -> Result<(ReplayPolicy, Vec<Arc<dyn ReadinessCheck>>), StartupError> {
-    let r = &loaded.config.replay;
-    let (cache, checks) = crate::store::open_replay(loaded, clock).map_err(StartupError::Store)?;
-    Ok((
-        ReplayPolicy {
-            cache,
-            saml: r.saml,
-            jwt: r.jwt,
-        },
-        checks,
-    ))
+) -> Result<crate::store::OpenedReplay, StartupError> {
+    crate::store::open_replay(loaded, clock).map_err(StartupError::Store)
 }

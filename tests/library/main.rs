@@ -2,6 +2,8 @@
 //! corpus through the inspector, the fuzzers' regression inputs, and the PostgreSQL stores. The HTTP and CLI tests are `tests/api`.
 
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../support/certs.rs"]
+mod certs;
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
 #[path = "../support/multipart.rs"]
@@ -21,6 +23,7 @@ mod ihe_profile;
 mod inspector_rules_doc;
 mod pg_stores;
 mod pg_tls;
+mod rotation;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

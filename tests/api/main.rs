@@ -1,8 +1,12 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
+#[path = "../support/certs.rs"]
+mod certs;
+
 mod audit;
 mod binary;
 mod browser;
+mod certificates;
 mod cli;
 mod cluster;
 mod durability;
@@ -18,6 +22,7 @@ mod limits_and_replay;
 mod logging;
 mod profiles;
 mod rejections;
+mod reload;
 mod roundtrip;
 mod rules;
 mod sec_saml;

@@ -221,10 +221,7 @@ fn readiness_and_metrics_warn_before_a_trust_anchor_expires_and_fail_only_when_n
 
     // The warning period is configuration: with 7 days nothing is said yet.
     let quiet = config_file(dir.path(), |s| {
-        with_second_issuer(s, &cert).replace(
-            "clock_skew_secs = 60\n",
-            "clock_skew_secs = 60\nexpiry_warning_days = 7\n",
-        )
+        with_second_issuer(s, &cert).replace("expiry_warning_days = 30", "expiry_warning_days = 7")
     });
     let (gw, _) = gateway_at(&quiet, t);
     assert!(gw.readiness_warnings().is_empty());

@@ -1,9 +1,13 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
+#[path = "../support/certs.rs"]
+mod certs;
+
 mod audit;
 mod audit_vanishing;
 mod binary;
 mod browser;
+mod certificates;
 mod cli;
 mod client_auth;
 mod client_policy;
@@ -38,6 +42,7 @@ mod register_samples;
 mod registers;
 mod rejections;
 mod replay_restart;
+mod reload;
 mod roundtrip;
 mod rules;
 mod sec_saml;

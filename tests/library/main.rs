@@ -4,6 +4,8 @@
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
 #[path = "../support/corpus_file.rs"]
 mod corpus_file;
+#[path = "../support/certs.rs"]
+mod certs;
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
 #[path = "../support/multipart.rs"]
@@ -26,6 +28,7 @@ mod inspector_rules_doc;
 mod pg_stores;
 mod pg_tls;
 mod register_checks;
+mod rotation;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

@@ -80,10 +80,12 @@ impl Gateway {
         }
         let parts = Parts::load(&loaded)?;
         let mut gateway = Gateway::assemble(loaded, parts, self.stores.clone());
-        // The server runs as it started: what it reports must say so.
-        gateway.server.listen = self.server.listen.clone();
-        gateway.server.workers = self.server.workers;
-        gateway.server.blocking_threads = self.server.blocking_threads;
+        // The server runs as it started ([server]: its listener, TLS, threads, gates and timeouts): what it
+        // reports and what the handlers read must say so. `[limits]` and `[inspector]` apply at once.
+        let (body_limit, inspector) = (gateway.server.body_limit, gateway.server.inspector);
+        gateway.server = self.server.clone();
+        gateway.server.body_limit = body_limit;
+        gateway.server.inspector = inspector;
         Ok((gateway, not_applied))
     }
 }

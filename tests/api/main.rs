@@ -41,8 +41,8 @@ mod register_samples;
 #[path = "../support/registers.rs"]
 mod registers;
 mod rejections;
-mod replay_restart;
 mod reload;
+mod replay_restart;
 mod roundtrip;
 mod rules;
 mod sec_saml;

@@ -29,6 +29,7 @@ pub mod observability;
 pub mod pipeline;
 pub mod replay;
 pub mod reports;
+pub mod rotation;
 pub mod rules;
 pub mod saml;
 pub mod samples;

@@ -3,6 +3,7 @@
 
 mod check;
 mod clients;
+mod keys;
 mod reports;
 mod rules;
 mod sections;
@@ -10,6 +11,9 @@ mod tls;
 
 pub use check::{MAX_CLOCK_SKEW_SECS, MAX_INPUT_LIFETIME_SECS};
 pub use clients::{ClientConfig, DpopConfig};
+pub use keys::{
+    Instant, JwtKeyEntry, JwtSigningKeyConfig, KeyStateName, SamlKeyEntry, SamlSigningKeyConfig,
+};
 pub use reports::{InsightConfig, ReviewConfig};
 pub use rules::{
     BlocksConfig, CheckHttpConfig, FastlegeConfig, HprConfig, HttpRegisterConfig, RegisterBackend,
@@ -213,8 +217,20 @@ impl LoadedConfig {
     fn key_files(&self) -> Vec<&String> {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
-            .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
+            .chain(c.jwt.signing_keys.iter().map(|k| &k.key))
+            .chain(
+                c.saml
+                    .trusted_issuers
+                    .iter()
+                    .flat_map(|t| t.certificate_files()),
+            )
             .chain(c.saml.signing.iter().map(|s| &s.key))
+            .chain(
+                c.saml
+                    .signing
+                    .iter()
+                    .flat_map(|s| s.keys.iter().map(|k| &k.key)),
+            )
             .chain(
                 c.jwt
                     .trust

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::clients::{ClientConfig, DpopConfig};
+use super::keys::{JwtSigningKeyConfig, SamlSigningKeyConfig};
 use super::rules::RulesConfig;
 use super::tls::TlsConfig;
 use crate::jwt::JwtAlgorithm;
@@ -57,7 +58,7 @@ impl Default for InspectorConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     #[serde(default = "default_listen")]
@@ -156,6 +157,14 @@ pub struct GatewayConfig {
     /// Where callers reach the gateway (used in /saml/metadata).
     #[serde(default = "default_public_url")]
     pub public_url: String,
+    /// `/readyz` and `/metrics` warn this many days before a certificate (a trust anchor, a signing
+    /// certificate) expires.
+    #[serde(default = "default_expiry_warning_days")]
+    pub expiry_warning_days: u32,
+}
+
+fn default_expiry_warning_days() -> u32 {
+    30
 }
 
 fn default_public_url() -> String {
@@ -174,7 +183,13 @@ fn default_skew() -> u64 {
 pub struct JwtConfig {
     #[serde(default = "default_alg")]
     pub algorithm: JwtAlgorithm,
+    /// One key, current (the configuration of a gateway that does not rotate); it counts as one entry of
+    /// `signing_keys` with `state = "current"`.
+    #[serde(default)]
     pub signing_key: String,
+    /// Keys in rotation, each `next`, `current` or `retired` (with `retired_after`): exactly one is current.
+    #[serde(default)]
+    pub signing_keys: Vec<JwtSigningKeyConfig>,
     #[serde(default = "default_jwt_lifetime")]
     pub max_lifetime_secs: u64,
     pub audiences: Vec<String>,
@@ -259,7 +274,12 @@ fn default_typ() -> String {
 #[serde(deny_unknown_fields)]
 pub struct TrustedIssuerConfig {
     pub entity_id: String,
+    /// The issuer's certificate (PEM) ...
+    #[serde(default)]
     pub certificate: String,
+    /// ... and/or several (an issuer rolling over its key): any of them that is valid verifies.
+    #[serde(default)]
+    pub certificates: Vec<String>,
     /// The mapping profile for this issuer's assertions when a request names none.
     #[serde(default)]
     pub profile: Option<String>,
@@ -287,9 +307,16 @@ pub struct SamlConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamlSigningConfig {
-    /// RSA private key (PEM) and its X.509 certificate (PEM), published at /saml/metadata.
+    /// RSA private key (PEM) and its X.509 certificate (PEM), published at /saml/metadata: one identity,
+    /// current (an entry of `keys` with `state = "current"`).
+    #[serde(default)]
     pub key: String,
+    #[serde(default)]
     pub certificate: String,
+    /// Identities in rotation (`[[saml.signing.keys]]`), each `next`, `current` or `retired`: exactly one is
+    /// current; the metadata lists every one not retired.
+    #[serde(default)]
+    pub keys: Vec<SamlSigningKeyConfig>,
     /// Audiences a caller may request for an assertion; the first is used when none is requested.
     pub audiences: Vec<String>,
     /// Scopes a caller may ask for, per audience; a granted scope travels as the profile's `session.scope`
@@ -383,7 +410,7 @@ fn default_value_chars() -> usize {
 
 /// Replay protection (`src/replay.rs`): each assertion ID (per issuer) and each JWT `jti` (per issuer) is
 /// exchanged once, and remembered until the token expires plus the clock skew.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayConfig {
     /// Refuse a SAML assertion that was already exchanged. Assertions with `OneTimeUse` are refused on
@@ -435,7 +462,7 @@ pub enum AuditStore {
     Postgres,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// The access log; empty keeps records in memory only (tests; `serve` refuses it).
@@ -506,7 +533,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
     #[serde(default)]

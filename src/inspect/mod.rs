@@ -367,7 +367,7 @@ impl Pipeline {
         t.translation = if to_jwt {
             profile.encode_claims(model).ok().map(|claims| Translation {
                 kind: "jwt-claims",
-                header: self.jwt_out.issuer.header_json(),
+                header: self.jwt_out.keys.current().header_json(),
                 unsigned_preview: true,
                 content: Value::Object(claims),
             })

@@ -113,14 +113,15 @@ pub(super) fn inspect(
         } else {
             unverified::extracted(text, node, &ancestors)
         };
-        let sig = match trust.get(&issuer) {
-            Some(a) => check(
+        let trusted = !trust.anchors(&issuer).is_empty();
+        let sig = match trusted {
+            true => check(
                 rule::SAML_SIGNATURE,
                 "signature",
-                dsig::verify_assertion(&signed_bytes, a)
-                    .map(|_| format!("verifies with the certificate configured for {issuer}")),
+                crate::saml::verify::verify_signature(&signed_bytes, trust, &issuer, now)
+                    .map(|_| format!("verifies with a certificate configured for {issuer}")),
             ),
-            None if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
+            false if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
                 rule::SAML_SIGNATURE,
                 "signature",
                 Status::Fail,
@@ -129,7 +130,7 @@ pub(super) fn inspect(
                     shown(&issuer)
                 ),
             ),
-            None => {
+            false => {
                 let carried = unverified::keyinfo_certificate(node);
                 let msg = match carried {
                     Ok(a) => match dsig::verify_assertion(&signed_bytes, &a) {

@@ -373,6 +373,11 @@ impl Metrics {
             .unwrap_or("other")
     }
 
+    /// The registry, for metrics kept beside these (`observability::rotation`).
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The registry in Prometheus text format.
     pub fn render(&self) -> Result<String, MetricsError> {
         let mut buf = Vec::new();

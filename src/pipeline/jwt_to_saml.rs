@@ -170,6 +170,13 @@ impl Pipeline {
         let Some(out) = &self.saml_out else {
             return Err(Rejection::internal("no SAML signing identity"));
         };
+        let identity = out.identities.current();
+        // An expired signing certificate stops issuing: relying parties would refuse what it signs.
+        if let Some(why) = identity.validity().why_not(x.now) {
+            return Err(Rejection::unavailable(format!(
+                "the gateway's XUA signing certificate {why}: no assertion is issued until a valid one is current ([saml.signing])"
+            )));
+        }
         let unsigned = build::assertion_with(
             &build::AssertionSpec {
                 id: &draft.id,
@@ -187,7 +194,7 @@ impl Pipeline {
                 one_time_use: draft.one_time_use,
             },
         )?;
-        let signed = dsig::sign_assertion(&unsigned, &out.identity)?;
+        let signed = dsig::sign_assertion(&unsigned, identity)?;
         let token = String::from_utf8(signed)
             .map_err(|_| Rejection::internal("the signed assertion is not UTF-8"))?;
         x.record.output_token_id = Some(draft.id.clone());

@@ -93,14 +93,32 @@ impl Pipeline {
         &self.audit
     }
 
-    /// The key the gateway signs its JWTs with (published at `/.well-known/jwks.json`).
+    /// The key the gateway signs its JWTs with now (the current one of `[jwt]`'s keys).
     pub fn jwt_issuer(&self) -> &JwtIssuer {
-        &self.jwt_out.issuer
+        self.jwt_out.keys.current()
     }
 
-    /// The certificate the gateway signs assertions with (for `/saml/metadata`), when it issues any.
+    /// `/.well-known/jwks.json`: every signing key not retired at the gateway's now, the current one first.
+    pub fn jwks_json(&self) -> Result<String, Rejection> {
+        let now = self.clock.now();
+        crate::jwt::jwks_of(self.jwt_out.keys.published(now).map(JwtIssuer::jwk))
+            .map_err(|e| Rejection::internal(format!("cannot serialise the JWKS: {e}")))
+    }
+
+    /// The certificate the gateway signs assertions with now, when it issues any.
     pub fn saml_signing_certificate(&self) -> Option<&[u8]> {
-        self.saml_out.as_ref().map(|s| s.identity.cert_pem())
+        self.saml_out
+            .as_ref()
+            .map(|s| s.identities.current().cert_pem())
+    }
+
+    /// The certificates `/saml/metadata` lists: the current one first, then the next and the not yet retired.
+    pub fn saml_published_certificates(&self) -> Vec<&[u8]> {
+        let now = self.clock.now();
+        self.saml_out
+            .as_ref()
+            .map(|s| s.identities.published(now).map(|i| i.cert_pem()).collect())
+            .unwrap_or_default()
     }
 
     /// Audits a request refused before its pipeline ran (e.g. a `subject_token` that is not base64) and

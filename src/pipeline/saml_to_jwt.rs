@@ -161,7 +161,7 @@ impl Pipeline {
             registered: r,
             dpop_bound,
         } = draft;
-        let token = self.jwt_out.issuer.issue(claims, &r)?;
+        let token = self.jwt_out.keys.current().issue(claims, &r)?;
         x.record.output_token_id = Some(r.token_id.clone());
         x.record.output_expires = Some(r.expires);
         x.lap(Stage::Sign);

@@ -10,13 +10,15 @@ use super::dsig::{self, TrustAnchor};
 use super::extract;
 use super::prescan::{self, Root, XmlLimits};
 use super::view::AssertionView;
-use crate::error::{shown, Rejection};
+use crate::error::{shown, ErrorClass, Rejection};
 use crate::saml::uri;
 
 /// The certificates of the issuers we trust, by entity id. Nothing else is ever used to verify.
+///
+/// An issuer may have several (its own rollover): any of them that is inside its validity period verifies.
 #[derive(Debug, Default)]
 pub struct TrustStore {
-    anchors: HashMap<String, TrustAnchor>,
+    anchors: HashMap<String, Vec<TrustAnchor>>,
 }
 
 impl TrustStore {
@@ -24,8 +26,12 @@ impl TrustStore {
         Self::default()
     }
 
+    /// Adds one of `entity_id`'s certificates beside those it already has.
     pub fn add(&mut self, entity_id: &str, anchor: TrustAnchor) {
-        self.anchors.insert(entity_id.to_string(), anchor);
+        self.anchors
+            .entry(entity_id.to_string())
+            .or_default()
+            .push(anchor);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -36,9 +42,76 @@ impl TrustStore {
         self.anchors.keys().map(String::as_str)
     }
 
-    pub fn get(&self, issuer: &str) -> Option<&TrustAnchor> {
-        self.anchors.get(issuer)
+    /// Every certificate configured for `issuer`, whatever its validity (empty when the issuer is not trusted).
+    pub fn anchors(&self, issuer: &str) -> &[TrustAnchor] {
+        self.anchors.get(issuer).map_or(&[], Vec::as_slice)
     }
+
+    /// The certificates that may verify `issuer`'s signatures at `now`. ISS when the issuer is not trusted,
+    /// SIG when none of its certificates is inside its validity period: an expired anchor never verifies.
+    pub fn usable(
+        &self,
+        issuer: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<&TrustAnchor>, Rejection> {
+        let all = self.anchors(issuer);
+        if all.is_empty() {
+            return Err(Rejection::iss(format!(
+                "issuer {} is not trusted",
+                shown(issuer)
+            )));
+        }
+        let usable: Vec<&TrustAnchor> = all.iter().filter(|a| a.validity().contains(now)).collect();
+        if usable.is_empty() {
+            let why: Vec<String> = all
+                .iter()
+                .filter_map(|a| a.validity().why_not(now))
+                .collect();
+            return Err(Rejection::sig(format!(
+                "no certificate configured for issuer {} is valid now (it {}): an expired trust anchor verifies nothing",
+                shown(issuer),
+                why.join("; another ")
+            )));
+        }
+        Ok(usable)
+    }
+}
+
+/// The signature of the assertion in `xml`, checked with `issuer`'s certificates valid at `now`: the first
+/// that verifies wins. A refusal that does not depend on the key (structure, a forbidden transform) is the
+/// same with every certificate and is returned as it is.
+pub fn verify_signature(
+    xml: &[u8],
+    trust: &TrustStore,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<dsig::VerifiedAssertion, Rejection> {
+    let usable = trust.usable(issuer, now)?;
+    let outside = trust.anchors(issuer).len().saturating_sub(usable.len());
+    let mut refused = None;
+    for anchor in &usable {
+        match dsig::verify_assertion(xml, anchor) {
+            Ok(verified) => return Ok(verified),
+            Err(e) if e.class != ErrorClass::Sig => return Err(e),
+            Err(e) => {
+                refused.get_or_insert(e);
+            }
+        }
+    }
+    let first = refused.unwrap_or_else(|| Rejection::sig("the signature does not verify"));
+    if usable.len() == 1 && outside == 0 {
+        return Err(first);
+    }
+    Err(Rejection::sig(format!(
+        "{} with none of the {} valid certificates configured for the issuer{}",
+        first.message,
+        usable.len(),
+        if outside > 0 {
+            format!(" ({outside} more outside their validity period)")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// An assertion whose signature verified with a trusted issuer's certificate and that passed the protocol
@@ -73,10 +146,12 @@ pub fn verify(
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Rejection::iss("the assertion has no Issuer"))?;
-    let anchor = trust
-        .anchors
-        .get(issuer)
-        .ok_or_else(|| Rejection::iss(format!("issuer {} is not trusted", shown(issuer))))?;
+    if trust.anchors(issuer).is_empty() {
+        return Err(Rejection::iss(format!(
+            "issuer {} is not trusted",
+            shown(issuer)
+        )));
+    }
     if shape.root == Root::Response {
         if let Some(response_issuer) = &shape.response_issuer {
             if response_issuer != issuer {
@@ -92,7 +167,7 @@ pub fn verify(
         }
     }
 
-    let signed = dsig::verify_assertion(xml, anchor)?;
+    let signed = verify_signature(xml, trust, issuer, now)?;
     let view = extract::assertion_view(&signed.signed_bytes)?;
     if view.issuer != issuer {
         return Err(Rejection::iss(

@@ -89,22 +89,34 @@ pub fn watch_list(
     Ok(crate::reports::review::parse_watch_list(&text))
 }
 
-/// `POST /audit/insight` with `[insight] enabled = true`: the log it reads, the sink requests are recorded
-/// in (the pipeline's), the tables. Which clients may ask is their `[[clients]] insight_reports`.
-pub(super) fn insight_service(
+/// What `POST /audit/insight` reads with `[insight] enabled = true`: the log and the tables. The sink its
+/// requests are recorded in is the running gateway's ([`InsightReading::service`]). Which clients may ask is
+/// their `[[clients]] insight_reports`.
+pub struct InsightReading {
+    log: Arc<dyn AuditLog>,
+    tables: Tables,
+    codes: CodeTables,
+}
+
+impl InsightReading {
+    pub fn service(self, sink: Arc<dyn AuditSink>) -> InsightService {
+        InsightService {
+            log: self.log,
+            sink,
+            tables: self.tables,
+            codes: self.codes,
+        }
+    }
+}
+
+pub(super) fn insight_reading(
     loaded: &LoadedConfig,
-    sink: Arc<dyn AuditSink>,
-) -> Result<Option<Arc<InsightService>>, StartupError> {
+) -> Result<Option<InsightReading>, StartupError> {
     if !loaded.config.insight.enabled {
         return Ok(None);
     }
     let log = open_log(loaded)
         .map_err(|e| StartupError::Audit(format!("[insight] enabled = true: {e}")))?;
     let (tables, codes) = tables(loaded)?;
-    Ok(Some(Arc::new(InsightService {
-        log,
-        sink,
-        tables,
-        codes,
-    })))
+    Ok(Some(InsightReading { log, tables, codes }))
 }

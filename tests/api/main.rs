@@ -1,9 +1,13 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
+#[path = "../support/certs.rs"]
+mod certs;
+
 mod audit;
 mod audit_vanishing;
 mod binary;
 mod browser;
+mod certificates;
 mod cli;
 mod client_auth;
 mod client_policy;
@@ -37,6 +41,7 @@ mod register_samples;
 #[path = "../support/registers.rs"]
 mod registers;
 mod rejections;
+mod reload;
 mod replay_restart;
 mod reports_browser;
 mod reports_cli;

@@ -2,6 +2,8 @@
 //! corpus through the inspector, the fuzzers' regression inputs, and the PostgreSQL stores. The HTTP and CLI tests are `tests/api`.
 
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../support/certs.rs"]
+mod certs;
 #[path = "../support/corpus_file.rs"]
 mod corpus_file;
 #[path = "../../fuzz/harness/input.rs"]
@@ -27,6 +29,7 @@ mod pg_stores;
 mod pg_tls;
 mod register_checks;
 mod reports;
+mod rotation;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

@@ -112,6 +112,15 @@ pub struct AuditRecord {
     /// Who acted for the subject in a delegated exchange (`actor_token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<ActorAudit>,
+    /// The WS-Addressing Action of a SOAP request (the XCA proxy, WS-Trust).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap_action: Option<String>,
+    /// The proxy route's gateway path the request came in on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_route: Option<String>,
+    /// The HTTP status the upstream answered a forwarded request with (outcome `forwarded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
 }
 
 /// The actor of a delegated exchange, from its verified actor token.
@@ -152,6 +161,9 @@ impl AuditRecord {
             dpop_jkt: None,
             client_cert_thumbprint: None,
             actor: None,
+            soap_action: None,
+            proxy_route: None,
+            upstream_status: None,
         }
     }
 }

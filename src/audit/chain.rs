@@ -117,7 +117,10 @@ mod tests {
         let cells = [Cell::Int(7)];
         assert_ne!(link_as(1, &GENESIS, 1, &cells), link(&GENESIS, 1, &cells));
         assert_ne!(link_as(2, &GENESIS, 1, &cells), link(&GENESIS, 1, &cells));
-        assert_ne!(link_as(1, &GENESIS, 1, &cells), link_as(2, &GENESIS, 1, &cells));
+        assert_ne!(
+            link_as(1, &GENESIS, 1, &cells),
+            link_as(2, &GENESIS, 1, &cells)
+        );
         assert_eq!(
             link_as(CURRENT, &GENESIS, 1, &cells),
             link(&GENESIS, 1, &cells)

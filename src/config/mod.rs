@@ -3,12 +3,14 @@
 
 mod check;
 mod clients;
+mod proxy;
 mod rules;
 mod sections;
 mod tls;
 
 pub use check::MAX_CLOCK_SKEW_SECS;
 pub use clients::{ClientConfig, DpopConfig};
+pub use proxy::{ProxyConfig, ProxyRouteConfig, WsTrustConfig};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
@@ -203,6 +205,7 @@ impl LoadedConfig {
             .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
             .chain(c.clients.iter().flat_map(|k| &k.certificates))
             .chain(self.tls_files())
+            .chain(self.proxy_files())
             .collect()
     }
 }

@@ -11,6 +11,7 @@ mod meta;
 mod metrics;
 mod middleware;
 pub mod security;
+mod soap;
 mod tls;
 mod token;
 mod translate;
@@ -102,6 +103,7 @@ impl Application {
         let tls = gateway.server().tls.clone();
         let body_limit = gateway.server().body_limit;
         let blocking_threads = gateway.server().blocking_threads;
+        let soap_paths = soap::SoapPaths::of(gateway.soap());
         let data = web::Data::from(gateway);
         let mut server = HttpServer::new(move || {
             App::new()
@@ -110,6 +112,7 @@ impl Application {
                 .wrap_fn(middleware::trace_request)
                 .wrap(security::headers())
                 .configure(configure)
+                .configure(|cfg| soap_paths.configure(cfg))
         })
         .on_connect(tls::capture_client_certificate)
         .shutdown_timeout(5)

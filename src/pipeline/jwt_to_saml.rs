@@ -80,7 +80,8 @@ impl Pipeline {
         policy::subject_issuer(x, &verified.issuer)?;
         // A sender-constrained token goes no further without its proof (nothing is reserved for it).
         let binding = policy::binding(x, verified.claims())?;
-        if self.replay.jwt {
+        let reused = x.request.soap.as_ref().is_some_and(|s| s.access_token);
+        if self.replay.jwt && !reused {
             let key = match &verified.token_id {
                 Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
                 // RFC 9068 requires jti, but not every issuer sends one; the signed bytes name the token then.
@@ -181,6 +182,8 @@ impl Pipeline {
             token,
             token_id: draft.id,
             expires_in: (draft.expires - x.now).whole_seconds(),
+            valid_from: x.now,
+            valid_until: draft.expires,
             audience: draft.audience,
             dpop_bound: false,
         })
@@ -200,9 +203,18 @@ impl Pipeline {
         let in_token = context.patients.first().and_then(|p| p.identifier.as_ref());
         match (in_token, from_request) {
             (Some(in_token), Some(param)) => {
-                if in_token.id != param.id {
+                // Two systems, when both are named, must agree too: the same number under another
+                // assigning authority is another person.
+                let systems_differ = match (&in_token.system, &param.system) {
+                    (Some(a), Some(b)) => {
+                        crate::mapping::hl7::normalize_system(a)
+                            != crate::mapping::hl7::normalize_system(b)
+                    }
+                    _ => false,
+                };
+                if in_token.id != param.id || systems_differ {
                     return Err(Rejection::claim(
-                        "the patient parameter names another patient than the token's patients[].identifier",
+                        "the requested patient (the patient parameter, or the SOAP query's patient id) names another patient than the token's patients[].identifier",
                     ));
                 }
             }

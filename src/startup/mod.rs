@@ -7,10 +7,12 @@
 mod clients;
 mod issuers;
 mod rules;
+mod soap;
 mod stores;
 mod tls;
 mod trust;
 
+pub use soap::{ProxyRoute, SoapEdge, WsTrustEndpoint};
 pub use tls::{Exposure, TlsSettings};
 
 use std::sync::Arc;
@@ -72,6 +74,7 @@ pub struct Metadata {
 pub struct Gateway {
     pipeline: Pipeline,
     callers: Callers,
+    soap: SoapEdge,
     readiness: Readiness,
     server: ServerSettings,
     metadata: Metadata,
@@ -107,6 +110,7 @@ impl Gateway {
         profiles.set_max_value_chars(c.limits.max_value_chars);
         let rules = rules::build(&loaded, &profiles)?;
         let callers = clients::callers(&loaded, &profiles)?;
+        let soap = soap::soap_edge(&loaded, &profiles, &callers)?;
 
         let saml_in = trust::saml_input(&loaded, &profiles)?;
         let jwt_in = trust::jwt_input(&loaded, &profiles)?;
@@ -167,6 +171,7 @@ impl Gateway {
         Ok(Self {
             pipeline,
             callers,
+            soap,
             readiness,
             server,
             metadata,
@@ -185,6 +190,11 @@ impl Gateway {
     /// Who may call: the client registry and the DPoP verifier.
     pub fn callers(&self) -> &Callers {
         &self.callers
+    }
+
+    /// The XCA proxy routes and the WS-Trust endpoint.
+    pub fn soap(&self) -> &SoapEdge {
+        &self.soap
     }
 
     pub fn metadata(&self) -> &Metadata {

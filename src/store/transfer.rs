@@ -63,7 +63,11 @@ fn current_format() -> u8 {
 fn export_format(header: &Header) -> Option<u8> {
     (2..=chain::CURRENT).rev().find(|&f| {
         header.chain == chain_name(f)
-            && header.columns.iter().map(String::as_str).eq(columns::columns_of(f).iter().copied())
+            && header
+                .columns
+                .iter()
+                .map(String::as_str)
+                .eq(columns::columns_of(f).iter().copied())
     })
 }
 

@@ -21,6 +21,9 @@ mod jwt_to_saml;
 mod limits_and_replay;
 mod logging;
 mod mtls;
+#[allow(dead_code)]
+#[path = "../support/multipart.rs"]
+mod multipart;
 mod oauth;
 mod profiles;
 mod rejections;
@@ -28,4 +31,11 @@ mod roundtrip;
 mod rules;
 mod sec_saml;
 mod server_threads;
+mod soap_helpers;
+mod soap_proxy;
 mod token_exchange;
+#[path = "../support/upstream.rs"]
+mod upstream;
+mod ws_trust;
+#[path = "../support/xmlsec1.rs"]
+mod xmlsec1;

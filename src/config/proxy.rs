@@ -174,9 +174,11 @@ impl LoadedConfig {
             match url.scheme() {
                 "https" => {}
                 "http" if loopback_host(&url) => {}
-                "http" => return Err(self.invalid(format!(
+                "http" => {
+                    return Err(self.invalid(format!(
                     "{label}: a plain-http upstream is allowed on a loopback host only; use https"
-                ))),
+                )))
+                }
                 _ => return Err(self.invalid(format!("{label}: upstream must be https"))),
             }
             if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {

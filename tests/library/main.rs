@@ -2,6 +2,8 @@
 //! corpus through the inspector, the fuzzers' regression inputs, and the PostgreSQL stores. The HTTP and CLI tests are `tests/api`.
 
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../support/corpus_file.rs"]
+mod corpus_file;
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
 #[path = "../support/multipart.rs"]

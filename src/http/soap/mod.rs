@@ -32,11 +32,16 @@ impl SoapPaths {
 
     /// Mounts each endpoint at its path (POST only; start-up made sure no path is taken twice).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let post = |path: &str, route: actix_web::Route| {
+            web::resource(path)
+                .route(route)
+                .default_service(web::to(super::fallback::post_only))
+        };
         for path in &self.proxy {
-            cfg.route(path, web::post().to(proxy::forward));
+            cfg.service(post(path, web::post().to(proxy::forward)));
         }
         if let Some(path) = &self.ws_trust {
-            cfg.route(path, web::post().to(wstrust::issue));
+            cfg.service(post(path, web::post().to(wstrust::issue)));
         }
     }
 }
@@ -188,4 +193,11 @@ fn fault_response(gateway: &Gateway, fault: &Fault, relates_to: Option<&str>) ->
         .insert_header(("Cache-Control", "no-store"))
         .body(fault.to_envelope(relates_to));
     super::caller::decorate(response, gateway, None, None)
+}
+
+/// The server's body settings with the SOAP edge's own size limit (`[proxy] max_request_bytes`).
+fn body_settings(gateway: &Gateway) -> crate::startup::ServerSettings {
+    let mut settings = gateway.server().clone();
+    settings.body_limit = gateway.soap().limits.max_bytes;
+    settings
 }

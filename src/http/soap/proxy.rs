@@ -44,7 +44,12 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     gateway: web::Data<Gateway>,
+    gates: web::Data<crate::http::shed::Gates>,
 ) -> HttpResponse {
+    // The same admission as /token: the SOAP endpoints run exchanges on the same blocking pool.
+    let Some(pass) = gates.exchanges.try_enter() else {
+        return gates.busy();
+    };
     let gw = gateway.into_inner();
     let Some(route) = gw.soap().route(req.path()).cloned() else {
         return HttpResponse::NotFound().finish();
@@ -64,7 +69,7 @@ pub async fn forward(
     let asking = Asking::of(&req);
     let content_type = super::content_type(&req);
     let token = presented(&req);
-    let body = crate::http::read_body(payload, gw.soap().limits.max_bytes).await;
+    let body = crate::http::read_body(payload, &super::body_settings(&gw)).await;
 
     let worker = gw.clone();
     let for_worker = route.clone();
@@ -93,6 +98,7 @@ pub async fn forward(
         }
     };
 
+    drop(pass);
     let Ready {
         body,
         content_type,

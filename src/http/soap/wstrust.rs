@@ -22,7 +22,12 @@ pub async fn issue(
     req: HttpRequest,
     payload: web::Payload,
     gateway: web::Data<Gateway>,
+    gates: web::Data<crate::http::shed::Gates>,
 ) -> HttpResponse {
+    // The same admission as /token: the SOAP endpoints run exchanges on the same blocking pool.
+    let Some(pass) = gates.exchanges.try_enter() else {
+        return gates.busy();
+    };
     let gw = gateway.into_inner();
     let Some(endpoint) = gw.soap().ws_trust.clone() else {
         return HttpResponse::NotFound().finish();
@@ -35,7 +40,7 @@ pub async fn issue(
     };
     let asking = Asking::of(&req);
     let content_type = super::content_type(&req);
-    let body = crate::http::read_body(payload, gw.soap().limits.max_bytes).await;
+    let body = crate::http::read_body(payload, &super::body_settings(&gw)).await;
     let worker = gw.clone();
     let answered = web::block(move || {
         answer(
@@ -48,6 +53,7 @@ pub async fn issue(
         )
     })
     .await;
+    drop(pass);
     match answered {
         Ok(Ok(envelope)) => {
             let response = HttpResponse::Ok()

@@ -221,7 +221,16 @@ async fn refused_requests_are_audited_faults_and_never_reach_the_upstream() {
     let jwt = jwt_for(Some(QUERY_PATIENT), None);
     let auth = bearer(&jwt);
     let envelope_start = good.find("<s:Envelope").unwrap();
-    let cases: Vec<(&str, String, &str, Vec<(&str, String)>, u16, &str)> = vec![
+    // What, body, content type, headers, status, error class.
+    type Case<'a> = (
+        &'a str,
+        String,
+        &'a str,
+        Vec<(&'a str, String)>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         ("no token", good.clone(), SOAP, vec![], 400, "REQUEST"),
         (
             "a bad token",

@@ -86,7 +86,7 @@ fn answer(
         (fault_for(&rejection), relates_to)
     };
     let unread = Direction::SamlToJwt;
-    let body = match packaging(content_type, false).and_then(|_| body) {
+    let body = match packaging(content_type, false).and(body) {
         Ok(b) => b,
         Err(e) => return Err(refuse(&request, unread, e, None)),
     };

@@ -11,7 +11,10 @@ mod tls;
 pub use check::{MAX_CLOCK_SKEW_SECS, MAX_INPUT_LIFETIME_SECS};
 pub use clients::{ClientConfig, DpopConfig};
 pub use proxy::{ProxyConfig, ProxyRouteConfig, WsTrustConfig};
-pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
+pub use rules::{
+    BlocksConfig, CheckHttpConfig, FastlegeConfig, HprConfig, HttpRegisterConfig, RegisterBackend,
+    RulesConfig,
+};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
     JwtTrustConfig, LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig,
@@ -67,6 +70,14 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
     (
         "fastlege-register.toml",
         include_bytes!("../../samples/fastlege-register.toml"),
+    ),
+    (
+        "hpr-register.toml",
+        include_bytes!("../../samples/hpr-register.toml"),
+    ),
+    (
+        "block-register.toml",
+        include_bytes!("../../samples/block-register.toml"),
     ),
 ];
 

@@ -207,7 +207,7 @@ pub(super) fn inspect(
                 .push(check(rule::PROFILE_MAPPING, "mapping", Err(e))),
         }
         let verdict = if standalone {
-            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now)
+            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now, &mut t)
         } else {
             Ok(())
         };

@@ -9,11 +9,12 @@ use time::OffsetDateTime;
 use super::Pipeline;
 use crate::audit::AuditRecord;
 use crate::clients::{AuthenticatedClient, VerifiedProof};
+use crate::error::ErrorClass;
 use crate::error::Rejection;
 use crate::model::{AccessContext, Direction, Outcome};
 use crate::observability::metrics::{Stage, StageTimer};
 use crate::replay::{self, ReplayKey, Reservation};
-use crate::rules::RulesOutcome;
+use crate::rules::{CheckDecision, RulesOutcome};
 
 /// What a caller asks for, beside the token itself.
 #[derive(Debug, Clone, Default)]
@@ -94,6 +95,8 @@ pub(crate) struct Exchange<'p> {
     /// The model as the stages have made it so far; moved into the record when the exchange ends.
     pub context: Option<AccessContext>,
     pub rules: RulesOutcome,
+    /// The checks against registers (HPR, access blocks), up to the first refusal.
+    pub checks: Vec<CheckDecision>,
     reservations: Vec<Reservation<'p>>,
 }
 
@@ -135,6 +138,7 @@ impl<'p> Exchange<'p> {
             stages: StageTimer::start(),
             context: None,
             rules: RulesOutcome::default(),
+            checks: Vec::new(),
             reservations: Vec::new(),
         }
     }
@@ -185,7 +189,7 @@ impl<'p> Exchange<'p> {
 
     /// Ends an exchange that issues: writes the audit record (an accepted exchange whose record cannot be
     /// written issues nothing), keeps or gives back its replay slots, counts it in the metrics and logs its
-    /// outcome (class and message only: no identifiers).
+    /// outcome (class and message only: no identifiers; for a block, the class alone).
     pub fn finish(self, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
         let Exchange {
             pipeline,
@@ -193,10 +197,12 @@ impl<'p> Exchange<'p> {
             mut stages,
             context,
             rules,
+            checks,
             reservations,
             ..
         } = self;
         record.context = context;
+        record.checks = checks;
         if !rules.is_empty() {
             record.fastlege = crate::audit::OverrideAudit::of(&rules);
             record.rules = Some(rules);
@@ -251,6 +257,12 @@ impl<'p> Exchange<'p> {
             .exchange(record.direction, outcome, class, &stages);
         match &result {
             Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            // Blocks never reach ordinary logs beyond the class; which rule and block stay in the access log.
+            Err(e) if e.class == ErrorClass::Blocked => tracing::info!(
+                direction = record.direction.as_str(),
+                error_class = e.class.as_str(),
+                "exchange rejected"
+            ),
             Err(e) => tracing::info!(
                 direction = record.direction.as_str(),
                 error_class = e.class.as_str(),

@@ -122,7 +122,7 @@ impl Pipeline {
         }
     }
 
-    /// Counts the register's answers in the metrics (backend and outcome only, never a person).
+    /// Counts the fastlege register's answers in the metrics (backend and outcome only, never a person).
     fn count_register_lookups(&self, outcome: &crate::rules::RulesOutcome) {
         use crate::observability::metrics::RegisterOutcome;
         use crate::rules::{RegisterAnswer, RegisterError};
@@ -135,7 +135,40 @@ impl Pipeline {
                 RegisterAnswer::Unavailable(_) => RegisterOutcome::Error,
                 RegisterAnswer::NotAsked(_) => continue,
             };
-            self.metrics.register_lookup(backend, counted);
+            self.metrics.register_lookup("fastlege", backend, counted);
+        }
+    }
+
+    /// Counts the answers of the registers the checks asked (register, backend and outcome; a cached answer
+    /// also as `cache-hit`). Checks that asked nothing (no HPR number, no patient) are not lookups.
+    fn count_check_lookups(&self, decisions: &[crate::rules::CheckDecision]) {
+        use crate::observability::metrics::RegisterOutcome;
+        use crate::rules::{CheckAnswer, RegisterError, BLOCKS, HPR};
+        let registers = self.rules.check_registers();
+        for d in decisions {
+            let (register, backend) = if d.register == HPR {
+                (HPR, registers.hpr.register.kind())
+            } else {
+                (BLOCKS, registers.blocks.register.kind())
+            };
+            let counted = match &d.answer {
+                CheckAnswer::Confirmed { .. } => RegisterOutcome::Confirmed,
+                CheckAnswer::NotAuthorized { .. } => RegisterOutcome::NotAuthorized,
+                CheckAnswer::Blocked { .. } => RegisterOutcome::Blocked,
+                CheckAnswer::NotBlocked { .. } => RegisterOutcome::NotBlocked,
+                CheckAnswer::Unavailable {
+                    reason: RegisterError::Timeout,
+                } => RegisterOutcome::Timeout,
+                CheckAnswer::Unavailable { .. } => RegisterOutcome::Error,
+                CheckAnswer::Exempt { .. }
+                | CheckAnswer::NoHprNumber { .. }
+                | CheckAnswer::NotAsked { .. } => continue,
+            };
+            self.metrics.register_lookup(register, backend, counted);
+            if d.cached {
+                self.metrics
+                    .register_lookup(register, backend, RegisterOutcome::CacheHit);
+            }
         }
     }
 

@@ -258,15 +258,47 @@ impl Gateway {
     }
 }
 
-/// "Register reachable, or the policy allows going on without it": with `keep` (or a local file) an
-/// unreachable register changes no answer; with `reject` over HTTP, an instance whose every lookup so far
-/// failed should not take traffic.
+/// "Register reachable, or the policy allows going on without it", for each configured register (fastlege,
+/// and HPR and blocks when their checks are on): with `keep` (or a local file) an unreachable register
+/// changes no answer; with `reject` over HTTP, an instance whose every lookup so far failed should not take
+/// traffic.
 fn register_readiness(loaded: &LoadedConfig, rules: &crate::rules::Rules, readiness: &Readiness) {
-    let f = &loaded.config.rules.fastlege;
-    let strict_http =
-        f.register == RegisterBackend::Http && f.on_unavailable == OnUnavailable::Reject;
-    let stats = rules.stats_handle();
-    readiness.register(Arc::new(FnCheck::new("fastlege_register", move || {
+    let c = &loaded.config.rules;
+    let strict = |backend: RegisterBackend, policy: OnUnavailable| {
+        backend == RegisterBackend::Http && policy == OnUnavailable::Reject
+    };
+    let f = &c.fastlege;
+    register_check(
+        readiness,
+        "fastlege_register",
+        strict(f.register, f.on_unavailable),
+        rules.stats_handle(),
+    );
+    if let Some(h) = &c.hpr {
+        register_check(
+            readiness,
+            "hpr_register",
+            strict(h.register, h.on_unavailable),
+            rules.check_registers().hpr.stats.clone(),
+        );
+    }
+    if let Some(b) = &c.blocks {
+        register_check(
+            readiness,
+            "block_register",
+            strict(b.register, b.on_unavailable),
+            rules.check_registers().blocks.stats.clone(),
+        );
+    }
+}
+
+fn register_check(
+    readiness: &Readiness,
+    name: &'static str,
+    strict_http: bool,
+    stats: Arc<crate::rules::RegisterStats>,
+) {
+    readiness.register(Arc::new(FnCheck::new(name, move || {
         let s = stats.snapshot();
         if strict_http && s.lookups > 0 && s.unavailable == s.lookups {
             Err(format!(

@@ -35,6 +35,10 @@ mod multipart;
 mod oauth;
 mod patients;
 mod profiles;
+mod register_checks;
+mod register_samples;
+#[path = "../support/registers.rs"]
+mod registers;
 mod rejections;
 mod replay_restart;
 mod roundtrip;

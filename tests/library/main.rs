@@ -10,6 +10,8 @@ mod input;
 mod multipart;
 #[path = "../support/postgres.rs"]
 mod pg;
+#[path = "../support/registers.rs"]
+mod registers;
 #[path = "../support/upstream.rs"]
 mod upstream;
 #[path = "../support/xmlsec1.rs"]
@@ -23,6 +25,7 @@ mod ihe_profile;
 mod inspector_rules_doc;
 mod pg_stores;
 mod pg_tls;
+mod register_checks;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

@@ -4,6 +4,7 @@
 mod check;
 mod clients;
 mod keys;
+mod proxy;
 mod rules;
 mod sections;
 mod tls;
@@ -13,6 +14,7 @@ pub use clients::{ClientConfig, DpopConfig};
 pub use keys::{
     Instant, JwtKeyEntry, JwtSigningKeyConfig, KeyStateName, SamlKeyEntry, SamlSigningKeyConfig,
 };
+pub use proxy::{ProxyConfig, ProxyRouteConfig, WsTrustConfig};
 pub use rules::{
     BlocksConfig, CheckHttpConfig, FastlegeConfig, HprConfig, HttpRegisterConfig, RegisterBackend,
     RulesConfig,
@@ -238,6 +240,7 @@ impl LoadedConfig {
             .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
             .chain(c.clients.iter().flat_map(|k| &k.certificates))
             .chain(self.tls_files())
+            .chain(self.proxy_files())
             .collect()
     }
 }

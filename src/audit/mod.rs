@@ -126,6 +126,15 @@ pub struct AuditRecord {
     /// a block's id, a lapsed authorization. Only here, never in a response or an ordinary log.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDecision>,
+    /// The WS-Addressing Action of a SOAP request (the XCA proxy, WS-Trust).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap_action: Option<String>,
+    /// The proxy route's gateway path the request came in on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_route: Option<String>,
+    /// The HTTP status the upstream answered a forwarded request with (outcome `forwarded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
     /// For a use of the log itself (an insight report, a review): who asked, for what, and which chain head
     /// the answer covered. Absent on translation records, whose stored form this leaves unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +190,9 @@ impl AuditRecord {
             actor: None,
             replay: None,
             checks: Vec::new(),
+            soap_action: None,
+            proxy_route: None,
+            upstream_status: None,
             log_use: None,
         }
     }

@@ -161,6 +161,7 @@ impl LoadedConfig {
         }
         crate::store::config::check(c).map_err(|m| self.invalid(m))?;
         self.check_tls()?;
+        self.check_proxy()?;
         self.check_clients()?;
         self.check_keys()
     }

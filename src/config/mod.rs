@@ -4,6 +4,7 @@
 mod check;
 mod clients;
 mod keys;
+mod proxy;
 mod reports;
 mod rules;
 mod sections;
@@ -14,6 +15,7 @@ pub use clients::{ClientConfig, DpopConfig};
 pub use keys::{
     Instant, JwtKeyEntry, JwtSigningKeyConfig, KeyStateName, SamlKeyEntry, SamlSigningKeyConfig,
 };
+pub use proxy::{ProxyConfig, ProxyRouteConfig, WsTrustConfig};
 pub use reports::{InsightConfig, ReviewConfig};
 pub use rules::{
     BlocksConfig, CheckHttpConfig, FastlegeConfig, HprConfig, HttpRegisterConfig, RegisterBackend,
@@ -240,6 +242,7 @@ impl LoadedConfig {
             .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
             .chain(c.clients.iter().flat_map(|k| &k.certificates))
             .chain(self.tls_files())
+            .chain(self.proxy_files())
             .collect()
     }
 }

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use super::clients::{ClientConfig, DpopConfig};
 use super::keys::{JwtSigningKeyConfig, SamlSigningKeyConfig};
+use super::proxy::{ProxyConfig, WsTrustConfig};
 use super::rules::RulesConfig;
 use super::tls::TlsConfig;
 use crate::jwt::JwtAlgorithm;
@@ -38,6 +39,12 @@ pub struct Config {
     /// The inspector: `POST /inspect` and the page at `/inspector`.
     #[serde(default)]
     pub inspector: InspectorConfig,
+    /// The XCA proxy (`config/proxy.rs`).
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// The WS-Trust 1.3 Issue endpoint.
+    #[serde(default)]
+    pub ws_trust: WsTrustConfig,
     #[serde(default)]
     pub insight: super::reports::InsightConfig,
     #[serde(default)]

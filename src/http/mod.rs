@@ -14,6 +14,7 @@ mod metrics;
 mod middleware;
 pub mod security;
 pub mod shed;
+mod soap;
 mod tls;
 mod token;
 mod translate;
@@ -150,6 +151,8 @@ impl Application {
             .map_err(|why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))?;
         let port = local.port();
         let settings = first.server().clone();
+        // The SOAP paths are mounted once; a reload changes what each route does, not where it is.
+        let soap_paths = soap::SoapPaths::of(first.soap());
         drop(first);
         let workers = if workers > 0 {
             workers
@@ -177,6 +180,7 @@ impl Application {
                 // Outermost, so every handler and the middleware inside see this request's gateway.
                 .wrap_fn(move |req, srv| middleware::current_gateway(&live, req, srv))
                 .configure(configure)
+                .configure(|cfg| soap_paths.configure(cfg))
         })
         .on_connect(tls::capture_client_certificate)
         .shutdown_timeout(5)

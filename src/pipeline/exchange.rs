@@ -42,6 +42,21 @@ pub struct ExchangeRequest {
     pub client_certificate: Option<String>,
     /// An RFC 8693 actor token (delegation).
     pub actor: Option<super::ActorToken>,
+    /// Where a SOAP request came in (the XCA proxy, WS-Trust), for the access-log record.
+    pub soap: Option<SoapOrigin>,
+}
+
+/// The SOAP side of a request: its WS-Addressing Action and the proxy route it came in on.
+#[derive(Debug, Clone, Default)]
+pub struct SoapOrigin {
+    pub action: Option<String>,
+    pub route: Option<String>,
+    /// The token came as `Authorization: DPoP`: it must be DPoP-bound, and the proof is by its key.
+    pub presented_as_dpop: bool,
+    /// The JWT is presented as an access token (an XCA proxy route), which its holder uses for every call
+    /// until it expires (RFC 9068), not exchanged once: it is not reserved against replay. Each call still
+    /// gets its own assertion and record, and a DPoP proof is still used once.
+    pub access_token: bool,
 }
 
 /// An issued token.
@@ -51,6 +66,10 @@ pub struct Issued {
     pub token: String,
     pub token_id: String,
     pub expires_in: i64,
+    /// The issued token's validity: its issue instant (an assertion's IssueInstant, a JWT's iat) and its
+    /// end (NotOnOrAfter, exp).
+    pub valid_from: OffsetDateTime,
+    pub valid_until: OffsetDateTime,
     pub audience: String,
     /// The issued JWT is bound to the request's DPoP key (`cnf.jkt`): its `token_type` is `DPoP`.
     pub dpop_bound: bool,
@@ -107,6 +126,10 @@ impl<'p> Exchange<'p> {
             .map(|c| c.method().as_str().to_string());
         record.dpop_jkt = request.proof.as_ref().map(|p| p.thumbprint.clone());
         record.client_cert_thumbprint = request.client_certificate.clone();
+        if let Some(soap) = &request.soap {
+            record.soap_action = soap.action.clone();
+            record.proxy_route = soap.route.clone();
+        }
         Self {
             pipeline,
             direction,

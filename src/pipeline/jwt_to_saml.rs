@@ -83,7 +83,8 @@ impl Pipeline {
         policy::subject_issuer(x, &verified.issuer)?;
         // A sender-constrained token goes no further without its proof (nothing is reserved for it).
         let binding = policy::binding(x, verified.claims())?;
-        if self.replay.jwt {
+        let reused = x.request.soap.as_ref().is_some_and(|s| s.access_token);
+        if self.replay.jwt && !reused {
             let key = match &verified.token_id {
                 Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
                 // RFC 9068 requires jti, but not every issuer sends one; the signed bytes name the token then.
@@ -204,6 +205,8 @@ impl Pipeline {
             token,
             token_id: draft.id,
             expires_in: (draft.expires - x.now).whole_seconds(),
+            valid_from: x.now,
+            valid_until: draft.expires,
             audience: draft.audience,
             dpop_bound: false,
         })

@@ -12,6 +12,7 @@
 
 mod actor;
 mod exchange;
+mod forwarded;
 mod jwt_to_saml;
 mod parts;
 mod patient;
@@ -26,7 +27,8 @@ use time::OffsetDateTime;
 
 pub use actor::ActorToken;
 pub(crate) use exchange::Exchange;
-pub use exchange::{ExchangeRequest, Issued, Mode};
+pub use exchange::{ExchangeRequest, Issued, Mode, SoapOrigin};
+pub use forwarded::Forwarding;
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;

@@ -169,6 +169,8 @@ impl Pipeline {
             token,
             token_id: r.token_id,
             expires_in: (r.expires - x.now).whole_seconds(),
+            valid_from: x.now,
+            valid_until: r.expires,
             audience: r.audience,
             dpop_bound,
         })

@@ -97,6 +97,9 @@ pub fn record(
         actor: None,
         replay: None,
         checks: Vec::new(),
+        soap_action: None,
+        proxy_route: None,
+        upstream_status: None,
         log_use: Some(u.details),
     };
     sink.write(&record)

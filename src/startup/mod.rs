@@ -11,10 +11,12 @@ pub mod open_files;
 mod reload;
 pub mod reports;
 mod rules;
+mod soap;
 mod stores;
 mod tls;
 mod trust;
 
+pub use soap::{ProxyRoute, SoapEdge, WsTrustEndpoint};
 pub use tls::{Exposure, TlsSettings};
 
 use std::sync::Arc;
@@ -102,6 +104,7 @@ struct Parts {
     profiles: ProfileSet,
     rules: Rules,
     callers: Callers,
+    soap: soap::SoapEdge,
     tls: Option<TlsSettings>,
     saml_in: SamlInput,
     jwt_in: Option<JwtInput>,
@@ -125,6 +128,7 @@ impl Parts {
         profiles.set_max_value_chars(c.limits.max_value_chars);
         let rules = rules::build(loaded, &profiles)?;
         let callers = clients::callers(loaded, &profiles)?;
+        let soap = soap::soap_edge(loaded, &profiles, &callers)?;
         let tls = tls::tls(loaded)?;
         let saml_in = trust::saml_input(loaded, &profiles)?;
         let jwt_in = trust::jwt_input(loaded, &profiles)?;
@@ -135,6 +139,7 @@ impl Parts {
             profiles,
             rules,
             callers,
+            soap,
             tls,
             saml_in,
             jwt_in,
@@ -149,6 +154,7 @@ impl Parts {
 pub struct Gateway {
     pipeline: Pipeline,
     callers: Callers,
+    soap: SoapEdge,
     readiness: Readiness,
     server: ServerSettings,
     metadata: Metadata,
@@ -268,6 +274,7 @@ impl Gateway {
         Self {
             pipeline,
             callers: parts.callers,
+            soap: parts.soap,
             readiness,
             server,
             metadata,
@@ -295,6 +302,11 @@ impl Gateway {
     /// Who may call: the client registry and the DPoP verifier.
     pub fn callers(&self) -> &Callers {
         &self.callers
+    }
+
+    /// The XCA proxy routes and the WS-Trust endpoint.
+    pub fn soap(&self) -> &SoapEdge {
+        &self.soap
     }
 
     pub fn metadata(&self) -> &Metadata {

@@ -79,6 +79,10 @@ impl Gateway {
             not_applied.push("[logging]");
         }
         let parts = Parts::load(&loaded)?;
+        if parts.soap.paths() != self.soap.paths() {
+            // Paths are mounted once: a moved or new endpoint answers 404 until a restart mounts it.
+            not_applied.push("[proxy] route paths / [ws_trust] path");
+        }
         let mut gateway = Gateway::assemble(loaded, parts, self.stores.clone());
         // The server runs as it started ([server]: its listener, TLS, threads, gates and timeouts): what it
         // reports and what the handlers read must say so. `[limits]` and `[inspector]` apply at once.

@@ -33,6 +33,9 @@ mod limits_and_replay;
 mod load_bounds;
 mod logging;
 mod mtls;
+#[allow(dead_code)]
+#[path = "../support/multipart.rs"]
+mod multipart;
 mod oauth;
 mod patients;
 mod profiles;
@@ -50,6 +53,13 @@ mod roundtrip;
 mod rules;
 mod sec_saml;
 mod server_threads;
+mod soap_helpers;
+mod soap_proxy;
 mod targets;
 mod time_edges;
 mod token_exchange;
+#[path = "../support/upstream.rs"]
+mod upstream;
+mod ws_trust;
+#[path = "../support/xmlsec1.rs"]
+mod xmlsec1;

@@ -130,19 +130,25 @@ fn a_certificate_not_valid_yet_verifies_from_its_not_before_on() {
 /// The sample configuration with its files by absolute path, `edit` applied, written into `dir`.
 fn config_file(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(repo.join("samples/config.toml"))
+    let mut text = std::fs::read_to_string(repo.join("samples/config.toml"))
         .unwrap()
         .replace(
             "\"keys/",
             &format!("\"{}/", repo.join("samples/keys").display()),
-        )
-        .replace(
-            "file = \"fastlege-register.toml\"",
+        );
+    for register in [
+        "fastlege-register.toml",
+        "hpr-register.toml",
+        "block-register.toml",
+    ] {
+        text = text.replace(
+            &format!("file = \"{register}\""),
             &format!(
                 "file = \"{}\"",
-                repo.join("samples/fastlege-register.toml").display()
+                repo.join("samples").join(register).display()
             ),
         );
+    }
     let path = dir.join("config.toml");
     std::fs::write(&path, edit(text)).unwrap();
     path

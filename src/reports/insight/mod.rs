@@ -182,6 +182,8 @@ pub fn build(
                         organisation: p.and_then(|p| d.named(p.legal_entity.as_ref())),
                         reason: d.refusal(r.error_class),
                     }),
+                    // The proxy's second record of an access its `issued` record already lists.
+                    Outcome::Forwarded => {}
                 }
                 Ok(())
             },

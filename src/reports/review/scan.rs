@@ -133,8 +133,9 @@ impl Pass<'_> {
         let r = &s.record;
         let ms = crate::reports::zone::millis(r.time);
         let in_period = ms >= self.request.period.since_ms;
-        if !r.direction.is_exchange() {
-            // A use of the log itself: counted, never flagged or sampled.
+        if !r.direction.is_exchange() || r.outcome == Outcome::Forwarded {
+            // A use of the log itself, or the proxy's second record of an access its `issued` record
+            // already stands for: counted, never flagged or sampled.
             self.counts.records += u64::from(in_period);
             return;
         }
@@ -158,6 +159,7 @@ impl Pass<'_> {
         match r.outcome {
             Outcome::Issued => self.granted(s, ms, key, patient),
             Outcome::Rejected => self.refused(s, ms, key),
+            Outcome::Forwarded => {}
         }
     }
 

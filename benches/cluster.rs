@@ -35,7 +35,7 @@ use xua_gateway::model::{Direction, Outcome};
 use xua_gateway::replay::{ReplayCache, ReplayKey};
 use xua_gateway::samples::{self, MintOptions};
 use xua_gateway::startup::Gateway;
-use xua_gateway::store::config::DatabaseConfig;
+use xua_gateway::config::database::DatabaseConfig;
 use xua_gateway::store::postgres::audit::PgAuditSink;
 use xua_gateway::store::postgres::replay::PgReplayCache;
 use xua_gateway::store::postgres::{migrations, Database, Settings};

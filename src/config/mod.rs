@@ -2,6 +2,8 @@
 //! file a configuration names is read at start-up, never per request.
 
 mod check;
+pub mod database;
+pub mod log_filter;
 mod clients;
 mod keys;
 mod proxy;

@@ -27,7 +27,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// The PostgreSQL connection of the `postgres` stores (`src/store/config.rs`).
     #[serde(default)]
-    pub database: crate::store::config::DatabaseConfig,
+    pub database: crate::config::database::DatabaseConfig,
     /// Value validation and the fastlege rule (`src/rules`).
     #[serde(default)]
     pub rules: RulesConfig,
@@ -431,7 +431,7 @@ pub struct ReplayConfig {
     pub capacity: usize,
     /// `memory` (this process) or `postgres` (shared by every instance on `[database]`).
     #[serde(default)]
-    pub store: crate::store::config::ReplayStore,
+    pub store: crate::config::database::ReplayStore,
 }
 
 impl Default for ReplayConfig {

@@ -3,7 +3,7 @@
 //! `[audit] store` = `"postgres"`, connection in `[database]`).
 
 pub mod cli;
-pub mod config;
+
 pub mod group_commit;
 pub mod postgres;
 pub mod transfer;
@@ -17,7 +17,7 @@ use crate::config::LoadedConfig;
 use crate::observability::metrics::Metrics;
 use crate::observability::readiness::{FnCheck, ReadinessCheck};
 use crate::replay::{MemoryReplayCache, ReplayCache};
-use config::ReplayStore;
+use crate::config::database::ReplayStore;
 
 /// Connections of the access log's own pool: the writer, and the readiness probe beside it.
 const AUDIT_POOL_SIZE: u32 = 2;

@@ -25,7 +25,7 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
-    /// The PostgreSQL connection of the `postgres` stores (`src/store/config.rs`).
+    /// The PostgreSQL connection of the `postgres` stores (`src/config/database.rs`).
     #[serde(default)]
     pub database: crate::config::database::DatabaseConfig,
     /// Value validation and the fastlege rule (`src/rules`).

@@ -2,10 +2,10 @@
 //! file a configuration names is read at start-up, never per request.
 
 mod check;
-pub mod database;
-pub mod log_filter;
 mod clients;
+pub mod database;
 mod keys;
+pub mod log_filter;
 mod proxy;
 mod rules;
 mod sections;

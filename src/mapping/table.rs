@@ -12,8 +12,7 @@ use super::entry::{
     compile_jwt, compile_xua, known_attribute_names, oid_form, JwtEntry, Lines, XuaEntry,
 };
 use super::{
-    JwtSettings, MappingError, OidForm, Profile, RepeatPolicy, UnknownPolicy, XuaSettings,
-    XuaSource,
+    JwtSettings, MappingError, Profile, RepeatPolicy, UnknownPolicy, XuaSettings, XuaSource,
 };
 use crate::model::{FieldId, FieldKind, FieldPart};
 

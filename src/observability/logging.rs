@@ -5,8 +5,8 @@ use std::io::{self, Write};
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::redact;
 use crate::config::{LogFormat, LoggingConfig};
+use crate::redact;
 
 /// Wraps a writer so that every formatted event passes through [`redact::scrub`] on its way out.
 #[derive(Debug, Clone)]

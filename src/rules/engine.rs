@@ -17,7 +17,7 @@ use super::rule::{Condition, OnUnavailable, Rule, RuleDirection};
 use super::table::RuleSet;
 use crate::error::Rejection;
 use crate::mapping::MappingError;
-use crate::model::{AccessContext, Coded, FieldId, FieldValue, Identifier};
+use crate::model::{AccessContext, Coded, FieldId, FieldValue};
 
 /// What the fastlege register said about this request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -292,7 +292,7 @@ pub(super) fn identifier(
     systems: &[String],
 ) -> Result<crate::model::Identifier, String> {
     use crate::model::FieldValue;
-        let Some(id) = ctx.field_values(field).into_iter().find_map(|v| match v {
+    let Some(id) = ctx.field_values(field).into_iter().find_map(|v| match v {
         FieldValue::Identifier(i) if !i.id.trim().is_empty() => Some(i),
         _ => None,
     }) else {

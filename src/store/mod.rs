@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use crate::audit::{AuditError, AuditSink};
 use crate::clock::SharedClock;
+use crate::config::database::ReplayStore;
 use crate::config::LoadedConfig;
 use crate::observability::metrics::Metrics;
 use crate::observability::readiness::{FnCheck, ReadinessCheck};
 use crate::replay::{MemoryReplayCache, ReplayCache};
-use crate::config::database::ReplayStore;
 
 /// Connections of the access log's own pool: the writer, and the readiness probe beside it.
 const AUDIT_POOL_SIZE: u32 = 2;

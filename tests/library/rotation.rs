@@ -253,7 +253,8 @@ fn readiness_and_metrics_warn_before_a_trust_anchor_expires_and_fail_only_when_n
         let start = s
             .find("[[saml.trusted_issuers]]\nentity_id = \"https://idp.test.xua-gateway.example\"")
             .unwrap();
-        let cert_at = start + s[start..].find("\ncertificate = ").unwrap() + "\ncertificate = ".len();
+        let cert_at =
+            start + s[start..].find("\ncertificate = ").unwrap() + "\ncertificate = ".len();
         format!("{}# removed: {}", &s[..start], &s[cert_at..])
     });
     let text = std::fs::read_to_string(&alone).unwrap();

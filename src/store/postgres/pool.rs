@@ -17,8 +17,8 @@ use postgres_openssl::MakeTlsConnector;
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::DbError;
-use crate::config::LoadedConfig;
 use crate::config::database::DatabaseConfig;
+use crate::config::LoadedConfig;
 
 type Manager = PostgresConnectionManager<MakeTlsConnector>;
 pub type Conn = r2d2::PooledConnection<Manager>;

@@ -11,7 +11,7 @@ load_config() {
   sed -e "s#\"keys/#\"$keys/#g" \
       -e "s#TEST-ONLY-gateway-jwt-es256.key.pem#$key#" \
       -e "s#^algorithm = \"ES256\"#algorithm = \"$alg\"#" \
-      -e "s#\"fastlege-register.toml\"#\"$PWD/samples/fastlege-register.toml\"#" \
+      -e "s#\"\\([a-z]*-register.toml\\)\"#\"$PWD/samples/\\1\"#" \
       -e "s#path = \"xua-gateway-audit.sqlite\"#path = \"$dir/audit.sqlite\"#" \
       -e "s#^level = \"info\"#level = \"warn\"#" \
       -e "s#^blocking_threads = 8#blocking_threads = ${BLOCKING_THREADS:-8}#" \

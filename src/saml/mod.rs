@@ -12,6 +12,7 @@ pub mod fragment;
 pub mod metadata;
 pub mod ns;
 pub mod prescan;
+pub mod stream;
 pub mod tree;
 pub mod verify;
 pub mod view;

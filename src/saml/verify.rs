@@ -2,6 +2,7 @@
 //! signature, read claims from the signed bytes only, then the protocol checks.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use time::OffsetDateTime;
 
@@ -9,7 +10,8 @@ use super::checks::{self, Checked, SamlPolicy};
 use super::dsig::{self, TrustAnchor};
 use super::extract;
 use super::ns;
-use super::prescan::{self, Root, XmlLimits};
+use super::prescan::{self, Root, Shape, XmlLimits};
+use super::stream;
 use super::view::AssertionView;
 use crate::error::Rejection;
 
@@ -64,15 +66,71 @@ pub fn shown(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(120).collect()
 }
 
-pub fn verify(
-    xml: &[u8],
-    trust: &TrustStore,
-    policy: &SamlPolicy,
-    limits: &XmlLimits,
-    requested_audience: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<Verified, Rejection> {
-    let shape = prescan::scan(xml, limits)?;
+/// Which XML-DSig verifier checks the signature: libxmlsec1 (libxml2's tree, xmlsec's transforms), or the
+/// streaming verifier (`saml::stream`: one reading of the bytes, the same profile). Both take the same
+/// inputs and give the same verdicts; the differential fuzz target `dsig_differential` holds them to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifierEngine {
+    Libxmlsec,
+    Streaming,
+}
+
+impl VerifierEngine {
+    /// The engine [`verify`] uses unless [`set_default_engine`] chose another.
+    pub const DEFAULT: VerifierEngine = VerifierEngine::Libxmlsec;
+
+    /// The configuration spelling: `libxmlsec1` or `streaming`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "libxmlsec1" => Some(VerifierEngine::Libxmlsec),
+            "streaming" => Some(VerifierEngine::Streaming),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VerifierEngine::Libxmlsec => "libxmlsec1",
+            VerifierEngine::Streaming => "streaming",
+        }
+    }
+}
+
+static DEFAULT_ENGINE: AtomicU8 = AtomicU8::new(engine_code(VerifierEngine::DEFAULT));
+
+const fn engine_code(engine: VerifierEngine) -> u8 {
+    match engine {
+        VerifierEngine::Libxmlsec => 0,
+        VerifierEngine::Streaming => 1,
+    }
+}
+
+/// Chooses the engine [`verify`] uses, process-wide (set once at start-up, from configuration).
+pub fn set_default_engine(engine: VerifierEngine) {
+    DEFAULT_ENGINE.store(engine_code(engine), Ordering::Relaxed);
+}
+
+pub fn default_engine() -> VerifierEngine {
+    match DEFAULT_ENGINE.load(Ordering::Relaxed) {
+        0 => VerifierEngine::Libxmlsec,
+        _ => VerifierEngine::Streaming,
+    }
+}
+
+/// An assertion whose signature verified, with its claims, before the protocol checks.
+#[derive(Debug, Clone)]
+pub struct SignedAssertion {
+    pub view: AssertionView,
+    /// The exact bytes the Reference digest covered.
+    pub signed_bytes: Vec<u8>,
+    pub assertion_id: String,
+}
+
+/// The issuer's anchor, chosen from the unverified shape, with the Response-level checks.
+fn select<'t>(
+    shape: &Shape,
+    trust: &'t TrustStore,
+) -> Result<(&'t TrustAnchor, String), Rejection> {
     let issuer = shape
         .assertion_issuer
         .as_deref()
@@ -96,9 +154,34 @@ pub fn verify(
             None => return Err(Rejection::structure("the Response has no StatusCode")),
         }
     }
+    Ok((anchor, issuer.to_string()))
+}
 
-    let signed = dsig::verify_assertion(xml, anchor)?;
-    let view = extract::assertion_view(&signed.signed_bytes)?;
+/// Everything up to the protocol checks: pre-scan, issuer, signature, claims from the signed bytes.
+pub fn verify_signed(
+    engine: VerifierEngine,
+    xml: &[u8],
+    trust: &TrustStore,
+    limits: &XmlLimits,
+) -> Result<SignedAssertion, Rejection> {
+    let (view, signed, issuer) = match engine {
+        VerifierEngine::Libxmlsec => {
+            let shape = prescan::scan(xml, limits)?;
+            let (anchor, issuer) = select(&shape, trust)?;
+            let signed = dsig::verify_assertion(xml, anchor)?;
+            let view = extract::assertion_view(&signed.signed_bytes)?;
+            (view, signed, issuer)
+        }
+        VerifierEngine::Streaming => {
+            let mut issuer = String::new();
+            let verified = stream::verify_document(xml, limits, |shape| {
+                let (anchor, name) = select(shape, trust)?;
+                issuer = name;
+                Ok(anchor)
+            })?;
+            (verified.view?, verified.verified, issuer)
+        }
+    };
     if view.issuer != issuer {
         return Err(Rejection::iss(
             "the signed Issuer differs from the one that selected the certificate",
@@ -109,6 +192,46 @@ pub fn verify(
             "the signed element's ID differs from the verified reference",
         ));
     }
-    let checked = checks::check(&view, policy, requested_audience, now)?;
-    Ok(Verified { view, checked })
+    Ok(SignedAssertion {
+        view,
+        signed_bytes: signed.signed_bytes,
+        assertion_id: signed.assertion_id,
+    })
+}
+
+/// The pipeline's SAML stage with the process-wide engine ([`set_default_engine`]).
+pub fn verify(
+    xml: &[u8],
+    trust: &TrustStore,
+    policy: &SamlPolicy,
+    limits: &XmlLimits,
+    requested_audience: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Verified, Rejection> {
+    verify_with(
+        default_engine(),
+        xml,
+        trust,
+        policy,
+        limits,
+        requested_audience,
+        now,
+    )
+}
+
+pub fn verify_with(
+    engine: VerifierEngine,
+    xml: &[u8],
+    trust: &TrustStore,
+    policy: &SamlPolicy,
+    limits: &XmlLimits,
+    requested_audience: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Verified, Rejection> {
+    let signed = verify_signed(engine, xml, trust, limits)?;
+    let checked = checks::check(&signed.view, policy, requested_audience, now)?;
+    Ok(Verified {
+        view: signed.view,
+        checked,
+    })
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{HasPublic, Id, PKey, PKeyRef};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
 use openssl::x509::X509;
 
 use super::ffi::{self, KeyMaterial, OwnedKey, SignatureAlgorithms};
@@ -88,6 +88,9 @@ pub struct TrustAnchor {
     public_key_pem: Vec<u8>,
     algorithms: SignatureAlgorithms,
     fingerprint: String,
+    /// The same public key for the streaming verifier, parsed once here: nothing is exported or re-parsed per
+    /// verification.
+    public_key: PKey<Public>,
 }
 
 impl TrustAnchor {
@@ -109,6 +112,7 @@ impl TrustAnchor {
             public_key_pem,
             algorithms,
             fingerprint: sha256_hex(&certificate)?,
+            public_key,
         };
         drop(anchor.key()?);
         Ok(anchor)
@@ -119,8 +123,13 @@ impl TrustAnchor {
         self.fingerprint.clone()
     }
 
-    pub(super) fn algorithms(&self) -> SignatureAlgorithms {
+    pub(crate) fn algorithms(&self) -> SignatureAlgorithms {
         self.algorithms
+    }
+
+    /// The public key as an OpenSSL key, for the streaming verifier.
+    pub(crate) fn public_key(&self) -> &PKey<Public> {
+        &self.public_key
     }
 
     /// A fresh xmlsec key for one verification on this thread.
@@ -152,6 +161,8 @@ pub struct SigningIdentity {
     /// would make xmlsec copy it (X509_dup) for every signature.
     cert_base64: String,
     fingerprint: String,
+    /// The private key as an OpenSSL key, for the direct signer (parsed once here).
+    private_key: PKey<Private>,
 }
 
 impl SigningIdentity {
@@ -194,6 +205,7 @@ impl SigningIdentity {
                 base64::engine::general_purpose::STANDARD.encode(der)
             },
             fingerprint: sha256_hex(&certificate)?,
+            private_key: key,
         };
         drop(identity.key()?);
         Ok(identity)
@@ -210,8 +222,13 @@ impl SigningIdentity {
     }
 
     /// The certificate for KeyInfo/X509Data/X509Certificate (base64 DER).
-    pub(super) fn cert_base64(&self) -> &str {
+    pub(crate) fn cert_base64(&self) -> &str {
         &self.cert_base64
+    }
+
+    /// The private key as an OpenSSL key, for the direct signer.
+    pub(crate) fn private_key(&self) -> &PKey<Private> {
+        &self.private_key
     }
 
     /// A fresh xmlsec key (the private key alone) for one signing operation on this thread.

@@ -126,8 +126,8 @@ pub struct SignedAssertion {
     pub assertion_id: String,
 }
 
-/// The issuer's anchor, chosen from the unverified shape, with the Response-level checks.
-fn select<'t>(
+/// The issuer's anchor (and the issuer), chosen from the unverified shape, with the Response-level checks.
+pub fn select_anchor<'t>(
     shape: &Shape,
     trust: &'t TrustStore,
 ) -> Result<(&'t TrustAnchor, String), Rejection> {
@@ -167,7 +167,7 @@ pub fn verify_signed(
     let (view, signed, issuer) = match engine {
         VerifierEngine::Libxmlsec => {
             let shape = prescan::scan(xml, limits)?;
-            let (anchor, issuer) = select(&shape, trust)?;
+            let (anchor, issuer) = select_anchor(&shape, trust)?;
             let signed = dsig::verify_assertion(xml, anchor)?;
             let view = extract::assertion_view(&signed.signed_bytes)?;
             (view, signed, issuer)
@@ -175,7 +175,7 @@ pub fn verify_signed(
         VerifierEngine::Streaming => {
             let mut issuer = String::new();
             let verified = stream::verify_document(xml, limits, |shape| {
-                let (anchor, name) = select(shape, trust)?;
+                let (anchor, name) = select_anchor(shape, trust)?;
                 issuer = name;
                 Ok(anchor)
             })?;

@@ -37,6 +37,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(loaded: LoadedConfig) -> TestApp {
+    // The XML-DSig verifier under test (XUA_VERIFIER=libxmlsec1|streaming; unset: the default).
+    xua_gateway::saml::verify::set_default_engine(crate::engine::engine());
     let audit = Arc::new(MemorySink::default());
     let gateway = Arc::new(
         Gateway::build(loaded, xua_gateway::clock::system(), Some(audit.clone()))

@@ -3,6 +3,8 @@
 mod audit;
 mod binary;
 mod durability;
+#[path = "../support/engine.rs"]
+mod engine;
 mod forge;
 mod helpers;
 mod inspect;

@@ -11,6 +11,7 @@ pub fn engine() -> VerifierEngine {
     }
 }
 
+#[allow(dead_code)]
 pub fn streaming() -> bool {
     engine() == VerifierEngine::Streaming
 }

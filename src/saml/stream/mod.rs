@@ -20,6 +20,7 @@
 //! over the bytes as written, without parsing them again.
 #![deny(clippy::indexing_slicing)]
 
+mod builder;
 mod c14n;
 mod chars;
 mod classes;

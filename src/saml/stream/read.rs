@@ -8,12 +8,11 @@ use std::borrow::Cow;
 
 use quick_xml::events::Event;
 
-use super::chars::{has_invalid_char, is_name, is_xml_char, is_xml_space, split_qname};
-use super::tape::{Attr, Decl, Element, Item, NsRef, Tape, XML_NS};
+use super::builder::TapeBuilder;
+use super::chars::{has_invalid_char, is_name, is_xml_char, is_xml_space};
+use super::tape::Tape;
 use crate::error::Rejection;
 use crate::saml::prescan::{self, Scanner, Shape, XmlLimits};
-
-const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// What one reading found.
 pub(super) struct Reading<'a> {
@@ -37,9 +36,7 @@ pub(super) fn read<'a>(text: &'a str, limits: &XmlLimits) -> Result<Reading<'a>,
     let mut scanner = Scanner::new(limits);
     let mut builder = Builder {
         text,
-        tape: Tape::default(),
-        scope: Vec::new(),
-        open: Vec::new(),
+        tape: TapeBuilder::default(),
         failed: has_invalid_char(text),
         events: 0,
     };
@@ -62,17 +59,13 @@ pub(super) fn read<'a>(text: &'a str, limits: &XmlLimits) -> Result<Reading<'a>,
     Ok(Reading {
         shape,
         not_well_formed: builder.failed.then(not_well_formed),
-        tape: builder.tape,
+        tape: builder.tape.tape,
     })
 }
 
 struct Builder<'a> {
     text: &'a str,
-    tape: Tape<'a>,
-    /// Declarations in scope (indices into `tape.decls`), innermost last.
-    scope: Vec<usize>,
-    /// Open elements: (element id, scope length before its declarations).
-    open: Vec<(usize, usize)>,
+    tape: TapeBuilder<'a>,
     /// Set at the first construct libxml2 refuses; the tape is not built further.
     failed: bool,
     events: usize,
@@ -82,18 +75,11 @@ impl<'a> Builder<'a> {
     /// Records one event; `None` when libxml2 would refuse the document here.
     fn record(&mut self, event: &Event<'_>, before: usize, after: usize) -> Option<()> {
         let raw = self.text.get(before..after)?;
-        let inside = !self.open.is_empty();
+        let inside = self.tape.is_open();
         match event {
             Event::Start(_) => self.start(raw.strip_prefix('<')?.strip_suffix('>')?, false),
             Event::Empty(_) => self.start(raw.strip_prefix('<')?.strip_suffix("/>")?, true),
-            Event::End(_) => {
-                let (id, mark) = self.open.pop()?;
-                let end = self.tape.items.len();
-                self.tape.items.push(Item::End);
-                self.tape.elements.get_mut(id)?.end = end;
-                self.scope.truncate(mark);
-                Some(())
-            }
+            Event::End(_) => self.tape.end(),
             Event::Text(_) => {
                 if raw.contains("]]>") {
                     return None;
@@ -101,7 +87,7 @@ impl<'a> Builder<'a> {
                 if !inside {
                     return raw.chars().all(is_xml_space).then_some(());
                 }
-                self.text_item(normalize_eols(raw));
+                self.tape.text(normalize_eols(raw));
                 Some(())
             }
             Event::CData(_) => {
@@ -109,7 +95,7 @@ impl<'a> Builder<'a> {
                 if !inside {
                     return None;
                 }
-                self.text_item(normalize_eols(content));
+                self.tape.text(normalize_eols(content));
                 Some(())
             }
             Event::GeneralRef(_) => {
@@ -117,7 +103,7 @@ impl<'a> Builder<'a> {
                     return None;
                 }
                 let c = resolve_reference(raw.strip_prefix('&')?.strip_suffix(';')?)?;
-                self.text_item(Cow::Owned(c.to_string()));
+                self.tape.text(Cow::Owned(c.to_string()));
                 Some(())
             }
             Event::Comment(_) => {
@@ -138,101 +124,13 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn text_item(&mut self, text: Cow<'a, str>) {
-        if !text.is_empty() {
-            self.tape.items.push(Item::Text(text));
-        }
-    }
-
     fn start(&mut self, content: &'a str, empty: bool) -> Option<()> {
-        let (name, attributes) = tag_parts(content)?;
-        let (prefix, local) = split_qname(name)?;
-        let mark = self.scope.len();
-        let decls_start = self.tape.decls.len();
-        let attrs_start = self.tape.attrs.len();
-        let mut pending: Vec<(Option<&'a str>, &'a str, Cow<'a, str>)> = Vec::new();
-        for (key, raw) in attributes {
-            let (key_prefix, key_local) = split_qname(key)?;
-            let value = normalize_attribute(raw)?;
-            match (key_prefix, key_local) {
-                (None, "xmlns") => self.declare(None, value),
-                (Some("xmlns"), declared) => self.declare(Some(declared), value),
-                (p, l) => pending.push((p, l, value)),
-            }
+        let (name, raw_attributes) = tag_parts(content)?;
+        let mut attributes = Vec::with_capacity(raw_attributes.len());
+        for (key, raw) in raw_attributes {
+            attributes.push((key, normalize_attribute(raw)?));
         }
-        for i in decls_start..self.tape.decls.len() {
-            self.scope.push(i);
-        }
-        let ns = match prefix {
-            None => match self.lookup(None) {
-                NsRef::Decl(i) if self.tape.decls.get(i).is_some_and(|d| !d.uri.is_empty()) => {
-                    NsRef::Decl(i)
-                }
-                _ => NsRef::None,
-            },
-            Some(p) => self.lookup(Some(p)),
-        };
-        for (p, l, value) in pending {
-            let ns = match p {
-                None => NsRef::None,
-                Some(p) => self.lookup(Some(p)),
-            };
-            self.tape.attrs.push(Attr {
-                prefix: p,
-                local: l,
-                ns,
-                value,
-            });
-        }
-        let id = self.tape.elements.len();
-        let start = self.tape.items.len();
-        self.tape.elements.push(Element {
-            parent: self.open.last().map(|&(parent, _)| parent),
-            prefix,
-            local,
-            ns,
-            decls: decls_start..self.tape.decls.len(),
-            attrs: attrs_start..self.tape.attrs.len(),
-            start,
-            end: start,
-        });
-        self.tape.items.push(Item::Start(id));
-        if empty {
-            self.tape.items.push(Item::End);
-            if let Some(e) = self.tape.elements.get_mut(id) {
-                e.end = start + 1;
-            }
-            self.scope.truncate(mark);
-        } else {
-            self.open.push((id, mark));
-        }
-        Some(())
-    }
-
-    /// A namespace declaration, kept or dropped as libxml2 does (it only warns about the ones it drops).
-    fn declare(&mut self, prefix: Option<&'a str>, uri: Cow<'a, str>) {
-        let dropped = match prefix {
-            None => uri == XML_NS || uri == XMLNS_NS,
-            Some(p) => {
-                p == "xml" || p == "xmlns" || uri == XML_NS || uri == XMLNS_NS || uri.is_empty()
-            }
-        };
-        if !dropped {
-            self.tape.decls.push(Decl { prefix, uri });
-        }
-    }
-
-    /// The innermost declaration of `prefix` in scope (the element's own declarations included).
-    fn lookup(&self, prefix: Option<&str>) -> NsRef {
-        if prefix == Some("xml") {
-            return NsRef::Xml;
-        }
-        self.scope
-            .iter()
-            .rev()
-            .copied()
-            .find(|&i| self.tape.decls.get(i).is_some_and(|d| d.prefix == prefix))
-            .map_or(NsRef::None, NsRef::Decl)
+        self.tape.start(name, attributes, empty)
     }
 }
 

@@ -22,7 +22,8 @@ use xua_gateway::jwt::RegisteredClaims;
 use xua_gateway::mapping::XuaInput;
 use xua_gateway::rules::RuleDirection;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
-use xua_gateway::saml::{dsig, extract, prescan};
+use xua_gateway::saml::verify::{self, TrustStore, VerifierEngine};
+use xua_gateway::saml::{dsig, extract, prescan, stream};
 use xua_gateway::samples::{self, MintOptions};
 
 fn gateway_with(alg: &str) -> Gateway {
@@ -78,6 +79,20 @@ fn stages(c: &mut Criterion) {
     c.bench_function("stage/verify_xmldsig", |b| {
         b.iter(|| dsig::verify_assertion(&xml, &anchor).expect("verify"))
     });
+    c.bench_function("stage/verify_streaming", |b| {
+        b.iter(|| stream::verify_assertion(&xml, &anchor, &limits).expect("verify"))
+    });
+    // The whole signature stage either way: pre-scan, issuer, signature, claims from the signed bytes.
+    let mut trust = TrustStore::new();
+    trust.add(
+        samples::SAMPLE_IDP,
+        dsig::TrustAnchor::from_cert_pem(samples::SAMPLE_IDP_CERT).expect("anchor"),
+    );
+    for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
+        c.bench_function(&format!("stage/verify_signed/{}", engine.name()), |b| {
+            b.iter(|| verify::verify_signed(engine, &xml, &trust, &limits).expect("verify"))
+        });
+    }
     let signed = dsig::verify_assertion(&xml, &anchor)
         .expect("verify")
         .signed_bytes;
@@ -170,6 +185,19 @@ fn stages(c: &mut Criterion) {
     c.bench_function("stage/sign_xmldsig", |b| {
         b.iter(|| dsig::sign_assertion(&unsigned, &signer).expect("sign"))
     });
+    let canonical = build::canonical_assertion(&spec, &out.attributes).expect("build");
+    c.bench_function("stage/sign_direct", |b| {
+        b.iter(|| stream::sign::sign(&canonical, &signer).expect("sign"))
+    });
+    c.bench_function("stage/build_then_sign_xmldsig", |b| {
+        b.iter(|| {
+            let unsigned = build::assertion(&spec, &out.attributes).expect("build");
+            dsig::sign_assertion(&unsigned, &signer).expect("sign")
+        })
+    });
+    c.bench_function("stage/build_and_sign_direct", |b| {
+        b.iter(|| build::signed_assertion(&spec, &out.attributes, &signer).expect("sign"))
+    });
 }
 
 fn pipelines(c: &mut Criterion) {
@@ -186,9 +214,14 @@ fn pipelines(c: &mut Criterion) {
             now,
         )
         .expect("mint");
-        c.bench_function(&format!("pipeline/saml_to_jwt/{alg}"), |b| {
-            b.iter(|| gw.saml_to_jwt(&xml, &request).expect("exchange"))
-        });
+        for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
+            verify::set_default_engine(engine);
+            c.bench_function(
+                &format!("pipeline/saml_to_jwt/{alg}/{}", engine.name()),
+                |b| b.iter(|| gw.saml_to_jwt(&xml, &request).expect("exchange")),
+            );
+        }
+        verify::set_default_engine(VerifierEngine::DEFAULT);
     }
     let gw = gateway_with("ES256");
     let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");

@@ -475,12 +475,12 @@ fn canonical_form_edge_cases_verify_with_both_verifiers_to_the_same_bytes() {
     let cases: Vec<(&str, String, Option<&'static str>)> = vec![
         ("CRLF and lone CR in text", assertion_with("", "\r\n<saml:Subject>\r<saml:NameID>a\r\nb</saml:NameID></saml:Subject>\r\n"), None),
         ("references and CDATA", assertion_with("", "<saml:Subject><saml:NameID>&#65;&#x42;&amp;&lt;&gt;&quot;&apos;<![CDATA[<&>]]>&#13;</saml:NameID></saml:Subject>"), None),
-        ("attribute white space and references", assertion_with(" xmlns:x=\"urn:x\"", &format!("<saml:Subject><saml:NameID Format='a\tb\nc\r\nd&#9;&#10;&#13;&quot;&lt;' x:q=\"1\" b=\"2\" a=\"3\">n</saml:NameID></saml:Subject>")), None),
+        ("attribute white space and references", assertion_with(" xmlns:x=\"urn:x\"", "<saml:Subject><saml:NameID Format='a\tb\nc\r\nd&#9;&#10;&#13;&quot;&lt;' x:q=\"1\" b=\"2\" a=\"3\">n</saml:NameID></saml:Subject>"), None),
         ("attributes sorted by namespace URI", assertion_with(" xmlns:z=\"urn:a\" xmlns:a=\"urn:z\"", &format!("<saml:Subject a:x=\"1\" z:y=\"2\" c=\"3\" xml:lang=\"no\">{}</saml:Subject>", "<saml:NameID>n</saml:NameID>")), None),
         ("default namespace and xmlns=\"\"", assertion_with(" xmlns=\"urn:default\"", &format!("{subject}<saml:AttributeStatement><saml:Attribute Name=\"n\"><saml:AttributeValue><Role code=\"LE\"><x xmlns=\"\"/></Role></saml:AttributeValue></saml:Attribute></saml:AttributeStatement>")), None),
         ("inclusive prefix list", assertion_with(" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:u=\"urn:unused\"", &format!("{subject}<saml:AttributeStatement><saml:Attribute Name=\"n\"><saml:AttributeValue xsi:type=\"xs:string\">v</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>")), Some("xs u")),
         ("#default and an empty entry", assertion_with(" xmlns=\"urn:default\"", subject), Some("#default  saml")),
-        ("redeclared and rebound prefixes", assertion_with("", &format!("<saml:Subject xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" xmlns:p=\"urn:one\"><saml:NameID xmlns:p=\"urn:two\" p:a=\"1\">n</saml:NameID></saml:Subject>")), Some("p")),
+        ("redeclared and rebound prefixes", assertion_with("", "<saml:Subject xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" xmlns:p=\"urn:one\"><saml:NameID xmlns:p=\"urn:two\" p:a=\"1\">n</saml:NameID></saml:Subject>"), Some("p")),
         ("empty elements and white space in tags", assertion_with("", "<saml:Subject   ><saml:NameID\n/></saml:Subject\t>"), None),
     ];
     for (name, xml, prefixes) in cases {

@@ -129,7 +129,8 @@ fn libxmlsec_signed(unsigned: &[u8]) -> Option<String> {
     })
 }
 
-/// What one verifier concluded.
+/// What one verifier concluded (short-lived, so the size of the accepted case does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Verdict {
     /// Refused before or at the signature.
     Refused(Rejection),

@@ -238,7 +238,7 @@ pub fn apply(doc: &str, input: &mut Cursor<'_>) -> Option<String> {
             } else {
                 let end_tag = format!("</{name}>");
                 let rest = doc.get(close + 1..)?;
-                rest.starts_with(&end_tag).then(|| ())?;
+                rest.starts_with(&end_tag).then_some(())?;
                 let head = doc.get(..close)?;
                 let tail = rest.get(end_tag.len()..)?;
                 Some(format!("{head}/>{tail}"))

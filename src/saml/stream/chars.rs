@@ -12,21 +12,9 @@ pub(super) fn is_xml_char(c: char) -> bool {
 /// True if `text` holds a character that is not an XML `Char`. Scans bytes: in UTF-8 only the C0 controls
 /// and U+FFFE/U+FFFF (EF BF BE, EF BF BF) are not `Char`s (surrogates cannot be encoded).
 pub(super) fn has_invalid_char(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0usize;
-    while let Some(&b) = bytes.get(i) {
-        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-            return true;
-        }
-        if b == 0xEF
-            && bytes.get(i + 1) == Some(&0xBF)
-            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
-        {
-            return true;
-        }
-        i += 1;
-    }
-    false
+    text.bytes()
+        .any(|b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+        || text.contains(['\u{FFFE}', '\u{FFFF}'])
 }
 
 /// XML white space (`S`).
@@ -327,6 +315,14 @@ pub(super) fn is_absolute_uri(href: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_outside_xml_are_found() {
+        assert!(!has_invalid_char("a\t\n\r \u{FFFD}\u{10000}Æ"));
+        for bad in ["\u{0}", "a\u{1}", "\u{1F}", "x\u{FFFE}", "\u{FFFF}y"] {
+            assert!(has_invalid_char(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn qnames_split_as_libxml2_does() {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 mod common;
 use common::{no_replay_config, NullSink};
-use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::pipeline::ExchangeRequest;
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
 struct Counting;
 
@@ -105,7 +106,7 @@ fn main() {
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let now = time::OffsetDateTime::now_utc();
     let xml = samples::mint_assertion(
-        gw.profiles().default_profile(),
+        gw.pipeline().profiles().default_profile(),
         &claims,
         &MintOptions::default(),
         &samples::sample_idp().expect("idp"),
@@ -115,9 +116,9 @@ fn main() {
     let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
     let request = ExchangeRequest::default();
     measure("saml_to_jwt (ES256)", || {
-        gw.saml_to_jwt(&xml, &request).expect("exchange");
+        gw.pipeline().saml_to_jwt(&xml, &request).expect("exchange");
     });
     measure("jwt_to_saml", || {
-        gw.jwt_to_saml(&jwt, &request).expect("exchange");
+        gw.pipeline().jwt_to_saml(&jwt, &request).expect("exchange");
     });
 }

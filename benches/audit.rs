@@ -18,14 +18,16 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 
 use xua_gateway::audit::sqlite::{Settings, SqliteSink};
-use xua_gateway::audit::{AuditRecord, AuditSink, Direction, MemorySink, Outcome};
+use xua_gateway::audit::{AuditRecord, AuditSink, MemorySink};
 use xua_gateway::clock;
+use xua_gateway::inspect::unverified::DecodeUnverified;
+use xua_gateway::model::{Direction, Outcome};
 mod common;
 use common::no_replay_config;
-use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
 use xua_gateway::mapping::ProfileSet;
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
 const CONCURRENCY: usize = 16;
 
@@ -34,7 +36,7 @@ fn record() -> AuditRecord {
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).unwrap();
     let mut r = AuditRecord::begin(
         Direction::SamlToJwt,
-        xua_gateway::gateway::rfc3339(OffsetDateTime::now_utc()),
+        OffsetDateTime::now_utc(),
         "0f8e0d1c-5a4b-4c3d-9e2f-1a0b9c8d7e6f",
         Some("127.0.0.1"),
     );
@@ -43,7 +45,12 @@ fn record() -> AuditRecord {
     r.input_token_id = Some("_2f4c9a0e8b7d6c5b4a3f2e1d0c9b8a7f".into());
     r.output_token_id = Some("6b1f0c2e-3d4a-4b5c-8d6e-7f8091a2b3c4".into());
     r.output_audience = Some("https://fhir.test.example/pjd".into());
-    r.context = Some(profiles.default_profile().decode_claims(&claims).unwrap());
+    r.context = Some(
+        profiles
+            .default_profile()
+            .decode_claims_unverified(&claims)
+            .unwrap(),
+    );
     r
 }
 

@@ -17,17 +17,25 @@ use time::{Duration, OffsetDateTime};
 mod common;
 use common::NullSink;
 use xua_gateway::config::LoadedConfig;
-use xua_gateway::gateway::{ExchangeRequest, Gateway};
+use xua_gateway::inspect::unverified;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::jwt::RegisteredClaims;
 use xua_gateway::mapping::XuaInput;
+use xua_gateway::pipeline::ExchangeRequest;
 use xua_gateway::rules::RuleDirection;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
 use xua_gateway::saml::verify::{self, TrustStore, VerifierEngine};
-use xua_gateway::saml::{dsig, extract, prescan, stream};
+use xua_gateway::saml::{dsig, prescan, stream};
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
-fn gateway_with(alg: &str) -> Gateway {
+fn gateway_with(alg: &str, engine: VerifierEngine) -> Gateway {
     let text = include_str!("../samples/config.toml")
+        .replacen(
+            "[saml]\n",
+            &format!("[saml]\nverifier = \"{}\"\n", engine.name()),
+            1,
+        )
         .replace("algorithm = \"ES256\"", &format!("algorithm = \"{alg}\""))
         .replace(
             "TEST-ONLY-gateway-jwt-es256.key.pem",
@@ -37,7 +45,11 @@ fn gateway_with(alg: &str) -> Gateway {
                 "TEST-ONLY-gateway-jwt-rsa.key.pem"
             },
         );
-    let dir = std::env::temp_dir().join(format!("xua-bench-{alg}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "xua-bench-{alg}-{}-{}",
+        engine.name(),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
     let register = concat!(
@@ -63,8 +75,8 @@ fn gateway_with(alg: &str) -> Gateway {
 }
 
 fn stages(c: &mut Criterion) {
-    let gw = gateway_with("ES256");
-    let profile = gw.profiles().default_profile().clone();
+    let gw = gateway_with("ES256", VerifierEngine::DEFAULT);
+    let profile = gw.pipeline().profiles().default_profile().clone();
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let now = OffsetDateTime::now_utc();
     let idp = samples::sample_idp().expect("idp");
@@ -97,22 +109,23 @@ fn stages(c: &mut Criterion) {
         .expect("verify")
         .signed_bytes;
     c.bench_function("stage/extract_view", |b| {
-        b.iter(|| extract::assertion_view(&signed).expect("view"))
+        b.iter(|| unverified::assertion_view(&signed).expect("view"))
     });
-    let view = extract::assertion_view(&signed).expect("view");
+    let view = unverified::assertion_view(&signed).expect("view");
     let input = XuaInput {
         name_id: view.name_id.as_deref(),
         name_qualifier: view.name_id_qualifier.as_deref(),
         attributes: &view.attributes,
     };
     c.bench_function("stage/decode_xua", |b| {
-        b.iter(|| profile.decode_xua(input).expect("decode"))
+        b.iter(|| profile.decode_xua_unverified(input).expect("decode"))
     });
-    let model = profile.decode_xua(input).expect("decode");
+    let model = profile.decode_xua_unverified(input).expect("decode");
     c.bench_function("stage/rules_encode_xua", |b| {
         b.iter(|| {
             let mut m = model.clone();
-            gw.rules()
+            gw.pipeline()
+                .rules()
                 .run(
                     &profile.name,
                     &[RuleDirection::DecodeJwt, RuleDirection::EncodeXua],
@@ -133,10 +146,11 @@ fn stages(c: &mut Criterion) {
         token_id: "bench".into(),
     };
     for alg in ["ES256", "RS256", "PS256"] {
-        let g = gateway_with(alg);
+        let g = gateway_with(alg, VerifierEngine::DEFAULT);
         c.bench_function(&format!("stage/sign_jwt/{alg}"), |b| {
             b.iter(|| {
-                g.jwt_issuer()
+                g.pipeline()
+                    .jwt_issuer()
                     .issue(out_claims.clone(), &registered)
                     .expect("sign")
             })
@@ -144,23 +158,22 @@ fn stages(c: &mut Criterion) {
     }
 
     let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
-    let (trust, policy) = gw.jwt_trust_for_bench();
     c.bench_function("stage/verify_jwt/ES256", |b| {
-        b.iter(|| xua_gateway::jwt::verify(&jwt, trust, policy, now).expect("verify"))
+        b.iter(|| gw.pipeline().verify_jwt(&jwt, now).expect("verify"))
     });
-    let verified = xua_gateway::jwt::verify(&jwt, trust, policy, now).expect("verify");
+    let verified = gw.pipeline().verify_jwt(&jwt, now).expect("verify");
     c.bench_function("stage/decode_claims", |b| {
-        b.iter(|| profile.decode_claims(verified.claims()).expect("decode"))
+        b.iter(|| profile.decode_jwt(&verified).expect("decode"))
     });
     c.bench_function("stage/encode_xua", |b| {
         b.iter(|| {
             profile
-                .encode_xua_named(&model, gw.rules().codes())
+                .encode_xua_named(&model, gw.pipeline().rules().codes())
                 .expect("encode")
         })
     });
     let out = profile
-        .encode_xua_named(&model, gw.rules().codes())
+        .encode_xua_named(&model, gw.pipeline().rules().codes())
         .expect("encode");
     let spec = AssertionSpec {
         id: "_bench",
@@ -200,14 +213,26 @@ fn stages(c: &mut Criterion) {
     });
 }
 
+/// A pipeline bench's id: the plain id for the default XML-DSig engine (the one `benches/peers` reads),
+/// `/<engine>` after it for the other.
+fn engine_id(id: &str, engine: VerifierEngine) -> String {
+    if engine == VerifierEngine::DEFAULT {
+        id.to_string()
+    } else {
+        format!("{id}/{}", engine.name())
+    }
+}
+
 fn pipelines(c: &mut Criterion) {
     let now = OffsetDateTime::now_utc();
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let request = ExchangeRequest::default();
     for alg in ["ES256", "RS256", "PS256"] {
-        let gw = gateway_with(alg);
         let xml = samples::mint_assertion(
-            gw.profiles().default_profile(),
+            gateway_with(alg, VerifierEngine::DEFAULT)
+                .pipeline()
+                .profiles()
+                .default_profile(),
             &claims,
             &MintOptions::default(),
             &samples::sample_idp().expect("idp"),
@@ -215,19 +240,21 @@ fn pipelines(c: &mut Criterion) {
         )
         .expect("mint");
         for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
-            verify::set_default_engine(engine);
+            let gw = gateway_with(alg, engine);
             c.bench_function(
-                &format!("pipeline/saml_to_jwt/{alg}/{}", engine.name()),
-                |b| b.iter(|| gw.saml_to_jwt(&xml, &request).expect("exchange")),
+                &engine_id(&format!("pipeline/saml_to_jwt/{alg}"), engine),
+                |b| b.iter(|| gw.pipeline().saml_to_jwt(&xml, &request).expect("exchange")),
             );
         }
-        verify::set_default_engine(VerifierEngine::DEFAULT);
     }
-    let gw = gateway_with("ES256");
     let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
-    c.bench_function("pipeline/jwt_to_saml/ES256-in", |b| {
-        b.iter(|| gw.jwt_to_saml(&jwt, &request).expect("exchange"))
-    });
+    // The signer follows `[saml] verifier`: libxmlsec1, or the direct signer.
+    for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
+        let gw = gateway_with("ES256", engine);
+        c.bench_function(&engine_id("pipeline/jwt_to_saml/ES256-in", engine), |b| {
+            b.iter(|| gw.pipeline().jwt_to_saml(&jwt, &request).expect("exchange"))
+        });
+    }
 }
 
 /// The ceilings: the signatures each path must make, with OpenSSL (which libxmlsec1 uses) and with aws-lc

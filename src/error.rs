@@ -41,6 +41,19 @@ pub enum ErrorClass {
     Internal,
     /// A dependency is unavailable (audit store full, register down with a reject policy).
     Unavailable,
+    /// The client is unknown or its authentication failed (`invalid_client`, 401).
+    Client,
+    /// The authenticated client's exchange policy does not allow this (`unauthorized_client`).
+    Policy,
+    /// A requested or required scope is not allowed (`invalid_scope`).
+    Scope,
+    /// The DPoP proof is missing where required, malformed or invalid (`invalid_dpop_proof`).
+    Proof,
+    /// The DPoP proof lacks the server's current nonce (`use_dpop_nonce`, with a `DPoP-Nonce` header).
+    Nonce,
+    /// The subject token is sender-constrained and the request does not prove possession of its key or
+    /// certificate (`invalid_grant`).
+    Binding,
 }
 
 impl ErrorClass {
@@ -61,6 +74,12 @@ impl ErrorClass {
             ErrorClass::Target => "TARGET",
             ErrorClass::Internal => "INTERNAL",
             ErrorClass::Unavailable => "UNAVAILABLE",
+            ErrorClass::Client => "CLIENT",
+            ErrorClass::Policy => "POLICY",
+            ErrorClass::Scope => "SCOPE",
+            ErrorClass::Proof => "PROOF",
+            ErrorClass::Nonce => "NONCE",
+            ErrorClass::Binding => "BINDING",
         }
     }
 }
@@ -96,6 +115,18 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// Caller input repeated in a message (an issuer, an audience, a parameter name): control characters
+/// dropped and cut at 80 characters, marked with `…` when cut. The one helper every message that echoes
+/// input goes through.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(MAX).collect();
+    if s.chars().filter(|c| !c.is_control()).nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Shorthand constructors, one per class, so call sites read like the checklist.
 macro_rules! rejection_ctor {
     ($($name:ident => $class:ident),* $(,)?) => {
@@ -108,5 +139,6 @@ macro_rules! rejection_ctor {
 rejection_ctor! {
     parse => Parse, forbidden => Forbidden, limit => Limit, structure => Struct, sig => Sig, time => Time,
     aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, request => Request,
-    target => Target, internal => Internal, unavailable => Unavailable,
+    target => Target, internal => Internal, unavailable => Unavailable, client => Client,
+    policy => Policy, scope => Scope, proof => Proof, nonce => Nonce, binding => Binding,
 }

@@ -9,21 +9,28 @@
     clippy::panic,
     clippy::todo,
     clippy::unimplemented,
-    clippy::dbg_macro
+    clippy::dbg_macro,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks
 )]
 
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod gateway;
 pub mod http;
 pub mod inspect;
 pub mod jwt;
 pub mod mapping;
 pub mod model;
+pub mod ns;
 pub mod observability;
+pub mod pipeline;
 pub mod replay;
 pub mod rules;
 pub mod saml;
 pub mod samples;
+pub mod soap;
+pub mod startup;
+pub mod store;

@@ -47,9 +47,28 @@ impl ReplayKey {
         Self::digest(&[b"jwt-signing-input", issuer.as_bytes(), signing_input])
     }
 
+    /// A client assertion (RFC 7523 §3): the client it authenticates and its `jti`, accepted once.
+    pub fn client_assertion(client_id: &str, token_id: &str) -> Self {
+        Self::digest(&[
+            b"client-assertion",
+            client_id.as_bytes(),
+            token_id.as_bytes(),
+        ])
+    }
+
+    /// A DPoP proof (RFC 9449 §11.1): the thumbprint of its key and its `jti`, accepted once.
+    pub fn dpop_proof(thumbprint: &str, token_id: &str) -> Self {
+        Self::digest(&[b"dpop-proof", thumbprint.as_bytes(), token_id.as_bytes()])
+    }
+
     /// The digest as hex (for a shared store's key).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// The digest itself (a shared store's key).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 }
 
@@ -71,12 +90,70 @@ pub trait ReplayCache: Send + Sync {
     /// replay. Never called for a key another request inserted.
     fn release(&self, key: &ReplayKey);
 
+    /// Whether `key` is remembered and still live at `now`, without remembering it (the inspector's
+    /// "was this token exchanged already?").
+    fn seen(&self, key: &ReplayKey, now: OffsetDateTime) -> Result<bool, Rejection>;
+
     /// Entries currently held (expired ones may still be counted until the next insert sweeps them).
     fn len(&self) -> usize;
 
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+const REPLAYED: &str =
+    "this token was already exchanged; each assertion ID or jti is exchanged once while it is valid";
+
+/// A token's slot in a replay store, held while its exchange runs. Kept with [`Reservation::keep`] once the
+/// token is issued; dropped otherwise (a later stage refused, or the access log could not be written), it
+/// gives the slot back: the token was not exchanged, so sending it again is not a replay.
+#[must_use = "a reservation that is dropped gives its slot back"]
+pub struct Reservation<'c> {
+    cache: &'c dyn ReplayCache,
+    key: ReplayKey,
+    kept: bool,
+}
+
+impl Reservation<'_> {
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.cache.release(&self.key);
+        }
+    }
+}
+
+/// Remembers `key` until `until` and hands back the slot, or refuses a replay.
+pub fn reserve<'c>(
+    cache: &'c dyn ReplayCache,
+    key: ReplayKey,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Reservation<'c>, Rejection> {
+    cache.check_and_insert(&key, until, now)?;
+    Ok(Reservation {
+        cache,
+        key,
+        kept: false,
+    })
+}
+
+/// Refuses a token the store has seen, as an exchange would, without reserving it.
+pub fn refuse_if_seen(
+    cache: &dyn ReplayCache,
+    key: &ReplayKey,
+    now: OffsetDateTime,
+) -> Result<(), Rejection> {
+    if cache.seen(key, now)? {
+        return Err(Rejection::replay(REPLAYED));
+    }
+    Ok(())
 }
 
 /// The in-process store: bounded, swept of expired entries on every insert.
@@ -152,9 +229,7 @@ impl ReplayCache for MemoryReplayCache {
         let mut inner = self.lock();
         inner.sweep(now);
         if inner.entries.contains_key(key) {
-            return Err(Rejection::replay(
-                "this token was already exchanged; each assertion ID or jti is exchanged once while it is valid",
-            ));
+            return Err(Rejection::replay(REPLAYED));
         }
         if until <= now {
             // Nothing to remember: the token can no longer be accepted anyway.
@@ -172,6 +247,15 @@ impl ReplayCache for MemoryReplayCache {
 
     fn release(&self, key: &ReplayKey) {
         self.lock().remove(key);
+    }
+
+    fn seen(&self, key: &ReplayKey, now: OffsetDateTime) -> Result<bool, Rejection> {
+        let now = now.unix_timestamp_nanos();
+        Ok(self
+            .lock()
+            .entries
+            .get(key)
+            .is_some_and(|until| *until > now))
     }
 
     fn len(&self) -> usize {
@@ -210,6 +294,8 @@ mod tests {
             ReplayKey::saml("ab", "c"),
             ReplayKey::saml("a", "bc"),
             ReplayKey::jwt_without_id("idp", b"_a"),
+            ReplayKey::client_assertion("idp", "_a"),
+            ReplayKey::dpop_proof("idp", "_a"),
         ];
         for (i, a) in keys.iter().enumerate() {
             for b in &keys[i + 1..] {

@@ -86,6 +86,8 @@ pub struct JwtMintOptions {
     pub issuer: String,
     pub audience: String,
     pub lifetime: Duration,
+    /// Bind the token to this DPoP key thumbprint (`cnf.jkt`), as HelseID does for DPoP clients.
+    pub cnf_jkt: Option<String>,
 }
 
 impl Default for JwtMintOptions {
@@ -94,6 +96,7 @@ impl Default for JwtMintOptions {
             issuer: SAMPLE_JWT_ISSUER.to_string(),
             audience: SAMPLE_AUDIENCE.to_string(),
             lifetime: Duration::minutes(5),
+            cnf_jkt: None,
         }
     }
 }
@@ -109,12 +112,15 @@ pub fn mint_jwt(
         .map_err(|_| Rejection::internal("the sample JWT key cannot be read"))?;
     let jwks: Value = serde_json::from_str(SAMPLE_JWKS)
         .map_err(|_| Rejection::internal("the sample JWKS is broken"))?;
-    let kid = jwks["keys"][0]["kid"].as_str().map(str::to_string);
+    let kid = jwks
+        .pointer("/keys/0/kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.typ = Some("at+jwt".to_string());
     header.kid = kid;
     let mut all = claims.clone();
-    for name in ["iss", "aud", "iat", "nbf", "exp", "jti", "sub"] {
+    for name in ["iss", "aud", "iat", "nbf", "exp", "jti", "sub", "cnf"] {
         if all.contains_key(name) {
             return Err(Rejection::claim(format!(
                 "the claims file sets {name}; the sample issuer sets it"
@@ -134,6 +140,9 @@ pub fn mint_jwt(
         "jti".into(),
         Value::from(uuid::Uuid::new_v4().simple().to_string()),
     );
+    if let Some(jkt) = &options.cnf_jkt {
+        all.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    }
     // HelseID's `sub` is a pairwise pseudonym, not the person's number.
     all.insert(
         "sub".into(),
@@ -141,4 +150,80 @@ pub fn mint_jwt(
     );
     jsonwebtoken::encode(&header, &all, &key)
         .map_err(|e| Rejection::internal(format!("cannot sign the sample JWT: {e}")))
+}
+
+pub const SAMPLE_CLIENT_ID: &str = "TEST-ONLY-sample-client";
+pub const SAMPLE_CLIENT_KEY: &[u8] =
+    include_bytes!("../samples/keys/TEST-ONLY-client-es256.key.pem");
+const SAMPLE_CLIENT_JWKS: &str = include_str!("../samples/keys/TEST-ONLY-client.jwks.json");
+pub const SAMPLE_DPOP_KEY: &[u8] = include_bytes!("../samples/keys/TEST-ONLY-dpop-es256.key.pem");
+
+/// A fresh `private_key_jwt` client assertion (RFC 7523) for the TEST-ONLY sample client: `iss` = `sub` =
+/// the client id, `aud` the gateway's issuer or token endpoint, a random `jti`, valid for `lifetime`.
+pub fn mint_client_assertion(
+    client_id: &str,
+    audience: &str,
+    lifetime: Duration,
+    now: OffsetDateTime,
+) -> Result<String, Rejection> {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(SAMPLE_CLIENT_KEY)
+        .map_err(|_| Rejection::internal("the sample client key cannot be read"))?;
+    let jwks: Value = serde_json::from_str(SAMPLE_CLIENT_JWKS)
+        .map_err(|_| Rejection::internal("the sample client JWKS is broken"))?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = jwks
+        .pointer("/keys/0/kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let iat = now.unix_timestamp();
+    let claims = serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": iat,
+        "exp": (now + lifetime).unix_timestamp(),
+        "jti": uuid::Uuid::new_v4().simple().to_string(),
+    });
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map_err(|e| Rejection::internal(format!("cannot sign the client assertion: {e}")))
+}
+
+fn sample_dpop_key() -> Result<(jsonwebtoken::EncodingKey, jsonwebtoken::jwk::Jwk), Rejection> {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(SAMPLE_DPOP_KEY)
+        .map_err(|_| Rejection::internal("the sample DPoP key cannot be read"))?;
+    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::ES256)
+        .map_err(|_| Rejection::internal("the sample DPoP key has no public JWK"))?;
+    Ok((key, jwk))
+}
+
+/// The RFC 7638 thumbprint of the TEST-ONLY sample DPoP key (what a token bound to it names in `cnf.jkt`).
+pub fn sample_dpop_thumbprint() -> Result<String, Rejection> {
+    let (_, jwk) = sample_dpop_key()?;
+    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .map_err(|_| Rejection::internal("the sample DPoP key has no thumbprint"))
+}
+
+/// A fresh DPoP proof (RFC 9449) signed with the TEST-ONLY sample DPoP key, for `htm` `htu`, with the
+/// server's nonce when one is given.
+pub fn mint_dpop_proof(
+    htm: &str,
+    htu: &str,
+    nonce: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<String, Rejection> {
+    let (key, jwk) = sample_dpop_key()?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.typ = Some("dpop+jwt".to_string());
+    header.jwk = Some(jwk);
+    let mut claims = serde_json::json!({
+        "jti": uuid::Uuid::new_v4().simple().to_string(),
+        "htm": htm,
+        "htu": htu,
+        "iat": now.unix_timestamp(),
+    });
+    if let (Some(n), Some(map)) = (nonce, claims.as_object_mut()) {
+        map.insert("nonce".into(), Value::from(n));
+    }
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map_err(|e| Rejection::internal(format!("cannot sign the DPoP proof: {e}")))
 }

@@ -9,7 +9,8 @@
 # re-sends one token; everything else is the sample configuration.
 #
 # Environment: BIN=path (measure another build), AUDIT_DIR=dir (where the access log lives), SUSTAIN=seconds
-# (add a long run with RSS samples), BLOCKING_THREADS (per worker, [server] blocking_threads), PORT.
+# (add a long run with RSS samples), BLOCKING_THREADS (per worker, [server] blocking_threads), PORT,
+# JWT_ALG=RS256 (issue RS256 JWTs). The configuration, server start, bodies and wrk run live in lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-10}
@@ -24,32 +25,21 @@ if [ -z "${BIN:-}" ]; then cargo build --release -q; BIN=target/release/xua-gate
 WORK=$(mktemp -d -p "${AUDIT_DIR:-${TMPDIR:-/tmp}}")
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-KEYS="$PWD/samples/keys"
-sed -e "s#\"keys/#\"$KEYS/#g" \
-    -e "s#\"fastlege-register.toml\"#\"$PWD/samples/fastlege-register.toml\"#" \
-    -e "s#path = \"xua-gateway-audit.sqlite\"#path = \"$WORK/audit.sqlite\"#" \
-    -e "s#^level = \"info\"#level = \"warn\"#" \
-    -e "s#^blocking_threads = 8#blocking_threads = ${BLOCKING_THREADS:-8}#" \
-    -e "s#^saml = true#saml = false#" -e "s#^jwt = true#jwt = false#" \
-    samples/config.toml > "$WORK/config.toml"
-cat "${LOAD_EXTRA_CONFIG:-/dev/null}" >> "$WORK/config.toml"
+. benches/load/lib.sh
+load_config "$WORK" "${JWT_ALG:-ES256}"
 
 "$BIN" serve --config "$WORK/config.toml" --listen "127.0.0.1:$PORT" 2> "$WORK/server.log" &
 SERVER=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$PORT" "$SERVER" || { echo "load: the server does not start: $(tail -3 "$WORK/server.log")" >&2; exit 1; }
 
 # One SAML → JWT request and one JWT → SAML request, valid for the whole run.
-SAML=$("$BIN" sample saml --lifetime 3600 --base64url)
-JWT=$("$BIN" sample jwt --lifetime 3500)
-printf 'grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Atoken-exchange&subject_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Asaml2&requested_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Ajwt&subject_token=%s' "$SAML" > "$WORK/saml.body"
-printf 'grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Atoken-exchange&subject_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Ajwt&requested_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Asaml2&subject_token=%s' "$JWT" > "$WORK/jwt.body"
+make_bodies "$BIN" "$WORK"
 for f in saml jwt; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "@$WORK/$f.body" "http://127.0.0.1:$PORT/token")
-  [ "$code" = 200 ] || { echo "load: the $f request is refused ($code): $(cat "$WORK/server.log" | tail -3)" >&2; exit 1; }
+  code=$(post_token "$PORT" "$WORK/$f.body")
+  [ "$code" = 200 ] || { echo "load: the $f request is refused ($code): $(tail -3 "$WORK/server.log")" >&2; exit 1; }
 done
 
 # The server's own CPU time (user + system, all threads) in clock ticks, to give CPU per request.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 TICK=$(getconf CLK_TCK)
 
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER/status"; }
@@ -59,11 +49,10 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for dir in saml jwt; do
   label=$([ $dir = saml ] && echo "SAML → JWT (ES256)" || echo "JWT → SAML (RSA-2048)")
   for c in $CONCURRENCIES; do
-    threads=$(( c < 2 ? 1 : 2 ))
-    before=$(cpu_ticks)
-    out=$(BODY_FILE="$WORK/$dir.body" wrk -t"$threads" -c"$c" -d"${DURATION}s" -s benches/load/post.lua "http://127.0.0.1:$PORT/token" | grep '^RESULT')
-    get() { echo "$out" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2; }
-    ticks=$(( $(cpu_ticks) - before ))
+    before=$(cpu_ticks "$SERVER")
+    out=$(wrk_run "$WORK/$dir.body" "$PORT" "$c" "$DURATION")
+    get() { result_get "$out" "$1"; }
+    ticks=$(( $(cpu_ticks "$SERVER") - before ))
     echo "| $label | $c | $(get rps) | $(get p50_ms) | $(get p99_ms) | $(get p999_ms) | $(( $(get non200) + $(get socket_errors) )) | $(( ticks * 1000000 / TICK / $(get requests) )) | $(rss_mib) |"
   done
 done

@@ -5,8 +5,7 @@
 use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
-use xua_gateway::mapping::{XuaAttributeOut, XuaValueOut};
-use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
+use xua_gateway::saml::build::{self, AssertionSpec, XuaAttributeOut, XuaValueOut, AC_X509};
 use xua_gateway::saml::dsig::{self, SigningIdentity};
 use xua_gateway::saml::fragment::XmlFragment;
 use xua_gateway::saml::prescan::XmlLimits;
@@ -132,7 +131,7 @@ pub fn check(data: &[u8]) {
     let limits = XmlLimits::default();
     let mut views = Vec::new();
     for doc in [&direct, &by_libxmlsec] {
-        crate::dsig::compare_with(doc, &f.trust);
+        super::dsig::compare_with(doc, &f.trust);
         for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
             match verify::verify_signed(engine, doc, &f.trust, &limits) {
                 Ok(signed) => {

@@ -1,5 +1,5 @@
 //! The two XML-DSig verifiers against each other: the pipeline's signature stage with libxmlsec1 (pre-scan,
-//! issuer, `dsig::verify_assertion`, `extract::assertion_view`) and the streaming verifier
+//! issuer, `dsig::verify_assertion`, `unverified::assertion_view`) and the streaming verifier
 //! (`stream::verify_document`), on every input. The harness fails on any difference:
 //! * in the verdict (accepted or refused), at the signature stage or at the claims;
 //! * in the error class when both refuse (there are no documented exceptions at present);
@@ -28,17 +28,17 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use xua_gateway::error::Rejection;
+use xua_gateway::inspect::unverified;
 use xua_gateway::saml::dsig::{self, SigningIdentity, TrustAnchor};
-use xua_gateway::saml::extract;
 use xua_gateway::saml::prescan::{self, XmlLimits};
 use xua_gateway::saml::stream;
 use xua_gateway::saml::verify::{self, TrustStore};
 use xua_gateway::saml::view::AssertionView;
 use xua_gateway::samples;
 
+use super::mutate;
+use super::xmlsign::{self, Params};
 use crate::input::Cursor;
-use crate::mutate;
-use crate::xmlsign::{self, Params};
 
 struct Fixture {
     rsa_trust: TrustStore,
@@ -149,7 +149,7 @@ fn with_libxmlsec(doc: &[u8], trust: &TrustStore, limits: &XmlLimits) -> Verdict
     match signed {
         Err(e) => Verdict::Refused(e),
         Ok(v) => Verdict::Signed {
-            view: extract::assertion_view(&v.signed_bytes),
+            view: unverified::assertion_view(&v.signed_bytes),
             bytes: v.signed_bytes,
             id: v.assertion_id,
         },
@@ -339,6 +339,6 @@ pub fn check(data: &[u8]) {
                 edit_and_compare(signed, edits, &f.rsa_trust);
             }
         }
-        _ => crate::built::check(rest),
+        _ => super::built::check(rest),
     }
 }

@@ -10,11 +10,12 @@
 use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
+use xua_gateway::inspect::unverified;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::hl7;
 use xua_gateway::mapping::{OidForm, Profile, ProfileSet, XuaInput};
 use xua_gateway::model::AccessContext;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
-use xua_gateway::saml::extract;
 use xua_gateway::saml::fragment::{parse_escaped, XmlFragment};
 use xua_gateway::saml::view::{SamlAttribute, SamlValue};
 
@@ -44,10 +45,10 @@ fn through_xua(profile: &Profile, model: &AccessContext) -> Option<AccessContext
         &out.attributes,
     )
     .expect("the encoder's output builds");
-    let view = extract::assertion_view(&xml).expect("the built assertion parses");
+    let view = unverified::assertion_view(&xml).expect("the built assertion parses");
     Some(
         profile
-            .decode_xua(XuaInput {
+            .decode_xua_unverified(XuaInput {
                 name_id: view.name_id.as_deref(),
                 name_qualifier: view.name_id_qualifier.as_deref(),
                 attributes: &view.attributes,
@@ -73,7 +74,7 @@ fn through_claims(profile: &Profile, model: &AccessContext) -> Option<AccessCont
     let back = xua_gateway::jwt::json::parse_object(&wire).expect("our JSON parses");
     Some(
         profile
-            .decode_claims(&back)
+            .decode_claims_unverified(&back)
             .expect("the encoder's claims decode"),
     )
 }
@@ -81,7 +82,7 @@ fn through_claims(profile: &Profile, model: &AccessContext) -> Option<AccessCont
 fn fragment(text: &str) {
     let Ok(f) = parse_escaped(text) else { return };
     // The escaped form we write reads back as the same tree.
-    let written = hl7::fragment_to_xml(&f);
+    let written = f.to_xml();
     let back = parse_escaped(&written).expect("our own escaped XML parses");
     assert_eq!(
         strip_prefixes(&back),
@@ -196,7 +197,7 @@ fn decode_xua(data: &[u8]) {
     }
     for name in ["no-pjd", "ihe-iua"] {
         let profile = profiles().get(name).expect("profile");
-        let Ok(model) = profile.decode_xua(XuaInput {
+        let Ok(model) = profile.decode_xua_unverified(XuaInput {
             name_id: name_id.as_deref(),
             name_qualifier: None,
             attributes: &attributes,
@@ -224,7 +225,7 @@ fn decode_claims(data: &[u8]) {
     };
     for name in ["no-pjd", "ihe-iua"] {
         let profile = profiles().get(name).expect("profile");
-        let Ok(model) = profile.decode_claims(&claims) else {
+        let Ok(model) = profile.decode_claims_unverified(&claims) else {
             continue;
         };
         if let Some(again) = through_claims(profile, &model) {

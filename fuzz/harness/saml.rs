@@ -17,15 +17,19 @@
 use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
-use xua_gateway::mapping::{ProfileSet, XuaAttributeOut, XuaInput, XuaValueOut};
+use xua_gateway::inspect::unverified;
+use xua_gateway::inspect::unverified::DecodeUnverified;
+use xua_gateway::mapping::{ProfileSet, XuaInput};
+use xua_gateway::ns;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
+use xua_gateway::saml::build::{XuaAttributeOut, XuaValueOut};
 use xua_gateway::saml::checks::SamlPolicy;
 use xua_gateway::saml::dsig::{self, SigningIdentity, TrustAnchor};
 use xua_gateway::saml::prescan::XmlLimits;
-use xua_gateway::saml::tree::{self, Mode, Node};
+use xua_gateway::saml::tree::{Mode, Node};
+use xua_gateway::saml::uri;
 use xua_gateway::saml::verify::{self, TrustStore};
 use xua_gateway::saml::view::AssertionView;
-use xua_gateway::saml::{extract, ns};
 use xua_gateway::samples;
 
 use crate::input::Cursor;
@@ -59,7 +63,7 @@ fn fixture() -> &'static Fixture {
             policy: SamlPolicy {
                 audiences: vec![samples::SAMPLE_AUDIENCE.to_string()],
                 recipients: Vec::new(),
-                confirmation_methods: vec![ns::CM_BEARER.to_string()],
+                confirmation_methods: vec![uri::CM_BEARER.to_string()],
                 skew: Duration::seconds(60),
             },
             limits: XmlLimits::default(),
@@ -103,7 +107,7 @@ fn pipeline(doc: &[u8]) -> Option<AssertionView> {
     let signed = dsig::verify_assertion(doc, &f.anchor)
         .expect("the signature module refuses what the pipeline accepted");
     let from_signed =
-        extract::assertion_view(&signed.signed_bytes).expect("the signed bytes do not parse");
+        unverified::assertion_view(&signed.signed_bytes).expect("the signed bytes do not parse");
     assert_eq!(
         view, from_signed,
         "pipeline view differs from the signed bytes' view"
@@ -111,18 +115,18 @@ fn pipeline(doc: &[u8]) -> Option<AssertionView> {
 
     for name in ["no-pjd", "ihe-iua"] {
         let profile = f.profiles.get(name).expect("profile");
-        let model = profile.decode_xua(input_of(&view));
+        let model = profile.decode_xua_unverified(input_of(&view));
         assert_eq!(
             model,
-            profile.decode_xua(input_of(&from_signed)),
+            profile.decode_xua_unverified(input_of(&from_signed)),
             "{name}: models differ"
         );
         // 2. The document as it stands says the same thing.
         let Ok(model) = model else { continue };
-        if let Ok((root, _)) = tree::parse_with(doc, Mode::Lenient) {
+        if let Ok((root, _)) = unverified::parse_tree(doc, Mode::Lenient) {
             if let Some(node) = first_assertion(&root) {
-                if let Ok(naive) = extract::view_of(node) {
-                    if let Ok(naive_model) = profile.decode_xua(input_of(&naive)) {
+                if let Ok(naive) = unverified::view_of(node) {
+                    if let Ok(naive_model) = profile.decode_xua_unverified(input_of(&naive)) {
                         assert_eq!(
                             model, naive_model,
                             "{name}: the document says something else than what was signed"

@@ -13,8 +13,15 @@ use openssl::sha::Sha256;
 
 use super::columns::Cell;
 
-/// Domain separation and format version of the hashed bytes.
-pub const FORMAT: &[u8] = b"xua-gateway audit chain v1\0";
+/// Domain separation and format version of the hashed bytes of records written now. Format 2 added the
+/// columns of who asked (client, its authentication, the DPoP key, the client certificate, the actor).
+pub const FORMAT: &[u8] = b"xua-gateway audit chain v2\0";
+
+/// The format of records written before format 2: still verifiable, over their own columns.
+pub const FORMAT_V1: &[u8] = b"xua-gateway audit chain v1\0";
+
+/// The format number [`FORMAT`] stands for (`columns::columns_of`).
+pub const CURRENT: u8 = 2;
 
 /// The `prev_hash` of the first record ever written.
 pub const GENESIS: [u8; 32] = [0u8; 32];
@@ -28,10 +35,15 @@ pub fn from_hex(text: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-/// The hash of one record given the previous record's hash.
+/// The hash of one record given the previous record's hash, in the current format.
 pub fn link(prev: &[u8; 32], seq: i64, cells: &[Cell]) -> [u8; 32] {
+    link_as(CURRENT, prev, seq, cells)
+}
+
+/// The hash of one record written in chain format `format` (its cells are that format's columns).
+pub fn link_as(format: u8, prev: &[u8; 32], seq: i64, cells: &[Cell]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(FORMAT);
+    h.update(if format == 1 { FORMAT_V1 } else { FORMAT });
     h.update(prev);
     h.update(&seq.to_be_bytes());
     for cell in cells {
@@ -80,5 +92,15 @@ mod tests {
         assert_ne!(link(&GENESIS, 1, &cells), link(&[1u8; 32], 1, &cells));
         let h = link(&GENESIS, 1, &cells);
         assert_eq!(from_hex(&to_hex(&h)), Some(h));
+    }
+
+    #[test]
+    fn formats_are_told_apart() {
+        let cells = [Cell::Int(7)];
+        assert_ne!(link_as(1, &GENESIS, 1, &cells), link(&GENESIS, 1, &cells));
+        assert_eq!(
+            link_as(CURRENT, &GENESIS, 1, &cells),
+            link(&GENESIS, 1, &cells)
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! patient", "what did this practitioner look at", "what happened between these times"). The same ordered
 //! list feeds the INSERT and the hash, so a column cannot be stored without being covered by the chain.
 
+use crate::clock::rfc3339;
 use crate::model::{Coded, Identifier};
 
 use super::{AuditError, AuditRecord};
@@ -31,7 +32,8 @@ impl Cell {
 }
 
 /// Every column of `audit_record` except `seq`, `prev_hash` and `hash`, in storage and hashing order.
-/// Append new columns at the end (and bump [`super::chain::FORMAT`]) so old chains still verify.
+/// Append new columns at the end (and bump [`super::chain::FORMAT`]) so old chains still verify: a record
+/// written in an older format is hashed over that format's columns ([`columns_of`]).
 pub const COLUMNS: &[&str] = &[
     "time",
     "time_ms",
@@ -67,7 +69,26 @@ pub const COLUMNS: &[&str] = &[
     "decision_ref_user_selected",
     "patient_id",
     "record_json",
+    // chain format 2: who asked and what they proved
+    "client_id",
+    "client_auth",
+    "dpop_jkt",
+    "client_cert_thumbprint",
+    "actor_issuer",
+    "actor_subject",
 ];
+
+/// How many of [`COLUMNS`] each chain format hashes (format 1 had the columns up to `record_json`).
+const FORMAT_COLUMNS: [(u8, usize); 2] = [(1, 34), (2, 40)];
+
+/// The columns a record of chain `format` is hashed over, in order.
+pub fn columns_of(format: u8) -> &'static [&'static str] {
+    let n = FORMAT_COLUMNS
+        .iter()
+        .find(|(f, _)| *f == format)
+        .map_or(COLUMNS.len(), |(_, n)| *n);
+    COLUMNS.get(..n).unwrap_or(COLUMNS)
+}
 
 fn id(i: Option<&Identifier>) -> Cell {
     Cell::text(i.map(|i| i.id.as_str()))
@@ -98,10 +119,8 @@ fn codes(cs: &[Coded]) -> Cell {
 /// The record's cells in [`COLUMNS`] order. `time_ms` is the record's time as milliseconds since the epoch
 /// (for range queries and pruning: RFC 3339 strings with offsets do not sort).
 pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
-    let time_ms =
-        time::OffsetDateTime::parse(&record.time, &time::format_description::well_known::Rfc3339)
-            .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-            .map_err(|_| AuditError("the record's time is not RFC 3339".to_string()))?;
+    let time_ms = i64::try_from(record.time.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| AuditError("the record's time is out of range".to_string()))?;
     let json = serde_json::to_string(record).map_err(|e| AuditError(e.to_string()))?;
     let ctx = record.context.as_ref();
     let p = ctx.map(|c| &c.practitioner);
@@ -110,7 +129,7 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
     let decision = care.and_then(|c| c.decision_ref.as_ref());
     let fastlege = record.fastlege.as_ref();
     let cells = vec![
-        Cell::Text(record.time.clone()),
+        Cell::Text(rfc3339(record.time)),
         Cell::Int(time_ms),
         Cell::Text(record.request_id.clone()),
         Cell::Text(record.direction.as_str().to_string()),
@@ -121,7 +140,7 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
         Cell::text(record.input_token_id.as_deref()),
         Cell::text(record.output_token_id.as_deref()),
         Cell::text(record.output_audience.as_deref()),
-        Cell::text(record.output_expires.as_deref()),
+        Cell::text(record.output_expires.map(rfc3339).as_deref()),
         Cell::text(record.profile.as_deref()),
         Cell::text(record.client_address.as_deref()),
         id(p.and_then(|p| p.identifier.as_ref())),
@@ -147,6 +166,12 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
         },
         id(patient.and_then(|p| p.identifier.as_ref())),
         Cell::Text(json),
+        Cell::text(record.client_id.as_deref()),
+        Cell::text(record.client_auth.as_deref()),
+        Cell::text(record.dpop_jkt.as_deref()),
+        Cell::text(record.client_cert_thumbprint.as_deref()),
+        Cell::text(record.actor.as_ref().map(|a| a.issuer.as_str())),
+        Cell::text(record.actor.as_ref().and_then(|a| a.subject.as_deref())),
     ];
     debug_assert_eq!(cells.len(), COLUMNS.len());
     Ok(cells)
@@ -155,14 +180,15 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditRecord, Direction, OverrideAudit};
+    use crate::audit::{AuditRecord, OverrideAudit};
+    use crate::model::Direction;
     use crate::model::{AccessContext, Patient};
 
     #[test]
     fn every_record_fills_every_column_in_order() {
         let bare = AuditRecord::begin(
             Direction::JwtToSaml,
-            "2026-01-31T10:00:00Z".into(),
+            time::macros::datetime!(2026-01-31 10:00 UTC),
             "r1",
             None,
         );
@@ -196,7 +222,15 @@ mod tests {
 
     #[test]
     fn a_record_without_an_rfc3339_time_is_refused() {
-        let r = AuditRecord::begin(Direction::SamlToJwt, "yesterday".into(), "r", None);
-        assert!(cells(&r).is_err());
+        // The type holds a time; a stored record whose time is not RFC 3339 does not read back.
+        let r = AuditRecord::begin(
+            Direction::SamlToJwt,
+            time::macros::datetime!(2026-01-31 10:00 UTC),
+            "r",
+            None,
+        );
+        let mut json = serde_json::to_value(&r).unwrap();
+        json["time"] = "yesterday".into();
+        assert!(serde_json::from_value::<AuditRecord>(json).is_err());
     }
 }

@@ -6,57 +6,23 @@
 //! durable before the token is returned; if it cannot be written, no token is issued.
 //!
 //! Stores: [`sqlite::SqliteSink`] (the default: an embedded database, group-committed, hash-chained),
-//! [`JsonLinesSink`] (append-only file, kept for simple set-ups) and [`MemorySink`] (tests).
+//! [`JsonLinesSink`] (append-only file, kept for simple set-ups), [`MemorySink`] (tests), and PostgreSQL for
+//! a cluster (`crate::store::postgres::audit`, opened by `crate::store::open_postgres_audit`).
 
 pub mod chain;
-pub mod cli;
 pub mod columns;
 pub mod sqlite;
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use crate::clock::SharedClock;
-use crate::config::{AuditConfig, AuditStore};
 use crate::error::ErrorClass;
-use crate::model::{AccessContext, Coded};
-use crate::observability::metrics::Metrics;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Direction {
-    SamlToJwt,
-    JwtToSaml,
-}
-
-impl Direction {
-    /// Stable label (audit column, metrics label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::SamlToJwt => "saml-to-jwt",
-            Direction::JwtToSaml => "jwt-to-saml",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Issued,
-    Rejected,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Issued => "issued",
-            Outcome::Rejected => "rejected",
-        }
-    }
-}
+use crate::model::{AccessContext, Coded, Direction, Outcome};
+use crate::rules::{RegisterAnswer, RulesOutcome};
 
 /// A rule that changed the grounds on the way through (today: the fastlege override of
 /// `healthcare_service`), with what was there before and what the register said. Filled by `rules/`.
@@ -71,10 +37,28 @@ pub struct OverrideAudit {
     pub register_answer: String,
 }
 
+impl OverrideAudit {
+    /// The rule that replaced a value, in the access log's own columns: the rule, the value it replaced, the
+    /// register's answer (the full decision list stays in `rules`).
+    pub fn of(outcome: &RulesOutcome) -> Option<Self> {
+        outcome.decisions.iter().find(|d| d.applied).map(|d| Self {
+            rule: d.rule.clone(),
+            original: d.original.clone(),
+            register_answer: match &d.register_answer {
+                RegisterAnswer::Hit => "listed".to_string(),
+                RegisterAnswer::Miss => "not-listed".to_string(),
+                RegisterAnswer::Unavailable(why) => format!("unavailable: {why}"),
+                RegisterAnswer::NotAsked(why) => format!("not asked: {why}"),
+            },
+        })
+    }
+}
+
 /// One attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
-    pub time: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
     pub request_id: String,
     pub direction: Direction,
     pub outcome: Outcome,
@@ -92,8 +76,12 @@ pub struct AuditRecord {
     pub output_audience: Option<String>,
     /// End of the issued token's validity: with `time`, the period access was granted for (Normen's
     /// "tidsperioden for tilgjengeliggjøringen").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_expires: Option<String>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_expires: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,20 +90,43 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<AccessContext>,
     /// What the rules stage did: lenient-mode warnings and every rule decision (e.g. the fastlege override
-    /// with the original value and the register's answer), as the rules stage wrote it. Absent when there was
-    /// nothing to say.
+    /// with the original value and the register's answer). Absent when there was nothing to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<serde_json::Value>,
+    pub rules: Option<RulesOutcome>,
     /// Set when the fastlege rule replaced `healthcare_service`; `context` then holds the new value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fastlege: Option<OverrideAudit>,
+    /// The client that sent the request: the authenticated one, or the one it claimed when its
+    /// authentication failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// How the client authenticated (`private_key_jwt`, `tls_client_auth`, ...); absent when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<String>,
+    /// The RFC 7638 thumbprint of the DPoP proof's key, when a proof verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
+    /// The `x5t#S256` thumbprint of the TLS client certificate, when the connection presented one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_thumbprint: Option<String>,
+    /// Who acted for the subject in a delegated exchange (`actor_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<ActorAudit>,
+}
+
+/// The actor of a delegated exchange, from its verified actor token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorAudit {
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl AuditRecord {
     /// A record for an attempt that has just begun: rejected until the pipeline says otherwise.
     pub fn begin(
         direction: Direction,
-        time: String,
+        time: OffsetDateTime,
         request_id: &str,
         client_address: Option<&str>,
     ) -> Self {
@@ -136,6 +147,11 @@ impl AuditRecord {
             context: None,
             rules: None,
             fastlege: None,
+            client_id: None,
+            client_auth: None,
+            dpop_jkt: None,
+            client_cert_thumbprint: None,
+            actor: None,
         }
     }
 }
@@ -155,28 +171,6 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
 
     /// Short name for health output and logs.
     fn kind(&self) -> &'static str;
-}
-
-/// Opens the store the configuration names: nothing (memory) when `path` is empty, otherwise SQLite by
-/// default or JSON lines when `store = "jsonl"`.
-pub fn open_configured(
-    config: &AuditConfig,
-    metrics: Option<Arc<Metrics>>,
-    clock: SharedClock,
-) -> Result<Arc<dyn AuditSink>, AuditError> {
-    if config.path.is_empty() {
-        return Ok(Arc::new(MemorySink::default()));
-    }
-    let path = Path::new(&config.path);
-    Ok(match config.store {
-        AuditStore::Sqlite => Arc::new(sqlite::SqliteSink::open(
-            path,
-            sqlite::Settings::from_config(config),
-            metrics,
-            clock,
-        )?),
-        AuditStore::Jsonl => Arc::new(JsonLinesSink::open(path)?),
-    })
 }
 
 /// Appends JSON lines to a file and syncs each one to disk (no chain, no group commit).

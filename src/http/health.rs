@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use crate::gateway::Gateway;
+use crate::startup::Gateway;
 
 pub async fn readyz(gateway: web::Data<Gateway>) -> HttpResponse {
     let gw = gateway.into_inner();

@@ -1,12 +1,12 @@
 use actix_web::{web, HttpResponse};
 
-use crate::gateway::Gateway;
+use crate::startup::Gateway;
 
 pub async fn jwks(gateway: web::Data<Gateway>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .body(gateway.jwt_issuer().jwks_json().to_string())
+        .body(gateway.pipeline().jwt_issuer().jwks_json().to_string())
 }
 
 pub async fn healthz() -> HttpResponse {
@@ -15,7 +15,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// SAML metadata naming the gateway as an assertion issuer, with its signing certificate.
 pub async fn saml_metadata(gateway: web::Data<Gateway>) -> HttpResponse {
-    match crate::saml::metadata::entity_descriptor(&gateway) {
+    match gateway.saml_metadata() {
         Ok(Some(xml)) => HttpResponse::Ok()
             .content_type("application/samlmetadata+xml")
             .insert_header(("Cache-Control", "public, max-age=300"))

@@ -2,10 +2,10 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::gateway::Gateway;
+use crate::startup::Gateway;
 
 pub async fn metrics(gateway: web::Data<Gateway>) -> HttpResponse {
-    match gateway.metrics().render() {
+    match gateway.pipeline().metrics().render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))

@@ -5,20 +5,23 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde_json::json;
 
+use super::caller::{self, Asking};
 use super::errors::{error_json, error_response};
-use super::RequestId;
-use crate::audit::Direction;
-use crate::error::Rejection;
-use crate::gateway::{ExchangeRequest, Gateway};
+use crate::error::{shown, Rejection};
+use crate::model::Direction;
+use crate::pipeline::{ActorToken, ExchangeRequest};
+use crate::startup::Gateway;
 
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TT_SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";
 pub const TT_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const TT_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-/// IHE IUA writes the RFC's `access_token` with a hyphen (research/ihe.md F15); accepted as a synonym.
+/// IHE IUA writes the RFC's `access_token` with a hyphen (docs/ihe-profiles.md, "IUA token types"); accepted
+/// as a synonym.
 pub const TT_ACCESS_TOKEN_IUA: &str = "urn:ietf:params:oauth:token-type:access-token";
 /// The extension parameter that names the patient when the JWT does not (HelseID leaves the patient out of
-/// the attestation and sends it as a request parameter: research/norway.md §1.1).
+/// the attestation and sends it as a request parameter: docs/norway-profile.md, "HelseID: how the attestation
+/// travels").
 pub const PATIENT_PARAMETER: &str = "patient";
 
 /// The form, parsed strictly: every parameter at most once (RFC 6749 §3.2).
@@ -35,7 +38,7 @@ impl Form {
             )
         })?;
         for (i, (k, _)) in params.iter().enumerate() {
-            if params[..i].iter().any(|(other, _)| other == k) {
+            if params.iter().take(i).any(|(other, _)| other == k) {
                 return Err(Rejection::request(format!(
                     "parameter {} is given more than once",
                     shown(k)
@@ -59,12 +62,8 @@ impl Form {
     }
 }
 
-fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(60).collect()
-}
-
 /// base64url without padding as RFC 8693 and IUA require; padded and standard base64 are accepted too,
-/// because Swiss `IHE-SAML` practice uses them (research/ihe.md §7.6).
+/// because Swiss `IHE-SAML` practice uses them (docs/ihe-profiles.md, "Switzerland: CH:XUA and CH:IUA").
 pub fn decode_base64_token(token: &str) -> Result<Vec<u8>, Rejection> {
     let trimmed = token.trim_end_matches('=');
     let engine = if trimmed.contains(['+', '/']) {
@@ -82,6 +81,8 @@ struct Exchange {
     direction: Direction,
     subject_token: String,
     issued_type: &'static str,
+    /// `actor_token` and whether `actor_token_type` says it is SAML.
+    actor: Option<(String, bool)>,
 }
 
 /// A refusal before any pipeline ran, with the OAuth error code it is answered with.
@@ -125,9 +126,29 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
         }
         None => return Err(Rejection::request("parameter grant_type is required").into()),
     }
-    if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
-        return Err(Rejection::request("actor tokens (delegation) are not supported").into());
-    }
+    let actor = match (form.get("actor_token"), form.get("actor_token_type")) {
+        (None, None) => None,
+        (Some(token), Some(TT_SAML2)) if !token.is_empty() => Some((token.to_string(), true)),
+        (Some(token), Some(TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA))
+            if !token.is_empty() =>
+        {
+            Some((token.to_string(), false))
+        }
+        (Some(_), Some(other)) => {
+            return Err(Rejection::request(format!(
+                "actor_token_type {} is not supported",
+                shown(other)
+            ))
+            .into())
+        }
+        // RFC 8693 §2.1: the type is required with an actor token and forbidden without one.
+        (Some(_), None) => {
+            return Err(Rejection::request("actor_token_type is required with actor_token").into())
+        }
+        (None, Some(_)) => {
+            return Err(Rejection::request("actor_token_type is given without actor_token").into())
+        }
+    };
     let subject_token_type = form.required("subject_token_type")?;
     let subject_token = form.required("subject_token")?.to_string();
     let requested = form.get("requested_token_type");
@@ -148,6 +169,7 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
                 direction: Direction::SamlToJwt,
                 subject_token,
                 issued_type,
+                actor,
             })
         }
         TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA => match requested {
@@ -155,6 +177,7 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
                 direction: Direction::JwtToSaml,
                 subject_token,
                 issued_type: TT_SAML2,
+                actor,
             }),
             Some(other) => Err(Rejection::request(format!(
                 "requested_token_type {} is not supported for a JWT subject_token (only {TT_SAML2})",
@@ -185,16 +208,13 @@ pub async fn token(
     gateway: web::Data<Gateway>,
 ) -> HttpResponse {
     let mut request = ExchangeRequest {
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
         ..ExchangeRequest::default()
     };
+    let mut asking = Asking::of(&req);
     let gw = gateway.into_inner();
-    let body = super::read_body(payload, super::body_limit(&gw)).await;
+    let body = super::read_body(payload, gw.server().body_limit).await;
 
     // Every attempt leaves one audit record, including those refused before a pipeline ran.
     let (form, exchange) = {
@@ -210,12 +230,17 @@ pub async fn token(
             .as_ref()
             .map(direction_of)
             .unwrap_or(Direction::SamlToJwt);
+        if let Ok(f) = &form {
+            request.claimed_client = f.get("client_id").map(shown);
+        }
         match form.and_then(|f| parse(&f).map(|e| (f, e))) {
             Ok(parsed) => parsed,
             Err(refusal) => {
                 let code = refusal.code;
-                let audited =
-                    web::block(move || gw.refuse(direction, &request, refusal.rejection)).await;
+                let audited = web::block(move || {
+                    gw.pipeline().refuse(direction, &request, refusal.rejection)
+                })
+                .await;
                 return match audited {
                     Ok(rejection) => refused(code, &rejection),
                     Err(_) => error_response(&Rejection::internal("the audit worker failed")),
@@ -226,20 +251,46 @@ pub async fn token(
     request.audience = form.get("audience").map(str::to_string);
     request.profile = form.get("profile").map(str::to_string);
     request.patient = form.get(PATIENT_PARAMETER).map(str::to_string);
+    request.scope = form.get("scope").map(str::to_string);
+    asking.credentials.client_id = form.get("client_id").map(str::to_string);
+    asking.credentials.assertion_type = form.get("client_assertion_type").map(str::to_string);
+    asking.credentials.assertion = form.get("client_assertion").map(str::to_string);
+    let authorization = asking.credentials.authorization_scheme.clone();
 
     let issued_type = exchange.issued_type;
     let direction = exchange.direction;
-    let result = web::block(move || match direction {
-        Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
-            Ok(xml) => gw.saml_to_jwt(&xml, &request),
-            Err(e) => Err(gw.refuse(direction, &request, e)),
-        },
-        Direction::JwtToSaml => gw.jwt_to_saml(&exchange.subject_token, &request),
+    let worker = gw.clone();
+    let result = web::block(move || {
+        let gw = worker;
+        let mut request = request;
+        if let Err(rejection) = caller::identify(&gw, &asking, &mut request) {
+            return Err(gw.pipeline().refuse(direction, &request, rejection));
+        }
+        request.actor = match exchange.actor {
+            None => None,
+            Some((token, false)) => Some(ActorToken::Jwt(token)),
+            Some((token, true)) => match decode_base64_token(&token) {
+                Ok(xml) => Some(ActorToken::Saml(xml)),
+                Err(_) => {
+                    let e = Rejection::parse("actor_token is not base64url");
+                    return Err(gw.pipeline().refuse(direction, &request, e));
+                }
+            },
+        };
+        match direction {
+            Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
+                Ok(xml) => gw.pipeline().saml_to_jwt(&xml, &request),
+                Err(e) => Err(gw.pipeline().refuse(direction, &request, e)),
+            },
+            Direction::JwtToSaml => gw.pipeline().jwt_to_saml(&exchange.subject_token, &request),
+        }
     })
     .await;
-    match result {
+    let (response, class) = match result {
         Ok(Ok(issued)) => {
             let (access_token, token_type) = match direction {
+                // RFC 9449 §5: a DPoP-bound access token is of type DPoP.
+                Direction::SamlToJwt if issued.dpop_bound => (issued.token, "DPoP"),
                 Direction::SamlToJwt => (issued.token, "Bearer"),
                 // A XUA assertion travels in a WS-Security header, not as an OAuth access token.
                 Direction::JwtToSaml => (
@@ -248,7 +299,7 @@ pub async fn token(
                     "N_A",
                 ),
             };
-            HttpResponse::Ok()
+            let ok = HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Pragma", "no-cache"))
                 .json(json!({
@@ -256,9 +307,14 @@ pub async fn token(
                     "issued_token_type": issued_type,
                     "token_type": token_type,
                     "expires_in": issued.expires_in,
-                }))
+                }));
+            (ok, None)
         }
-        Ok(Err(rejection)) => error_response(&rejection),
-        Err(_) => error_response(&Rejection::internal("the translation worker failed")),
-    }
+        Ok(Err(rejection)) => (error_response(&rejection), Some(rejection.class)),
+        Err(_) => (
+            error_response(&Rejection::internal("the translation worker failed")),
+            None,
+        ),
+    };
+    caller::decorate(response, &gw, authorization.as_deref(), class)
 }

@@ -1,14 +1,18 @@
 //! `POST /translate`: for people and scripts. An XML assertion in gives a JWT out (`application/jwt`); a
-//! JWT in gives a signed assertion out (`application/samlassertion+xml`).
+//! JWT in gives a signed assertion out (`application/samlassertion+xml`). The client is the one its TLS
+//! certificate or `?client_id=` names (or the anonymous client); client assertions and DPoP proofs belong
+//! to `/token`.
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::caller::{self, Asking};
 use super::errors::error_response;
-use super::RequestId;
-use crate::audit::Direction;
 use crate::error::Rejection;
-use crate::gateway::{ExchangeRequest, Gateway};
+use crate::model::Direction;
+use crate::pipeline::sniff::{sniff, TokenKind};
+use crate::pipeline::ExchangeRequest;
+use crate::startup::Gateway;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,36 +20,7 @@ pub struct TranslateQuery {
     audience: Option<String>,
     profile: Option<String>,
     patient: Option<String>,
-}
-
-/// What kind of token a body holds.
-pub enum Input {
-    Saml,
-    Jwt(String),
-    Unknown,
-}
-
-/// Tells an XML assertion from a compact JWT; anything else is refused before any parsing.
-pub fn classify(body: &[u8]) -> Input {
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
-    let rest = &body[start..];
-    if rest.starts_with(b"<") || rest.starts_with("\u{FEFF}".as_bytes()) {
-        return Input::Saml;
-    }
-    match std::str::from_utf8(rest) {
-        Ok(text) => {
-            let text = text.trim();
-            if text.starts_with("ey") && text.bytes().filter(|b| *b == b'.').count() >= 2 {
-                Input::Jwt(text.to_string())
-            } else {
-                Input::Unknown
-            }
-        }
-        Err(_) => Input::Unknown,
-    }
+    client_id: Option<String>,
 }
 
 pub async fn translate(
@@ -56,35 +31,51 @@ pub async fn translate(
 ) -> HttpResponse {
     let Ok(query) = query else {
         return error_response(&Rejection::request(
-            "the query string takes audience, profile and patient only",
+            "the query string takes audience, profile, patient and client_id only",
         ));
     };
     let exchange = ExchangeRequest {
         audience: query.audience.clone(),
         profile: query.profile.clone(),
         patient: query.patient.clone(),
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        ..ExchangeRequest::default()
     };
+    let mut asking = Asking::of(&req);
+    asking.credentials.client_id = query.client_id.clone();
     let gw = gateway.into_inner();
-    let body = match super::read_body(payload, super::body_limit(&gw)).await {
+    let body = match super::read_body(payload, gw.server().body_limit).await {
         Ok(body) => body,
         Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,
     };
-    let (result, content_type) = match classify(&body) {
-        Input::Saml => (
-            web::block(move || gw.saml_to_jwt(&body, &exchange)).await,
+    if asking.proof.is_some() {
+        let rejection = Rejection::proof(
+            "POST /translate takes no DPoP proof: exchange a DPoP-bound token at /token",
+        );
+        return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
+    }
+    let mut exchange = exchange;
+    let (result, content_type) = match sniff(&body) {
+        TokenKind::Saml => (
+            web::block(move || {
+                caller::identify(&gw, &asking, &mut exchange)
+                    .map_err(|r| gw.pipeline().refuse(Direction::SamlToJwt, &exchange, r))
+                    .and_then(|()| gw.pipeline().saml_to_jwt(&body, &exchange))
+            })
+            .await,
             "application/jwt",
         ),
-        Input::Jwt(token) => (
-            web::block(move || gw.jwt_to_saml(&token, &exchange)).await,
+        TokenKind::Jwt(token) => (
+            web::block(move || {
+                caller::identify(&gw, &asking, &mut exchange)
+                    .map_err(|r| gw.pipeline().refuse(Direction::JwtToSaml, &exchange, r))
+                    .and_then(|()| gw.pipeline().jwt_to_saml(&token, &exchange))
+            })
+            .await,
             "application/samlassertion+xml",
         ),
-        Input::Unknown => {
+        TokenKind::Unknown => {
             let rejection = Rejection::request(
                 "POST /translate takes an XML assertion or a compact JWT as the body",
             );
@@ -108,7 +99,7 @@ async fn refused(
     exchange: ExchangeRequest,
     rejection: Rejection,
 ) -> HttpResponse {
-    match web::block(move || gw.refuse(direction, &exchange, rejection)).await {
+    match web::block(move || gw.pipeline().refuse(direction, &exchange, rejection)).await {
         Ok(rejection) => error_response(&rejection),
         Err(_) => error_response(&Rejection::internal("the audit worker failed")),
     }

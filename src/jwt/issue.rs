@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::config::JwtAlgorithm;
+use super::alg::JwtAlgorithm;
 use crate::error::Rejection;
 
 /// Each issuer's id in the per-thread signer cache.
@@ -174,6 +174,14 @@ impl JwtIssuer {
 
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
+    }
+
+    /// The JOSE header every issued token carries (for the inspector's unsigned preview).
+    pub fn header_json(&self) -> Option<serde_json::Value> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.header_b64)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The public key set, serialised once.

@@ -1,12 +1,18 @@
-//! JWTs: issuing with the gateway's own key, and verifying tokens from pinned issuers.
+//! JWTs: issuing with the gateway's own key, verifying tokens from pinned issuers, client assertions, and
+//! proofs of possession signed by the key they carry.
 
+pub mod alg;
+pub mod assertion;
 mod issue;
 pub mod json;
 pub mod keys;
+pub mod proof;
 mod verify;
 
+pub use alg::JwtAlgorithm;
 pub use issue::{JwtIssuer, RegisteredClaims};
+pub(crate) use verify::{check_audience, check_header, check_times, split, verify_signature};
 pub use verify::{
-    check_audience, check_header, check_times, split, verify, verify_signature, ClaimFacts,
-    HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer, VerifiedJwt,
+    verify, ClaimFacts, HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer,
+    VerifiedJwt,
 };

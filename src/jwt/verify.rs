@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::json::{self, JsonError};
 use super::keys::KeySource;
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 
 /// Limits checked before a token is split or decoded.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +74,8 @@ impl JwtTrust {
 #[derive(Debug, Clone)]
 pub struct VerifiedJwt {
     claims: Map<String, Value>,
+    /// `header.payload`: the bytes the signature covers (what names a token without a `jti`).
+    signing_input: String,
     pub issuer: String,
     pub subject: Option<String>,
     pub token_id: Option<String>,
@@ -86,10 +88,10 @@ impl VerifiedJwt {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
-}
 
-fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(80).collect()
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
 }
 
 /// Canonical base64url: no padding, no `+`/`/`, no whitespace, zero trailing bits.
@@ -110,36 +112,7 @@ fn json_segment(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Rejectio
     })
 }
 
-fn algorithm(name: &str) -> Result<Algorithm, Rejection> {
-    if name.eq_ignore_ascii_case("none") {
-        return Err(Rejection::forbidden("alg \"none\" is never accepted"));
-    }
-    Ok(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        // A MAC can only be "verified" with a shared secret; with an issuer's public key it is an attack.
-        "HS256" | "HS384" | "HS512" => {
-            return Err(Rejection::sig(format!(
-                "alg {name} is a MAC; no issuer key is a shared secret"
-            )))
-        }
-        other => {
-            return Err(Rejection::forbidden(format!(
-                "alg {} is not supported",
-                shown(other)
-            )))
-        }
-    })
-}
-
-fn time_claim(
+pub(crate) fn time_claim(
     claims: &Map<String, Value>,
     name: &str,
 ) -> Result<Option<OffsetDateTime>, Rejection> {
@@ -159,7 +132,7 @@ fn time_claim(
     }
 }
 
-fn string_claim<'a>(
+pub(crate) fn string_claim<'a>(
     claims: &'a Map<String, Value>,
     name: &str,
 ) -> Result<Option<&'a str>, Rejection> {
@@ -171,18 +144,26 @@ fn string_claim<'a>(
 }
 
 fn at(t: OffsetDateTime) -> String {
-    crate::gateway::rfc3339(t)
+    crate::clock::rfc3339(t)
 }
 
 /// A compact JWT split and decoded, nothing verified yet.
 #[derive(Debug, Clone)]
 pub struct Parts<'t> {
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
+    pub(crate) header: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
     h64: &'t str,
     p64: &'t str,
     s64: &'t str,
     token: &'t str,
+}
+
+impl Parts<'_> {
+    pub(crate) fn signing_input(&self) -> &str {
+        self.token
+            .get(..self.h64.len() + 1 + self.p64.len())
+            .unwrap_or(self.token)
+    }
 }
 
 /// What the header allows: the algorithm and the key id.
@@ -200,7 +181,7 @@ pub struct ClaimFacts {
 }
 
 /// Stage 1: size and shape, before anything is split or decoded; then canonical base64url and strict JSON.
-pub fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Rejection> {
+pub(crate) fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Rejection> {
     if token.len() > limits.max_bytes {
         return Err(Rejection::limit(format!(
             "the JWT is longer than {} bytes",
@@ -238,13 +219,13 @@ pub fn split<'t>(token: &'t str, limits: &JwtLimits) -> Result<Parts<'t>, Reject
 }
 
 /// Stage 2: the header: algorithm, no header-supplied keys, no critical extensions, no JWE, the type.
-pub fn check_header(
+pub(crate) fn check_header(
     header: &Map<String, Value>,
     policy: &JwtPolicy,
 ) -> Result<HeaderFacts, Rejection> {
     let alg_name = string_claim(header, "alg")?
         .ok_or_else(|| Rejection::parse("the JWT header has no alg"))?;
-    let algorithm = algorithm(alg_name)?;
+    let algorithm = super::alg::from_header(alg_name)?;
     for forbidden in ["jwk", "jku", "x5u", "x5c"] {
         if header.contains_key(forbidden) {
             return Err(Rejection::forbidden(format!(
@@ -294,7 +275,7 @@ pub fn check_header(
 
 /// Stage 3: the issuer's pinned key for this algorithm and `kid`, and the signature. Nothing in the payload
 /// is trusted before this succeeds; the issuer named in it only selects the key set.
-pub fn verify_signature(
+pub(crate) fn verify_signature(
     parts: &Parts<'_>,
     header: &HeaderFacts,
     trust: &JwtTrust,
@@ -315,22 +296,35 @@ pub fn verify_signature(
         .keys
         .find(header.kid.as_deref(), alg)
         .map_err(Rejection::sig)?;
-    if segment(parts.s64, "signature")?.is_empty() {
-        return Err(Rejection::sig("the JWT has no signature"));
-    }
-    let message = &parts.token.as_bytes()[..parts.h64.len() + 1 + parts.p64.len()];
-    let ok = jsonwebtoken::crypto::verify(parts.s64, message, &key.key, alg)
-        .map_err(|_| Rejection::sig("the JWT signature cannot be checked with its issuer's key"))?;
-    if !ok {
-        return Err(Rejection::sig(
-            "the JWT signature does not verify with its issuer's key",
-        ));
-    }
+    verify_with(parts, &key.key, alg, "its issuer's key")?;
     Ok(issuer.to_string())
 }
 
+/// The signature over `header.payload` with one key and algorithm, chosen by the caller: an issuer's pinned
+/// key ([`verify_signature`]) or, for proofs of possession, the key the proof itself names
+/// (`jwt::proof`). `whose` names the key in the refusal.
+pub(crate) fn verify_with(
+    parts: &Parts<'_>,
+    key: &jsonwebtoken::DecodingKey,
+    alg: Algorithm,
+    whose: &str,
+) -> Result<(), Rejection> {
+    if segment(parts.s64, "signature")?.is_empty() {
+        return Err(Rejection::sig("the JWT has no signature"));
+    }
+    let message = parts.signing_input().as_bytes();
+    let ok = jsonwebtoken::crypto::verify(parts.s64, message, key, alg)
+        .map_err(|_| Rejection::sig(format!("the JWT signature cannot be checked with {whose}")))?;
+    if !ok {
+        return Err(Rejection::sig(format!(
+            "the JWT signature does not verify with {whose}"
+        )));
+    }
+    Ok(())
+}
+
 /// Stage 4a: exp, nbf, iat and the lifetime.
-pub fn check_times(
+pub(crate) fn check_times(
     claims: &Map<String, Value>,
     policy: &JwtPolicy,
     now: OffsetDateTime,
@@ -373,7 +367,10 @@ pub fn check_times(
 }
 
 /// Stage 4b: the audience, and that this is an access token rather than an ID token.
-pub fn check_audience(claims: &Map<String, Value>, policy: &JwtPolicy) -> Result<(), Rejection> {
+pub(crate) fn check_audience(
+    claims: &Map<String, Value>,
+    policy: &JwtPolicy,
+) -> Result<(), Rejection> {
     let audiences: Vec<&str> = match claims.get("aud") {
         None => return Err(Rejection::aud("the JWT has no aud")),
         Some(Value::String(a)) => vec![a.as_str()],
@@ -429,6 +426,7 @@ pub fn verify(
         issued_at: times.issued_at,
         expires: times.expires,
         algorithm: header.algorithm,
+        signing_input: parts.signing_input().to_string(),
         claims: parts.claims,
     })
 }

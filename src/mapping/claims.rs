@@ -6,7 +6,7 @@ use super::assemble::Assembler;
 use super::hl7::normalize_system;
 use super::xua::part_text;
 use super::{JwtCodec, JwtField, Profile};
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::model::{AccessContext, Coded, DecisionRef, FieldPart, FieldValue, Identifier};
 
 /// The claims a profile produces from a model (to be merged with the registered claims the issuer sets).
@@ -30,13 +30,13 @@ fn insert_at(
     let Some((first, rest)) = path.split_first() else {
         return Err(clash());
     };
-    if rest.is_empty() {
+    let Some(second) = rest.first() else {
         root.insert(first.clone(), value);
         return Ok(());
-    }
+    };
     let mut slot = root
         .entry(first.clone())
-        .or_insert_with(|| container_for(&rest[0]));
+        .or_insert_with(|| container_for(second));
     for (i, seg) in rest.iter().enumerate() {
         let last = i + 1 == rest.len();
         let next_container = rest.get(i + 1).map(|s| container_for(s));
@@ -54,11 +54,13 @@ fn insert_at(
                 while items.len() <= index {
                     items.push(Value::Object(Map::new()));
                 }
+                let Some(item) = items.get_mut(index) else {
+                    return Err(clash());
+                };
                 if last {
-                    items[index] = value;
+                    *item = value;
                     return Ok(());
                 }
-                let item = &mut items[index];
                 if item.as_object().is_some_and(|m| m.is_empty()) {
                     if let Some(c) = next_container {
                         *item = c;
@@ -155,13 +157,9 @@ impl<'a> Members<'a> {
             return Err(Rejection::claim(format!("claim {what} must be an object")));
         };
         if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            let shown: String = unknown
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(60)
-                .collect();
             return Err(Rejection::claim(format!(
-                "claim {what} has the unknown member {shown:?}"
+                "claim {what} has the unknown member {:?}",
+                shown(unknown)
             )));
         }
         Ok(Self { map, what })
@@ -272,7 +270,10 @@ impl Profile {
 
     /// Decodes the claims of a verified JWT into the model. Trust-framework objects inside
     /// `authorization_details` (RFC 9396) are read as if they were top-level claims.
-    pub fn decode_claims(&self, claims: &Map<String, Value>) -> Result<AccessContext, Rejection> {
+    pub(crate) fn decode_claims(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<AccessContext, Rejection> {
         let lifted = self.lift_authorization_details(claims)?;
         let claims = lifted.as_ref().unwrap_or(claims);
         let mut asm = Assembler::new(self);
@@ -484,7 +485,7 @@ pub(super) fn decode_field(
             value,
             what.to_string(),
         )?)],
-        // Profiles disagree on arrays versus single objects (research/ihe.md F23); accept both.
+        // Profiles disagree on arrays versus single objects (docs/ihe-profiles.md, "Switzerland: CH:XUA and CH:IUA"); accept both.
         JwtCodec::CodedArray => one_or_many(value)
             .into_iter()
             .map(|v| coded_from(v, what.to_string()).map(FieldValue::Coded))

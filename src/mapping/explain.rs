@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::claims::{decode_field, lookup, path_label};
-use super::xua::{codec_label, decode_value, shown};
+use super::xua::{codec_label, decode_value};
 use super::{JwtCodec, Profile, UnknownPolicy, XuaInput, XuaSource};
+use crate::error::shown;
 use crate::model::{FieldPart, FieldValue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

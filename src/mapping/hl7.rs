@@ -6,10 +6,8 @@
 
 use super::OidForm;
 use crate::model::{Coded, DecisionRef, Identifier};
+use crate::ns;
 use crate::saml::fragment::XmlFragment;
-
-pub const HL7_NS: &str = "urn:hl7-org:v3";
-pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Whether `s` is a dotted-decimal OID (`2.16.578.1.12.4.1.4.1`).
 pub fn is_oid(s: &str) -> bool {
@@ -70,7 +68,7 @@ fn check_type(f: &XmlFragment, allowed: &[&str], what: &str) -> Result<(), Strin
 
 fn check_namespace(f: &XmlFragment) -> Result<(), String> {
     match f.namespace.as_deref() {
-        None | Some(HL7_NS) => Ok(()),
+        None | Some(ns::HL7) => Ok(()),
         Some(_) => Err("its element is not in the HL7 v3 namespace".to_string()),
     }
 }
@@ -98,7 +96,7 @@ pub fn ce_to_fragment(
     form: OidForm,
 ) -> XmlFragment {
     let mut f = XmlFragment::new(element);
-    f.namespace = Some(HL7_NS.to_string());
+    f.namespace = Some(ns::HL7.to_string());
     f = f.with_attr("xsi:type", "CE").with_attr("code", &c.code);
     if let Some(system) = &c.system {
         f = f.with_attr("codeSystem", system_out(system, form));
@@ -138,7 +136,7 @@ pub fn ii_from_fragment(f: &XmlFragment) -> Result<Identifier, String> {
 
 pub fn ii_to_fragment(i: &Identifier, element: &str, form: OidForm) -> XmlFragment {
     let mut f = XmlFragment::new(element);
-    f.namespace = Some(HL7_NS.to_string());
+    f.namespace = Some(ns::HL7.to_string());
     f = f.with_attr("xsi:type", "II");
     match &i.system {
         Some(system) => {
@@ -229,7 +227,7 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 }
 
 /// NHN's `<decision-ref><id value=".."/><user-selected value="True"/></decision-ref>`; `user-reason` is this
-/// gateway's addition for the seed's free-text reason.
+/// gateway's addition for the data model's free-text reason (docs/norway-profile.md).
 pub fn decision_ref_from_fragment(f: &XmlFragment) -> Result<DecisionRef, String> {
     let id = f
         .child("id")
@@ -269,67 +267,6 @@ pub fn decision_ref_to_fragment(d: &DecisionRef) -> XmlFragment {
             .push(XmlFragment::new("user-reason").with_attr("value", reason));
     }
     f
-}
-
-/// Serialises a fragment as XML text (for the escaped form). Attribute keys are written as stored, so builders
-/// store qualified names (`xsi:type`); the `xsi` prefix is declared when used.
-pub fn fragment_to_xml(f: &XmlFragment) -> String {
-    let mut out = String::new();
-    write_fragment(f, &mut out, None);
-    out
-}
-
-fn write_fragment(f: &XmlFragment, out: &mut String, parent_ns: Option<&str>) {
-    out.push('<');
-    out.push_str(&f.name);
-    if f.namespace.as_deref() != parent_ns {
-        if let Some(ns) = &f.namespace {
-            out.push_str(" xmlns=\"");
-            escape_into(ns, out);
-            out.push('"');
-        }
-    }
-    if f.attributes.iter().any(|(k, _)| k.starts_with("xsi:")) {
-        out.push_str(" xmlns:xsi=\"");
-        out.push_str(XSI_NS);
-        out.push('"');
-    }
-    for (k, v) in &f.attributes {
-        out.push(' ');
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_into(v, out);
-        out.push('"');
-    }
-    if f.children.is_empty() && f.text.is_empty() {
-        out.push_str("/>");
-        return;
-    }
-    out.push('>');
-    escape_into(&f.text, out);
-    for child in &f.children {
-        write_fragment(child, out, f.namespace.as_deref());
-    }
-    out.push_str("</");
-    out.push_str(&f.name);
-    out.push('>');
-}
-
-/// XML escaping for text and attribute values (both quotes, so the result fits either context).
-pub fn escape_into(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -377,7 +314,7 @@ mod tests {
             system: Some("urn:oid:2.16.578.1.12.4.1.1.9060".into()),
             assigner: None,
         };
-        let xml = fragment_to_xml(&ce_to_fragment(
+        let xml = XmlFragment::to_xml(&ce_to_fragment(
             &c,
             "Role",
             Some("Kategori helsepersonell"),
@@ -404,7 +341,7 @@ mod tests {
             user_selected: Some(true),
             user_reason: None,
         };
-        let xml = fragment_to_xml(&decision_ref_to_fragment(&d));
+        let xml = XmlFragment::to_xml(&decision_ref_to_fragment(&d));
         assert_eq!(
             xml,
             r#"<decision-ref><id value="51c1b711"/><user-selected value="true"/></decision-ref>"#
@@ -418,7 +355,7 @@ mod tests {
     #[test]
     fn escaping_keeps_markup_out() {
         let mut s = String::new();
-        escape_into("</saml:AttributeValue><x a=\"1\">", &mut s);
+        crate::saml::fragment::escape_into("</saml:AttributeValue><x a=\"1\">", &mut s);
         assert!(!s.contains('<') && !s.contains('"'));
     }
 }

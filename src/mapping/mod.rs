@@ -6,6 +6,7 @@
 
 mod assemble;
 mod claims;
+mod entry;
 pub mod explain;
 pub mod hl7;
 mod table;
@@ -16,7 +17,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use claims::ClaimsOutput;
-pub use xua::{XuaAttributeOut, XuaInput, XuaOutput, XuaValueOut};
+pub use xua::{XuaInput, XuaOutput};
 
 use crate::model::{FieldId, FieldPart};
 
@@ -77,6 +78,10 @@ pub struct XuaSettings {
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
     pub rar_types: Vec<String>,
+    /// The field whose value is the JWT's `sub`.
+    pub subject: Option<FieldId>,
+    /// The claim whose time is the assertion's AuthnInstant.
+    pub authn_time_claim: Option<String>,
     /// Code systems named differently in JWT Codings: (model/XUA name, JWT name).
     pub system_aliases: Vec<(String, String)>,
 }
@@ -182,6 +187,46 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The model of a verified assertion: the only way the pipeline decodes XUA.
+    pub fn decode_assertion(
+        &self,
+        verified: &crate::saml::verify::Verified,
+    ) -> Result<crate::model::AccessContext, crate::error::Rejection> {
+        let view = verified.view();
+        self.decode_xua(XuaInput {
+            name_id: view.name_id.as_deref(),
+            name_qualifier: view.name_id_qualifier.as_deref(),
+            attributes: &view.attributes,
+        })
+    }
+
+    /// The model of a verified JWT: the only way the pipeline decodes claims.
+    pub fn decode_jwt(
+        &self,
+        verified: &crate::jwt::VerifiedJwt,
+    ) -> Result<crate::model::AccessContext, crate::error::Rejection> {
+        self.decode_claims(verified.claims())
+    }
+
+    /// The JWT `sub` for a model: the value of the field the table names (`[jwt] subject`).
+    pub fn jwt_subject(&self, ctx: &crate::model::AccessContext) -> Option<String> {
+        let field = self.jwt.subject?;
+        ctx.field_values(field).first().map(|v| v.key().to_string())
+    }
+
+    /// When the user authenticated, from the claim the table names (`[jwt] authn_time`).
+    pub fn jwt_authn_time(
+        &self,
+        verified: &crate::jwt::VerifiedJwt,
+    ) -> Option<time::OffsetDateTime> {
+        let claim = self.jwt.authn_time_claim.as_deref()?;
+        verified
+            .claims()
+            .get(claim)
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+    }
+
     /// Compiles one profile table from its text; `file` names it in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, MappingError> {
         table::compile(file, text)
@@ -292,11 +337,22 @@ impl ProfileSet {
     }
 
     pub fn default_profile(&self) -> &Profile {
+        // `new` checked that `default` indexes a loaded profile, and the set never shrinks.
+        #[allow(clippy::indexing_slicing)]
         &self.profiles[self.default]
     }
 
     pub fn get(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// Where a profile stands in the set, for choices resolved once at start-up.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.profiles.iter().position(|p| p.name == name)
+    }
+
+    pub fn by_index(&self, index: usize) -> Option<&Profile> {
+        self.profiles.get(index)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

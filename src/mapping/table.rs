@@ -3,14 +3,15 @@
 //! Every problem is reported with the file name and line, because a broken table must stop the gateway at
 //! start-up with a message an integrator can act on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::entry::{compile_jwt, compile_xua, known_attribute_names};
 use super::{
-    JwtCodec, JwtField, JwtSettings, MappingError, OidForm, Profile, RepeatPolicy, UnknownPolicy,
-    XuaCodec, XuaField, XuaSettings, XuaSource,
+    JwtSettings, MappingError, OidForm, Profile, RepeatPolicy, UnknownPolicy, XuaSettings,
+    XuaSource,
 };
 use crate::model::{FieldId, FieldKind, FieldPart};
 
@@ -87,6 +88,13 @@ fn default_reject() -> Spanned<String> {
 struct JwtSection {
     #[serde(default)]
     rar_types: Vec<String>,
+    /// The model field whose value the gateway writes as `sub` (SAML → JWT).
+    #[serde(default)]
+    subject: Option<Spanned<String>>,
+    /// The claim that says when the user authenticated (seconds since the epoch); it becomes the
+    /// assertion's AuthnInstant (JWT → SAML).
+    #[serde(default)]
+    authn_time: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,41 +113,41 @@ struct FieldEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct XuaEntry {
+pub(super) struct XuaEntry {
     #[serde(default)]
-    source: Option<String>,
+    pub(super) source: Option<String>,
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    legacy: Vec<String>,
+    pub(super) legacy: Vec<String>,
     #[serde(default)]
-    encoding: Option<String>,
+    pub(super) encoding: Option<String>,
     #[serde(default)]
-    element: Option<String>,
+    pub(super) element: Option<String>,
     #[serde(default)]
-    text_fallback: bool,
+    pub(super) text_fallback: bool,
     #[serde(default)]
-    separator: Option<String>,
+    pub(super) separator: Option<String>,
     #[serde(default)]
-    oid_form: Option<String>,
+    pub(super) oid_form: Option<String>,
     #[serde(default)]
-    name_format: Option<String>,
+    pub(super) name_format: Option<String>,
     #[serde(default)]
-    xsi_type: Option<String>,
+    pub(super) xsi_type: Option<String>,
     #[serde(default)]
-    default: Option<String>,
+    pub(super) default: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JwtEntry {
+pub(super) struct JwtEntry {
     /// Where the value is written (and read).
     #[serde(default)]
-    claim: Option<Vec<String>>,
+    pub(super) claim: Option<Vec<String>>,
     /// Other places it is read from, never written (older or national variants).
     #[serde(default)]
-    legacy: Vec<Vec<String>>,
-    encoding: String,
+    pub(super) legacy: Vec<Vec<String>>,
+    pub(super) encoding: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,13 +160,17 @@ struct SystemAlias {
 }
 
 /// Turns byte offsets into line numbers for error messages.
-struct Lines<'a> {
-    file: &'a str,
-    text: &'a str,
+pub(super) struct Lines<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
 }
 
 impl Lines<'_> {
-    fn err(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> MappingError {
+    pub(super) fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> MappingError {
         let line = if span.start == 0 && span.end == 0 {
             None
         } else {
@@ -338,8 +350,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
             let compiled = compile_jwt(&lines, jspan.clone(), field, part, jwt.get_ref())?;
             for path in compiled.claim.iter().chain(compiled.legacy.iter()) {
                 for (other, _) in &seen_claims {
-                    let shorter = other.len().min(path.len());
-                    if other[..shorter] == path[..shorter] {
+                    if other.iter().zip(path.iter()).all(|(a, b)| a == b) {
                         return Err(lines.err(
                             jspan.clone(),
                             format!(
@@ -366,6 +377,18 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
     }
 
     let known_attributes = known_attribute_names(&xua_fields, &xua_settings.ignore);
+    let subject = match parsed.jwt.subject {
+        None => None,
+        Some(name) => Some(FieldId::from_name(name.get_ref()).ok_or_else(|| {
+            lines.err(
+                name.span(),
+                format!(
+                    "jwt.subject {:?} is not a field of the model",
+                    name.get_ref()
+                ),
+            )
+        })?),
+    };
     Ok(Profile {
         name: parsed.profile.name,
         title: parsed.profile.title,
@@ -373,6 +396,8 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
         xua: xua_settings,
         jwt: JwtSettings {
             rar_types: parsed.jwt.rar_types,
+            subject,
+            authn_time_claim: parsed.jwt.authn_time,
             system_aliases: parsed
                 .system_alias
                 .into_iter()
@@ -388,7 +413,7 @@ pub fn compile(file: &str, text: &str) -> Result<Profile, MappingError> {
     })
 }
 
-fn non_empty(s: String) -> Option<String> {
+pub(super) fn non_empty(s: String) -> Option<String> {
     if s.is_empty() {
         None
     } else {
@@ -396,7 +421,10 @@ fn non_empty(s: String) -> Option<String> {
     }
 }
 
-fn oid_form(lines: &Lines<'_>, value: &Spanned<String>) -> Result<OidForm, MappingError> {
+pub(super) fn oid_form(
+    lines: &Lines<'_>,
+    value: &Spanned<String>,
+) -> Result<OidForm, MappingError> {
     parse_oid_form(value.get_ref()).ok_or_else(|| {
         lines.err(
             value.span(),
@@ -408,277 +436,12 @@ fn oid_form(lines: &Lines<'_>, value: &Spanned<String>) -> Result<OidForm, Mappi
     })
 }
 
-fn parse_oid_form(s: &str) -> Option<OidForm> {
+pub(super) fn parse_oid_form(s: &str) -> Option<OidForm> {
     match s {
         "urn" => Some(OidForm::Urn),
         "bare" => Some(OidForm::Bare),
         _ => None,
     }
-}
-
-fn compile_xua(
-    lines: &Lines<'_>,
-    span: std::ops::Range<usize>,
-    field: FieldId,
-    part: FieldPart,
-    entry: &XuaEntry,
-) -> Result<XuaField, MappingError> {
-    let kind = field.kind();
-    let source = match entry.source.as_deref() {
-        Some(source @ ("nameid" | "nameid_qualifier")) => {
-            if entry.name.is_some() || !entry.legacy.is_empty() || entry.encoding.is_some() {
-                return Err(lines.err(
-                    span,
-                    "a field with source = \"nameid\" or \"nameid_qualifier\" takes no name, legacy or encoding",
-                ));
-            }
-            if !is_string_target(kind, part) || field.is_list() {
-                return Err(lines.err(
-                    span,
-                    format!("the NameID is text; it cannot fill {field} as a whole"),
-                ));
-            }
-            if source == "nameid" {
-                XuaSource::NameId
-            } else {
-                XuaSource::NameQualifier
-            }
-        }
-        Some("attribute") | None => {
-            let Some(name) = entry.name.clone().filter(|n| !n.trim().is_empty()) else {
-                return Err(lines.err(span, "xua needs the attribute name (name = \"urn:...\")"));
-            };
-            XuaSource::Attribute {
-                name,
-                legacy: entry.legacy.clone(),
-            }
-        }
-        Some(other) => {
-            return Err(lines.err(
-                span,
-                format!("xua.source must be \"attribute\", \"nameid\" or \"nameid_qualifier\", not {other:?}"),
-            ))
-        }
-    };
-
-    let codec = match (&source, entry.encoding.as_deref()) {
-        (XuaSource::NameId | XuaSource::NameQualifier, _) => XuaCodec::Text,
-        (_, Some("text")) => XuaCodec::Text,
-        (_, Some("hl7_ce")) => XuaCodec::Ce,
-        (_, Some("hl7_ii")) => XuaCodec::Ii,
-        (_, Some("cx")) => XuaCodec::Cx,
-        (_, Some("decision_ref")) => XuaCodec::DecisionRef,
-        (_, Some("oid")) => XuaCodec::Oid,
-        (_, Some("list")) => XuaCodec::List,
-        (_, Some(other)) => {
-            return Err(lines.err(
-                span,
-                format!("unknown xua encoding {other:?}; known: text, hl7_ce, hl7_ii, cx, decision_ref, oid, list"),
-            ))
-        }
-        (_, None) => return Err(lines.err(span, "xua needs an encoding")),
-    };
-
-    let fits = match codec {
-        XuaCodec::Text | XuaCodec::Oid => {
-            is_string_target(kind, part) && (!field.is_list() || codec == XuaCodec::Text)
-        }
-        XuaCodec::Ce => kind == FieldKind::Coded && part == FieldPart::Whole,
-        XuaCodec::Ii | XuaCodec::Cx => kind == FieldKind::Identifier && part == FieldPart::Whole,
-        XuaCodec::DecisionRef => kind == FieldKind::DecisionRef && part == FieldPart::Whole,
-        XuaCodec::List => kind == FieldKind::Text && field.is_list(),
-    };
-    if !fits {
-        return Err(lines.err(
-            span,
-            format!(
-                "xua encoding {:?} does not fit the field {}{}",
-                codec.name(),
-                field,
-                part_suffix(part)
-            ),
-        ));
-    }
-    if entry.text_fallback && !matches!(codec, XuaCodec::Ce | XuaCodec::Ii) {
-        return Err(lines.err(span, "text_fallback applies to hl7_ce and hl7_ii only"));
-    }
-    if entry.separator.is_some() != (codec == XuaCodec::List) {
-        return Err(lines.err(
-            span,
-            "separator is required for, and only for, the list encoding",
-        ));
-    }
-    if entry.element.is_some() && !matches!(codec, XuaCodec::Ce | XuaCodec::Ii) {
-        return Err(lines.err(span, "element applies to hl7_ce and hl7_ii only"));
-    }
-    let oid_form = match &entry.oid_form {
-        None => None,
-        Some(s) => match (codec, parse_oid_form(s)) {
-            (XuaCodec::Oid, Some(form)) => Some(form),
-            (XuaCodec::Oid, None) => {
-                return Err(lines.err(
-                    span,
-                    format!("oid_form must be \"urn\" or \"bare\", not {s:?}"),
-                ))
-            }
-            _ => return Err(lines.err(span, "oid_form applies to the oid encoding only")),
-        },
-    };
-    if entry.default.is_some()
-        && !(matches!(codec, XuaCodec::Text | XuaCodec::Oid) && part == FieldPart::Whole)
-    {
-        return Err(lines.err(span, "default applies to whole text fields only"));
-    }
-
-    Ok(XuaField {
-        field,
-        part,
-        source,
-        codec,
-        element: entry.element.clone().unwrap_or_else(|| match codec {
-            XuaCodec::Ii => "id".to_string(),
-            _ => "CE".to_string(),
-        }),
-        text_fallback: entry.text_fallback,
-        separator: entry.separator.clone().unwrap_or_default(),
-        oid_form: oid_form.unwrap_or(OidForm::Urn),
-        name_format: entry.name_format.clone(),
-        xsi_type: entry.xsi_type.clone(),
-        default: entry.default.clone(),
-    })
-}
-
-fn compile_jwt(
-    lines: &Lines<'_>,
-    span: std::ops::Range<usize>,
-    field: FieldId,
-    part: FieldPart,
-    entry: &JwtEntry,
-) -> Result<JwtField, MappingError> {
-    if entry.claim.is_none() && entry.legacy.is_empty() {
-        return Err(lines.err(
-            span,
-            "jwt needs a claim path (claim = [...]) or legacy paths to read",
-        ));
-    }
-    const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
-    let paths = entry
-        .claim
-        .iter()
-        .map(|p| (p, true))
-        .chain(entry.legacy.iter().map(|p| (p, false)));
-    for (path, written) in paths {
-        if path.is_empty() || path.iter().any(|s| s.is_empty()) {
-            return Err(lines.err(
-                span,
-                "a jwt claim path must be a non-empty list of non-empty segments",
-            ));
-        }
-        if path[0].chars().all(|c| c.is_ascii_digit()) {
-            return Err(lines.err(
-                span,
-                "a jwt claim path must start with a claim name, not an array index",
-            ));
-        }
-        // The gateway sets the registered claims itself; a table may read `sub` but never write any of them.
-        if REGISTERED.contains(&path[0].as_str()) && (written || path[0] != "sub" || path.len() > 1)
-        {
-            return Err(lines.err(
-                span,
-                format!(
-                    "jwt.claim may not be the registered claim {:?}; the gateway sets it (legacy may read \"sub\")",
-                    path[0]
-                ),
-            ));
-        }
-    }
-    let kind = field.kind();
-    let codec = match entry.encoding.as_str() {
-        "string" => JwtCodec::String,
-        "identifier" => JwtCodec::Identifier,
-        "coded" => JwtCodec::Coded,
-        "coded_array" => JwtCodec::CodedArray,
-        "coding" => JwtCodec::Coding,
-        "coding_array" => JwtCodec::CodingArray,
-        "decision_ref" => JwtCodec::DecisionRef,
-        "space_list" => JwtCodec::SpaceList,
-        "string_array" => JwtCodec::StringArray,
-        "bool" => JwtCodec::Bool,
-        "cx" => JwtCodec::Cx,
-        other => {
-            return Err(lines.err(
-                span,
-                format!(
-                    "unknown jwt encoding {other:?}; known: string, identifier, coded, coded_array, coding, coding_array, decision_ref, space_list, string_array, bool, cx"
-                ),
-            ))
-        }
-    };
-    let fits = match codec {
-        JwtCodec::String => {
-            is_string_target(kind, part) && !(part == FieldPart::Whole && field.is_list())
-        }
-        JwtCodec::Identifier | JwtCodec::Cx => {
-            kind == FieldKind::Identifier && part == FieldPart::Whole
-        }
-        JwtCodec::Coded | JwtCodec::Coding => kind == FieldKind::Coded && part == FieldPart::Whole,
-        JwtCodec::CodedArray | JwtCodec::CodingArray => {
-            kind == FieldKind::Coded && part == FieldPart::Whole
-        }
-        JwtCodec::DecisionRef => kind == FieldKind::DecisionRef && part == FieldPart::Whole,
-        JwtCodec::SpaceList | JwtCodec::StringArray => kind == FieldKind::Text && field.is_list(),
-        JwtCodec::Bool => part == FieldPart::UserSelected,
-    };
-    if !fits {
-        return Err(lines.err(
-            span,
-            format!(
-                "jwt encoding {:?} does not fit the field {}{}",
-                entry.encoding,
-                field,
-                part_suffix(part)
-            ),
-        ));
-    }
-    Ok(JwtField {
-        field,
-        part,
-        claim: entry.claim.clone(),
-        legacy: entry.legacy.clone(),
-        codec,
-    })
-}
-
-/// Whether a plain string can fill the target: a text field, or a string part of a structured field.
-fn is_string_target(kind: FieldKind, part: FieldPart) -> bool {
-    match part {
-        FieldPart::Whole => kind == FieldKind::Text,
-        FieldPart::UserSelected => false,
-        _ => true,
-    }
-}
-
-fn part_suffix(part: FieldPart) -> String {
-    if part == FieldPart::Whole {
-        String::new()
-    } else {
-        format!(".{}", part.name())
-    }
-}
-
-/// The attribute names a profile knows, for the unknown-attribute check.
-pub(super) fn known_attribute_names(
-    fields: &[XuaField],
-    ignore: &HashSet<String>,
-) -> HashSet<String> {
-    let mut names: HashSet<String> = ignore.clone();
-    for f in fields {
-        if let XuaSource::Attribute { name, legacy } = &f.source {
-            names.insert(name.clone());
-            names.extend(legacy.iter().cloned());
-        }
-    }
-    names
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::assemble::Assembler;
-use super::hl7::{self, fragment_to_xml};
+use super::hl7;
 use super::{Profile, RepeatPolicy, UnknownPolicy, XuaCodec, XuaField, XuaSource};
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::model::{AccessContext, Coded, FieldPart, FieldValue, Identifier};
+use crate::saml::build::{XuaAttributeOut, XuaValueOut};
 use crate::saml::fragment::{looks_like_xml, parse_escaped, XmlFragment};
 use crate::saml::view::{SamlAttribute, SamlValue};
 
@@ -22,40 +23,12 @@ pub struct XuaInput<'a> {
     pub attributes: &'a [SamlAttribute],
 }
 
-/// One value to write into an emitted AttributeValue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum XuaValueOut {
-    Text {
-        text: String,
-        xsi_type: Option<String>,
-    },
-    Element(XmlFragment),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct XuaAttributeOut {
-    pub name: String,
-    pub name_format: Option<String>,
-    pub values: Vec<XuaValueOut>,
-}
-
 /// What the XUA encoder produces from a model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct XuaOutput {
     pub name_id: Option<String>,
     pub name_qualifier: Option<String>,
     pub attributes: Vec<XuaAttributeOut>,
-}
-
-/// A printable attribute name for messages: names are not personal data, but they are caller input, so they
-/// are cut short and stripped of control characters.
-pub(super) fn shown(name: &str) -> String {
-    let clean: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
-    if clean.len() < name.len() {
-        format!("{clean}…")
-    } else {
-        clean
-    }
 }
 
 // Borrowed when the assertion carries the element itself; owned only when escaped text had to be parsed.
@@ -141,7 +114,7 @@ pub(super) fn codec_label(codec: XuaCodec) -> &'static str {
 
 impl Profile {
     /// Decodes the attributes of a verified assertion into the model.
-    pub fn decode_xua(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection> {
+    pub(crate) fn decode_xua(&self, input: XuaInput<'_>) -> Result<AccessContext, Rejection> {
         let known = &self.known_attributes;
         let mut by_name: HashMap<&str, Vec<&SamlAttribute>> = HashMap::new();
         for attr in input.attributes {
@@ -356,7 +329,7 @@ impl Profile {
             XuaValueOut::Element(fragment)
         } else {
             XuaValueOut::Text {
-                text: fragment_to_xml(&fragment),
+                text: fragment.to_xml(),
                 xsi_type: None,
             }
         }

@@ -183,6 +183,28 @@ impl FieldId {
     }
 }
 
+impl FieldId {
+    /// The field a name such as `care_relationship.healthcare_service` names.
+    pub fn from_name(name: &str) -> Option<FieldId> {
+        ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+/// A field is written as its name wherever it is stored (audit records keep which field a rule changed).
+impl serde::Serialize for FieldId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FieldId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        FieldId::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom("not a field of the model"))
+    }
+}
+
 impl fmt::Display for FieldId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -290,6 +312,8 @@ impl AccessContext {
             if ctx.patients.is_empty() {
                 ctx.patients.push(Patient::default());
             }
+            // Never empty here: a patient was just pushed when there was none.
+            #[allow(clippy::indexing_slicing)]
             &mut ctx.patients[0]
         }
         match field {

@@ -2,10 +2,12 @@
 //!
 //! Nothing here knows about XML or JSON claims; both transports decode into and encode from these types
 //! through the tables in `mappings/`. Field names follow the HelseID trust framework
-//! (`nhn:tillitsrammeverk:parameters`), which is also the seed specification's data model.
+//! (`nhn:tillitsrammeverk:parameters`), which is also the data model of NHN's document sharing (DM in docs/norway-profile.md).
 
+mod exchange;
 mod field;
 
+pub use exchange::{Direction, Outcome};
 pub use field::{FieldId, FieldKind, FieldPart, FieldValue};
 
 use serde::{Deserialize, Serialize};

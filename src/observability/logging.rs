@@ -1,21 +1,13 @@
 //! Ordinary logs: `tracing`, one subscriber set-up, JSON or text on stderr, one span per HTTP request
-//! carrying its request id. Never the access log: that is `audit/`, in its own store.
+//! carrying its request id (set by the HTTP middleware). Never the access log: that is `audit/`, in its own store.
 
-use std::future::Future;
 use std::io::{self, Write};
-use std::time::Instant;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, HttpMessage};
-use tracing::Instrument;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 use super::redact;
 use crate::config::{LogFormat, LoggingConfig};
-use crate::gateway::Gateway;
-use crate::http::RequestId;
 
 /// Wraps a writer so that every formatted event passes through [`redact::scrub`] on its way out.
 #[derive(Debug, Clone)]
@@ -90,51 +82,4 @@ where
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-/// Middleware (`App::wrap_fn(trace_request)`): a request id for every request (the caller's `X-Request-Id`
-/// when it is short and plain), a span holding it, one "request done" event, HTTP metrics, and the id echoed
-/// in the response. Only the method and path are recorded: no query string, header or body.
-pub fn trace_request<S, B>(
-    req: ServiceRequest,
-    srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    let id = crate::http::request_id(&req);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let metrics = req
-        .app_data::<web::Data<Gateway>>()
-        .map(|g| g.metrics().clone());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.path(),
-    );
-    let started = Instant::now();
-    let fut = span.in_scope(|| srv.call(req));
-    async move {
-        let mut res = fut.await?;
-        let took = started.elapsed();
-        let status = res.status().as_u16();
-        tracing::info!(
-            status,
-            micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            "request done"
-        );
-        if let Some(m) = metrics {
-            let route = res.request().match_pattern();
-            m.http_request(route.as_deref().unwrap_or("other"), status, took);
-        }
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            res.headers_mut()
-                .insert(HeaderName::from_static("x-request-id"), v);
-        }
-        Ok(res)
-    }
-    .instrument(span)
 }

@@ -12,10 +12,10 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::audit::{Direction, Outcome};
 use crate::error::ErrorClass;
+use crate::model::{Direction, Outcome};
 
-/// The pipeline's stages, in order (DESIGN.md).
+/// The pipeline's stages, in order (docs/architecture.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Verify,
@@ -77,8 +77,9 @@ impl StageTimer {
     pub fn lap(&mut self, stage: Stage) {
         let now = Instant::now();
         let d = now.saturating_duration_since(self.last);
-        let slot = &mut self.laps[stage.index()];
-        *slot = Some(slot.unwrap_or_default() + d);
+        if let Some(slot) = self.laps.get_mut(stage.index()) {
+            *slot = Some(slot.unwrap_or_default() + d);
+        }
         self.last = now;
     }
 
@@ -89,7 +90,7 @@ impl StageTimer {
     }
 
     pub fn get(&self, stage: Stage) -> Option<Duration> {
-        self.laps[stage.index()]
+        self.laps.get(stage.index()).copied().flatten()
     }
 }
 

@@ -57,47 +57,49 @@ impl fmt::Debug for Pseudonym<'_> {
 pub fn fnr_check_digits_ok(d: &[u8; 11]) -> bool {
     const W1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
     const W2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
-    let n: Vec<u32> = d.iter().map(|b| u32::from(b - b'0')).collect();
-    let check = |weights: &[u32], len: usize| -> Option<u32> {
-        let sum: u32 = weights.iter().zip(&n[..len]).map(|(w, x)| w * x).sum();
+    let n: [u32; 11] = d.map(|b| u32::from(b.wrapping_sub(b'0')));
+    // The weights stop before the digit they check: W1 covers digits 0..9, W2 digits 0..10.
+    let check = |weights: &[u32]| -> Option<u32> {
+        let sum: u32 = weights.iter().zip(&n).map(|(w, x)| w * x).sum();
         match 11 - sum % 11 {
             11 => Some(0),
             10 => None,
             k => Some(k),
         }
     };
-    check(&W1, 9) == Some(n[9]) && check(&W2, 10) == Some(n[10])
+    let [.., k1, k2] = n;
+    check(&W1) == Some(k1) && check(&W2) == Some(k2)
 }
 
 /// Replaces every stand-alone run of 11 digits with valid check digits by `[fnr]`.
 pub fn scrub(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
-    let mut i = 0;
     let mut copied = 0;
-    while i < input.len() {
-        if !input[i].is_ascii_digit() {
-            i += 1;
+    let mut runs = input.iter().enumerate().peekable();
+    while let Some((start, b)) = runs.next() {
+        if !b.is_ascii_digit() {
             continue;
         }
-        let start = i;
-        while i < input.len() && input[i].is_ascii_digit() {
-            i += 1;
+        let mut end = start + 1;
+        while runs.next_if(|(_, b)| b.is_ascii_digit()).is_some() {
+            end += 1;
         }
-        if i - start == 11 {
-            let mut digits = [0u8; 11];
-            digits.copy_from_slice(&input[start..i]);
+        let Some(run) = input.get(start..end) else {
+            continue;
+        };
+        if let Ok(digits) = <[u8; 11]>::try_from(run) {
             if fnr_check_digits_ok(&digits) {
                 let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len()));
-                buf.extend_from_slice(&input[copied..start]);
+                buf.extend_from_slice(input.get(copied..start).unwrap_or_default());
                 buf.extend_from_slice(b"[fnr]");
-                copied = i;
+                copied = end;
             }
         }
     }
     match out {
         None => Cow::Borrowed(input),
         Some(mut buf) => {
-            buf.extend_from_slice(&input[copied..]);
+            buf.extend_from_slice(input.get(copied..).unwrap_or_default());
             Cow::Owned(buf)
         }
     }

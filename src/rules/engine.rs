@@ -5,73 +5,22 @@
 //! audit record, whether it changed anything or not, so the access log shows the original value, what the
 //! register said and which rule acted.
 
-use std::fmt;
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::codes::CodeTables;
-use super::register::{FastlegeRegister, RegisterStats};
-use super::table::{replacement, RuleSet};
+use super::declared::replacement;
+use super::ident::HprNumber;
+use super::register::{FastlegeRegister, RegisterError, RegisterStats};
+use super::rule::{Condition, OnUnavailable, Rule, RuleDirection};
+use super::table::RuleSet;
 use crate::error::Rejection;
 use crate::mapping::MappingError;
 use crate::model::{AccessContext, Coded, FieldId, FieldValue, Identifier};
 
-/// Where in the pipeline a rule applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RuleDirection {
-    /// After decoding a XUA assertion.
-    DecodeXua,
-    /// Before encoding a XUA assertion.
-    EncodeXua,
-    /// After decoding a JWT.
-    DecodeJwt,
-    /// Before encoding a JWT.
-    EncodeJwt,
-}
-
-impl RuleDirection {
-    pub fn name(self) -> &'static str {
-        match self {
-            RuleDirection::DecodeXua => "decode-xua",
-            RuleDirection::EncodeXua => "encode-xua",
-            RuleDirection::DecodeJwt => "decode-jwt",
-            RuleDirection::EncodeJwt => "encode-jwt",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            RuleDirection::DecodeXua,
-            RuleDirection::EncodeXua,
-            RuleDirection::DecodeJwt,
-            RuleDirection::EncodeJwt,
-        ]
-        .into_iter()
-        .find(|d| d.name() == s)
-    }
-}
-
-impl fmt::Display for RuleDirection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What happens when the register cannot answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnUnavailable {
-    /// Keep the input's value (the decision records that the register was unavailable).
-    #[default]
-    Keep,
-    /// Refuse the exchange with `UNAVAILABLE` (HTTP 503): nothing is issued.
-    Reject,
-}
-
 /// What the fastlege register said about this request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "answer", content = "reason", rename_all = "kebab-case")]
 pub enum RegisterAnswer {
     /// The practitioner is the patient's registered GP.
@@ -79,25 +28,23 @@ pub enum RegisterAnswer {
     /// The patient has another GP, or none.
     Miss,
     /// The register could not answer (timeout, error, overload); the reason names no person.
-    Unavailable(String),
+    Unavailable(RegisterError),
     /// The register was not asked because the model lacks what the condition needs.
     NotAsked(String),
 }
 
 /// A value a rule set in a text field beside its main replacement (e.g. the XUA consent policy).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextChange {
-    #[serde(serialize_with = "field_name")]
     pub field: FieldId,
     pub original: Option<String>,
     pub replacement: String,
 }
 
 /// One rule's evaluation, for the audit record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleDecision {
     pub rule: String,
-    #[serde(serialize_with = "field_name")]
     pub field: FieldId,
     /// The field's value before the rule (as the input had it).
     pub original: Option<Coded>,
@@ -105,45 +52,8 @@ pub struct RuleDecision {
     pub replacement: Option<Coded>,
     pub register_answer: RegisterAnswer,
     pub applied: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<TextChange>,
-}
-
-fn field_name<S: Serializer>(field: &FieldId, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(field.name())
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Condition {
-    /// The register lists `practitioner` (an HPR number) as the GP of `patient` (a fødselsnummer/D-number).
-    RegisteredGp {
-        practitioner: FieldId,
-        practitioner_systems: Vec<String>,
-        patient: FieldId,
-        patient_systems: Vec<String>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SetCoded {
-    pub field: FieldId,
-    pub value: Coded,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SetText {
-    pub field: FieldId,
-    pub value: String,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Rule {
-    pub name: String,
-    pub description: String,
-    pub direction: RuleDirection,
-    pub condition: Condition,
-    pub set: SetCoded,
-    pub also: Vec<SetText>,
 }
 
 /// Deployment choices for the rules of one profile.
@@ -151,7 +61,7 @@ pub(crate) struct Rule {
 pub struct EngineSettings {
     pub on_unavailable: OnUnavailable,
     /// Replace the replacement's code system for the rules named here (`[rules.fastlege] replacement_system`):
-    /// NHN sources disagree on the system of KX17 (research/norway.md §3).
+    /// NHN sources disagree on the system of KX17 (docs/norway-profile.md, "The fastlege rule").
     pub replacement_systems: Vec<(String, String)>,
 }
 
@@ -252,7 +162,16 @@ impl RuleEngine {
                 let pat = identifier(ctx, *patient, patient_systems);
                 match (gp, pat) {
                     (Err(reason), _) | (_, Err(reason)) => RegisterAnswer::NotAsked(reason),
-                    (Ok(gp), Ok(pat)) => self.ask(register, &gp.id, &pat.id),
+                    (Ok(gp), Ok(pat)) => {
+                        // The register answers with an HPR number; what the model holds must be one too to
+                        // be compared with it.
+                        match HprNumber::parse(gp.id.trim()) {
+                            Ok(gp) => self.ask(register, &gp, pat.id.trim()),
+                            Err(_) => RegisterAnswer::NotAsked(format!(
+                                "{practitioner} is not an HPR number"
+                            )),
+                        }
+                    }
                 }
             }
         };
@@ -306,10 +225,15 @@ impl RuleEngine {
         Ok(decision)
     }
 
-    fn ask(&self, register: &dyn FastlegeRegister, hpr: &str, patient: &str) -> RegisterAnswer {
+    fn ask(
+        &self,
+        register: &dyn FastlegeRegister,
+        hpr: &HprNumber,
+        patient: &str,
+    ) -> RegisterAnswer {
         RegisterStats::bump(&self.stats.lookups);
         match register.gp_of(patient) {
-            Ok(Some(gp)) if gp.trim() == hpr.trim() => {
+            Ok(Some(gp)) if gp == *hpr => {
                 RegisterStats::bump(&self.stats.hits);
                 RegisterAnswer::Hit
             }
@@ -319,7 +243,7 @@ impl RuleEngine {
             }
             Err(e) => {
                 RegisterStats::bump(&self.stats.unavailable);
-                RegisterAnswer::Unavailable(e.to_string())
+                RegisterAnswer::Unavailable(e)
             }
         }
     }

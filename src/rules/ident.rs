@@ -68,15 +68,87 @@ impl fmt::Display for IdKind {
     }
 }
 
+/// A fødselsnummer or D-number that passed every check: both check digits, a real date, a century.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Nin {
+    digits: String,
+    d_number: bool,
+}
+
+impl Nin {
+    /// `synthetic` accepts synthetic test numbers (month + 80).
+    pub fn parse(id: &str, synthetic: bool) -> Result<Self, &'static str> {
+        let d_number = check_nin(id, synthetic, None)?;
+        Ok(Self {
+            digits: id.to_string(),
+            d_number,
+        })
+    }
+
+    /// A D-number (its day has 4 added to its first digit) rather than a fødselsnummer.
+    pub fn is_d_number(&self) -> bool {
+        self.d_number
+    }
+
+    pub fn kind(&self) -> IdKind {
+        if self.d_number {
+            IdKind::Dnr
+        } else {
+            IdKind::Fnr
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.digits
+    }
+}
+
+/// An HPR number of the right form (1 to 9 digits, no leading zero).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HprNumber(String);
+
+impl HprNumber {
+    pub fn parse(id: &str) -> Result<Self, &'static str> {
+        check_serial(id)?;
+        Ok(Self(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HprNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An Enhetsregisteret organisation number whose check digit is right.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrgNumber(String);
+
+impl OrgNumber {
+    pub fn parse(id: &str) -> Result<Self, &'static str> {
+        check_orgnr(id)?;
+        Ok(Self(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Checks one identifier. `synthetic` accepts synthetic test numbers (Skatteetaten's Tenor test data adds 80
 /// to the month of a fødselsnummer or D-number; NHN's test tokens use them).
 pub fn check(kind: IdKind, id: &str, synthetic: bool) -> Result<(), &'static str> {
     match kind {
-        IdKind::Nin => check_nin(id, synthetic, None),
-        IdKind::Fnr => check_nin(id, synthetic, Some(false)),
-        IdKind::Dnr => check_nin(id, synthetic, Some(true)),
-        IdKind::Orgnr => check_orgnr(id),
-        IdKind::Hpr | IdKind::Resh => check_serial(id),
+        IdKind::Nin => Nin::parse(id, synthetic).map(drop),
+        IdKind::Fnr => check_nin(id, synthetic, Some(false)).map(drop),
+        IdKind::Dnr => check_nin(id, synthetic, Some(true)).map(drop),
+        IdKind::Orgnr => OrgNumber::parse(id).map(drop),
+        IdKind::Hpr => HprNumber::parse(id).map(drop),
+        IdKind::Resh => check_serial(id),
     }
 }
 
@@ -107,8 +179,9 @@ const NIN_K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
 const NIN_K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
 const ORG_WEIGHTS: [u32; 8] = [3, 2, 7, 6, 5, 4, 3, 2];
 
-/// `want_dnr`: `Some(true)` requires a D-number, `Some(false)` a fødselsnummer, `None` either.
-fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<(), &'static str> {
+/// `want_dnr`: `Some(true)` requires a D-number, `Some(false)` a fødselsnummer, `None` either. Says
+/// whether it is a D-number.
+fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<bool, &'static str> {
     let d = digits::<11>(id).ok_or("it is not 11 digits")?;
     if mod11(&d[..9], &NIN_K1) != Some(d[9]) {
         return Err("the first check digit is wrong");
@@ -151,7 +224,7 @@ fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<(), &'
     if day == 0 || day > days_in_month(month, full_year) {
         return Err("the day is not a valid day of its month");
     }
-    Ok(())
+    Ok(is_dnr)
 }
 
 /// The century a fødselsnummer's individual number assigns to its two-digit year (Skatteetaten's ranges).
@@ -188,7 +261,7 @@ fn check_serial(id: &str) -> Result<(), &'static str> {
     if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
         return Err("it is not 1 to 9 digits");
     }
-    if b[0] == b'0' {
+    if b.first() == Some(&b'0') {
         return Err("it starts with 0");
     }
     Ok(())
@@ -200,7 +273,7 @@ mod tests {
 
     #[test]
     fn sample_and_corpus_numbers_pass() {
-        // Ordinary fødselsnumre (from the trust framework's and the seed's examples).
+        // Ordinary fødselsnumre (from the trust framework's and the data model's examples).
         for n in ["03128734502", "14035234595", "04056600324", "12119000465"] {
             assert_eq!(check(IdKind::Fnr, n, false), Ok(()), "{n}");
         }

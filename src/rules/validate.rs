@@ -6,16 +6,16 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::codes::CodeTables;
 use super::ident::{self, IdKind};
+use super::rule::UnknownCodes;
 use super::table::{FieldRule, RuleSet, ValidationSpec};
-use super::UnknownCodes;
 use crate::error::Rejection;
 use crate::model::{AccessContext, Coded, FieldId, FieldPart, FieldValue, Identifier};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The value is refused.
@@ -25,7 +25,7 @@ pub enum Severity {
 }
 
 /// One problem with one value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub severity: Severity,
     /// The model address: `practitioner.identifier.id`, `care_relationship.purpose_of_use`.
@@ -112,6 +112,30 @@ impl Validator {
 
     pub fn settings(&self) -> ValidationSettings {
         self.settings
+    }
+
+    /// A bare fødselsnummer or D-number (the `patient` request parameter) as an identifier with the system
+    /// this profile's `[identifier_systems]` gives its kind; refused when the profile declares none.
+    pub fn national_identifier(&self, id: &str) -> Result<Identifier, &'static str> {
+        let nin = ident::Nin::parse(id, self.settings.synthetic_nin)?;
+        let kind = nin.kind();
+        let mut systems: Vec<&String> = self
+            .spec
+            .identifier_systems
+            .iter()
+            .filter(|(_, k)| **k == kind)
+            .map(|(system, _)| system)
+            .collect();
+        // A table that gives one kind two systems names its systems in order: take the first, always.
+        systems.sort();
+        let system = systems
+            .first()
+            .ok_or("this profile declares no identifier system for it")?;
+        Ok(Identifier {
+            id: nin.as_str().to_string(),
+            system: Some((*system).clone()),
+            ..Identifier::default()
+        })
     }
 
     /// Checks a model. `Ok` carries the warnings (unknown codes in lenient mode); the first error, with the

@@ -8,11 +8,10 @@ use time::OffsetDateTime;
 
 use super::dsig::SigningIdentity;
 use super::fragment::XmlFragment;
-use super::ns;
 use super::stream::sign::{self, CanonicalAssertion, CanonicalWriter};
 use crate::error::Rejection;
-use crate::mapping::hl7::XSI_NS;
-use crate::mapping::{XuaAttributeOut, XuaValueOut};
+use crate::ns;
+use crate::saml::uri;
 
 /// Everything an assertion says apart from its attributes.
 #[derive(Debug, Clone)]
@@ -26,6 +25,24 @@ pub struct AssertionSpec<'a> {
     pub name_qualifier: Option<&'a str>,
     pub authn_instant: OffsetDateTime,
     pub authn_context_class: &'a str,
+}
+
+/// One attribute to write into the assertion's AttributeStatement (the XUA encoder produces these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XuaAttributeOut {
+    pub name: String,
+    pub name_format: Option<String>,
+    pub values: Vec<XuaValueOut>,
+}
+
+/// One value to write into an AttributeValue: text, or an element (HL7 CE/II as child elements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XuaValueOut {
+    Text {
+        text: String,
+        xsi_type: Option<String>,
+    },
+    Element(XmlFragment),
 }
 
 pub const AC_X509: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
@@ -62,6 +79,13 @@ fn fragment<'a>(w: &mut W<'a>, f: &'a XmlFragment, parent_ns: Option<&str>) {
     w.end();
 }
 
+/// What an assertion may say beyond [`AssertionSpec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extra {
+    /// `saml:OneTimeUse` in the Conditions (SAML core §2.5.1.5).
+    pub one_time_use: bool,
+}
+
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
 /// AuthnStatement XUA requires, and the attributes. The bytes are the Assertion's exclusive canonical form
@@ -70,7 +94,16 @@ pub fn assertion(
     spec: &AssertionSpec<'_>,
     attributes: &[XuaAttributeOut],
 ) -> Result<Vec<u8>, Rejection> {
-    canonical_assertion(spec, attributes).map(CanonicalAssertion::into_bytes)
+    assertion_with(spec, attributes, &Extra::default())
+}
+
+/// [`assertion`], with what [`Extra`] adds.
+pub fn assertion_with(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    extra: &Extra,
+) -> Result<Vec<u8>, Rejection> {
+    canonical_assertion_with(spec, attributes, extra).map(CanonicalAssertion::into_bytes)
 }
 
 /// [`assertion`], signed with our identity by the direct signer (`saml::stream::sign`): no second parse.
@@ -79,13 +112,35 @@ pub fn signed_assertion(
     attributes: &[XuaAttributeOut],
     identity: &SigningIdentity,
 ) -> Result<Vec<u8>, Rejection> {
-    sign::sign(&canonical_assertion(spec, attributes)?, identity)
+    signed_assertion_with(spec, attributes, &Extra::default(), identity)
+}
+
+/// [`assertion_with`], signed by the direct signer.
+pub fn signed_assertion_with(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    extra: &Extra,
+    identity: &SigningIdentity,
+) -> Result<Vec<u8>, Rejection> {
+    sign::sign(
+        &canonical_assertion_with(spec, attributes, extra)?,
+        identity,
+    )
 }
 
 /// The unsigned assertion in canonical form, with what the direct signer needs to know about it.
 pub fn canonical_assertion(
     spec: &AssertionSpec<'_>,
     attributes: &[XuaAttributeOut],
+) -> Result<CanonicalAssertion, Rejection> {
+    canonical_assertion_with(spec, attributes, &Extra::default())
+}
+
+/// [`canonical_assertion`], with what [`Extra`] adds.
+pub fn canonical_assertion_with(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    extra: &Extra,
 ) -> Result<CanonicalAssertion, Rejection> {
     if spec.not_on_or_after <= spec.issue_instant {
         return Err(Rejection::time(
@@ -102,7 +157,7 @@ pub fn canonical_assertion(
         vec![
             ("xmlns:saml", Cow::Borrowed(ns::SAML)),
             ("xmlns:xs", Cow::Borrowed(ns::XS)),
-            ("xmlns:xsi", Cow::Borrowed(XSI_NS)),
+            ("xmlns:xsi", Cow::Borrowed(ns::XSI)),
             ("ID", Cow::Borrowed(spec.id)),
             ("IssueInstant", Cow::Owned(issued.clone())),
             ("Version", Cow::Borrowed("2.0")),
@@ -119,7 +174,7 @@ pub fn canonical_assertion(
     w.end();
     w.start(
         "saml:SubjectConfirmation",
-        vec![("Method", Cow::Borrowed(ns::CM_BEARER))],
+        vec![("Method", Cow::Borrowed(uri::CM_BEARER))],
     );
     w.start(
         "saml:SubjectConfirmationData",
@@ -139,6 +194,10 @@ pub fn canonical_assertion(
     w.start("saml:AudienceRestriction", Vec::new());
     w.text_element("saml:Audience", spec.audience);
     w.end();
+    if extra.one_time_use {
+        w.start("saml:OneTimeUse", Vec::new());
+        w.end();
+    }
     w.end();
 
     w.start(

@@ -5,9 +5,9 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::ns;
 use super::view::AssertionView;
 use crate::error::Rejection;
+use crate::saml::uri;
 
 /// What an incoming assertion must satisfy.
 #[derive(Debug, Clone)]
@@ -149,7 +149,7 @@ pub fn check_subject(
     let mut reason = "assertion has no SubjectConfirmation with an accepted method".to_string();
     for c in &view.confirmations {
         if !policy.confirmation_methods.contains(&c.method) {
-            if c.method == ns::CM_HOLDER_OF_KEY {
+            if c.method == uri::CM_HOLDER_OF_KEY {
                 reason = "holder-of-key confirmation cannot be proven to this gateway".to_string();
             }
             continue;

@@ -5,12 +5,12 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::fragment::XmlFragment;
-use super::ns;
 use super::tree::{self, Node};
 use super::view::{
     AssertionView, Conditions, ProxyRestriction, SamlAttribute, SamlValue, SubjectConfirmation,
 };
 use crate::error::Rejection;
+use crate::ns;
 
 /// Parses an `xs:dateTime` that must carry a time zone (a zone-less time is ambiguous across borders).
 pub fn parse_datetime(what: &str, s: &str) -> Result<OffsetDateTime, Rejection> {
@@ -41,12 +41,12 @@ fn single<'a>(node: &'a Node, local: &'a str, what: &str) -> Result<Option<&'a N
 }
 
 /// Parses signed assertion bytes into the view.
-pub fn assertion_view(bytes: &[u8]) -> Result<AssertionView, Rejection> {
+pub(crate) fn assertion_view(bytes: &[u8]) -> Result<AssertionView, Rejection> {
     let root = tree::parse(bytes)?;
     view_of(&root)
 }
 
-pub fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
+pub(crate) fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
     if !a.is(ns::SAML, "Assertion") {
         return Err(Rejection::structure(
             "the signed element is not a SAML 2.0 Assertion",

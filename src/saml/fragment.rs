@@ -42,6 +42,71 @@ impl XmlFragment {
         self.attributes.push((name.to_string(), value.into()));
         self
     }
+
+    /// The fragment as XML text on its own (the escaped form inside an AttributeValue): it declares the `xsi`
+    /// prefix where one of its attributes uses it.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        self.write_xml(&mut out, None, false);
+        out
+    }
+
+    /// The one writer of fragments, for the escaped form and for child elements of an assertion alike.
+    /// Attribute keys are written as stored, so builders store qualified names (`xsi:type`). `xsi_in_scope`:
+    /// the surrounding document already declares the `xsi` prefix.
+    pub fn write_xml(&self, out: &mut String, parent_ns: Option<&str>, xsi_in_scope: bool) {
+        out.push('<');
+        out.push_str(&self.name);
+        if self.namespace.as_deref() != parent_ns {
+            if let Some(ns) = &self.namespace {
+                out.push_str(" xmlns=\"");
+                escape_into(ns, out);
+                out.push('"');
+            }
+        }
+        let uses_xsi = self.attributes.iter().any(|(k, _)| k.starts_with("xsi:"));
+        if uses_xsi && !xsi_in_scope {
+            out.push_str(" xmlns:xsi=\"");
+            out.push_str(crate::ns::XSI);
+            out.push('"');
+        }
+        for (k, v) in &self.attributes {
+            out.push(' ');
+            out.push_str(k);
+            out.push_str("=\"");
+            escape_into(v, out);
+            out.push('"');
+        }
+        if self.children.is_empty() && self.text.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        escape_into(&self.text, out);
+        for child in &self.children {
+            child.write_xml(out, self.namespace.as_deref(), xsi_in_scope || uses_xsi);
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+}
+
+/// XML escaping for text and attribute values (both quotes, so the result fits either context).
+pub fn escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            _ => out.push(c),
+        }
+    }
 }
 
 /// Why an escaped fragment was refused. Messages name the problem, never the content.

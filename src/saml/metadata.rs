@@ -4,11 +4,9 @@
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::ns;
 use crate::error::Rejection;
-use crate::gateway::Gateway;
+use crate::ns;
 
-const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const URI_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:URI";
 
 /// The certificate's DER bytes in base64, as `ds:X509Certificate` wants them.
@@ -22,18 +20,19 @@ fn cert_base64(pem: &[u8]) -> Result<String, Rejection> {
     Ok(base64::engine::general_purpose::STANDARD.encode(der))
 }
 
-pub fn entity_descriptor(gateway: &Gateway) -> Result<Option<String>, Rejection> {
-    let Some(pem) = gateway.saml_signing_certificate() else {
-        return Ok(None);
-    };
-    let cert = cert_base64(pem)?;
-    let c = &gateway.config().config.gateway;
+/// The metadata of `entity_id`, reached at `public_url`, signing with the certificate `cert_pem`.
+pub fn entity_descriptor(
+    entity_id: &str,
+    public_url: &str,
+    cert_pem: &[u8],
+) -> Result<String, Rejection> {
+    let cert = cert_base64(cert_pem)?;
     let io = |_| Rejection::internal("cannot write the metadata");
     let mut w = Writer::new(Vec::new());
     let mut root = BytesStart::new("md:EntityDescriptor");
-    root.push_attribute(("xmlns:md", MD));
+    root.push_attribute(("xmlns:md", ns::MD));
     root.push_attribute(("xmlns:ds", ns::DSIG));
-    root.push_attribute(("entityID", c.entity_id.as_str()));
+    root.push_attribute(("entityID", entity_id));
     w.write_event(Event::Start(root)).map_err(io)?;
     let mut idp = BytesStart::new("md:IDPSSODescriptor");
     idp.push_attribute(("protocolSupportEnumeration", ns::SAMLP));
@@ -58,14 +57,12 @@ pub fn entity_descriptor(gateway: &Gateway) -> Result<Option<String>, Rejection>
     // Assertions are obtained by token exchange at /token; the URI binding is SAML's name for "fetch it".
     let mut sso = BytesStart::new("md:SingleSignOnService");
     sso.push_attribute(("Binding", URI_BINDING));
-    let location = format!("{}/token", c.public_url.trim_end_matches('/'));
+    let location = format!("{}/token", public_url.trim_end_matches('/'));
     sso.push_attribute(("Location", location.as_str()));
     w.write_event(Event::Empty(sso)).map_err(io)?;
     w.write_event(Event::End(BytesEnd::new("md:IDPSSODescriptor")))
         .map_err(io)?;
     w.write_event(Event::End(BytesEnd::new("md:EntityDescriptor")))
         .map_err(io)?;
-    String::from_utf8(w.into_inner())
-        .map(Some)
-        .map_err(|_| Rejection::internal("metadata is not UTF-8"))
+    String::from_utf8(w.into_inner()).map_err(|_| Rejection::internal("metadata is not UTF-8"))
 }

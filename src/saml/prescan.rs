@@ -5,8 +5,8 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::ns;
 use crate::error::Rejection;
+use crate::ns;
 
 /// Size and complexity limits for SAML input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

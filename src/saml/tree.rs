@@ -6,9 +6,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::NsReader;
 
-use super::ns;
 use super::prescan::predefined_or_char;
 use crate::error::Rejection;
+use crate::ns;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {
@@ -143,13 +143,13 @@ fn node_from(
 }
 
 /// Parses one element and its subtree, strictly.
-pub fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Node, Rejection> {
     parse_with(bytes, Mode::Strict).map(|(node, _)| node)
 }
 
 /// Parses one element and its subtree; returns it and how many comments and processing instructions were
 /// skipped (always 0 in strict mode, which refuses them).
-pub fn parse_with(bytes: &[u8], mode: Mode) -> Result<(Node, usize), Rejection> {
+pub(crate) fn parse_with(bytes: &[u8], mode: Mode) -> Result<(Node, usize), Rejection> {
     let mut skipped = 0usize;
     let text =
         std::str::from_utf8(bytes).map_err(|_| Rejection::parse("the assertion is not UTF-8"))?;

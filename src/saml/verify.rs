@@ -2,18 +2,17 @@
 //! signature, read claims from the signed bytes only, then the protocol checks.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use time::OffsetDateTime;
 
 use super::checks::{self, Checked, SamlPolicy};
 use super::dsig::{self, TrustAnchor};
 use super::extract;
-use super::ns;
 use super::prescan::{self, Root, Shape, XmlLimits};
 use super::stream;
 use super::view::AssertionView;
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
+use crate::saml::uri;
 
 /// The certificates of the issuers we trust, by entity id. Nothing else is ever used to verify.
 #[derive(Debug, Default)]
@@ -61,11 +60,6 @@ impl Verified {
     }
 }
 
-/// Issuer names are caller input; show them cut short and without control characters.
-pub fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(120).collect()
-}
-
 /// Which XML-DSig verifier checks the signature: libxmlsec1 (libxml2's tree, xmlsec's transforms), or the
 /// streaming verifier (`saml::stream`: one reading of the bytes, the same profile). Both take the same
 /// inputs and give the same verdicts; the differential fuzz target `dsig_differential` holds them to it.
@@ -76,7 +70,7 @@ pub enum VerifierEngine {
 }
 
 impl VerifierEngine {
-    /// The engine [`verify`] uses unless [`set_default_engine`] chose another.
+    /// The engine when `[saml] verifier` is not set, and the one [`verify`] uses.
     pub const DEFAULT: VerifierEngine = VerifierEngine::Libxmlsec;
 
     /// The configuration spelling: `libxmlsec1` or `streaming`.
@@ -93,27 +87,6 @@ impl VerifierEngine {
             VerifierEngine::Libxmlsec => "libxmlsec1",
             VerifierEngine::Streaming => "streaming",
         }
-    }
-}
-
-static DEFAULT_ENGINE: AtomicU8 = AtomicU8::new(engine_code(VerifierEngine::DEFAULT));
-
-const fn engine_code(engine: VerifierEngine) -> u8 {
-    match engine {
-        VerifierEngine::Libxmlsec => 0,
-        VerifierEngine::Streaming => 1,
-    }
-}
-
-/// Chooses the engine [`verify`] uses, process-wide (set once at start-up, from configuration).
-pub fn set_default_engine(engine: VerifierEngine) {
-    DEFAULT_ENGINE.store(engine_code(engine), Ordering::Relaxed);
-}
-
-pub fn default_engine() -> VerifierEngine {
-    match DEFAULT_ENGINE.load(Ordering::Relaxed) {
-        0 => VerifierEngine::Libxmlsec,
-        _ => VerifierEngine::Streaming,
     }
 }
 
@@ -149,12 +122,28 @@ pub fn select_anchor<'t>(
             }
         }
         match shape.response_status.as_deref() {
-            Some(ns::STATUS_SUCCESS) => {}
+            Some(uri::STATUS_SUCCESS) => {}
             Some(_) => return Err(Rejection::claim("the Response's status is not Success")),
             None => return Err(Rejection::structure("the Response has no StatusCode")),
         }
     }
     Ok((anchor, issuer.to_string()))
+}
+
+/// The signature alone, as `engine` checks it (the streaming verifier with the pre-scan it is part of): for
+/// the inspector's signature item, which must agree with what the exchange would say.
+pub fn verify_signature(
+    engine: VerifierEngine,
+    xml: &[u8],
+    anchor: &TrustAnchor,
+    limits: &XmlLimits,
+) -> Result<dsig::VerifiedAssertion, Rejection> {
+    match engine {
+        VerifierEngine::Libxmlsec => dsig::verify_assertion(xml, anchor),
+        VerifierEngine::Streaming => {
+            stream::verify_assertion(xml, anchor, limits).map(|s| s.verified)
+        }
+    }
 }
 
 /// Everything up to the protocol checks: pre-scan, issuer, signature, claims from the signed bytes.
@@ -199,7 +188,7 @@ pub fn verify_signed(
     })
 }
 
-/// The pipeline's SAML stage with the process-wide engine ([`set_default_engine`]).
+/// The pipeline's SAML stage with the default engine ([`VerifierEngine::DEFAULT`]).
 pub fn verify(
     xml: &[u8],
     trust: &TrustStore,
@@ -209,7 +198,7 @@ pub fn verify(
     now: OffsetDateTime,
 ) -> Result<Verified, Rejection> {
     verify_with(
-        default_engine(),
+        VerifierEngine::DEFAULT,
         xml,
         trust,
         policy,
@@ -219,6 +208,7 @@ pub fn verify(
     )
 }
 
+/// The pipeline's SAML stage with the engine start-up chose (`[saml] verifier`).
 pub fn verify_with(
     engine: VerifierEngine,
     xml: &[u8],

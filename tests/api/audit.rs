@@ -9,15 +9,15 @@ use rusqlite::Connection;
 use serde_json::Value;
 use time::OffsetDateTime;
 use xua_gateway::audit::sqlite::{self, Settings, SqliteSink};
-use xua_gateway::audit::{
-    AuditError, AuditRecord, AuditSink, Direction, MemorySink, Outcome, OverrideAudit,
-};
+use xua_gateway::audit::{AuditError, AuditRecord, AuditSink, MemorySink, OverrideAudit};
 use xua_gateway::clock::{self, FixedClock};
 use xua_gateway::config::LoadedConfig;
-use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::model::Coded;
+use xua_gateway::model::{Direction, Outcome};
 use xua_gateway::observability::readiness::FnCheck;
+use xua_gateway::startup::Gateway;
 
 use crate::binary::{audit_cli, write_config};
 use crate::helpers::*;
@@ -209,14 +209,9 @@ async fn accepted_and_rejected_exchanges_each_write_one_full_record() {
 fn sample_record(claims: &str, request_id: &str, time: OffsetDateTime) -> AuditRecord {
     let context = profiles()
         .default_profile()
-        .decode_claims(&claims_file(claims))
+        .decode_claims_unverified(&claims_file(claims))
         .unwrap();
-    let mut r = AuditRecord::begin(
-        Direction::SamlToJwt,
-        xua_gateway::gateway::rfc3339(time),
-        request_id,
-        Some("192.0.2.7"),
-    );
+    let mut r = AuditRecord::begin(Direction::SamlToJwt, time, request_id, Some("192.0.2.7"));
     r.outcome = Outcome::Issued;
     r.output_token_id = Some(format!("jti-{request_id}"));
     r.context = Some(context);
@@ -458,11 +453,11 @@ async fn metrics_count_exchanges_and_time_every_stage() {
         .exchange(&tampered(&mint_now("fastlege.json")), "m2", &[])
         .await;
     assert_eq!(status, 400);
-    app.gateway.metrics().register_lookup(
+    app.gateway.pipeline().metrics().register_lookup(
         "file",
         xua_gateway::observability::metrics::RegisterOutcome::Listed,
     );
-    app.gateway.metrics().replay_cache_size(2);
+    app.gateway.pipeline().metrics().replay_cache_size(2);
 
     let (status, text) = app.get("/metrics").await;
     assert_eq!(status, 200);
@@ -730,12 +725,12 @@ fn a_request_refused_before_the_pipeline_can_be_audited_too() {
         Some(sink.clone()),
     )
     .unwrap();
-    let request = xua_gateway::gateway::ExchangeRequest {
+    let request = xua_gateway::pipeline::ExchangeRequest {
         request_id: "refused-1".into(),
         client_address: Some("192.0.2.9".into()),
         ..Default::default()
     };
-    let r = gateway.refuse(
+    let r = gateway.pipeline().refuse(
         Direction::SamlToJwt,
         &request,
         xua_gateway::error::Rejection::parse("subject_token is not base64url"),

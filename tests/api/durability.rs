@@ -45,7 +45,7 @@ async fn sigkill_mid_load(audit_settings: &str) {
         dir.path(),
         &db,
         audit_settings,
-        "format = \"json\"\nlevel = \"warn,xua_gateway=info,xua_gateway::gateway=warn,xua_gateway::observability=warn\"",
+        "format = \"json\"\nlevel = \"warn,xua_gateway=info,xua_gateway::pipeline=warn,xua_gateway::observability=warn\"",
     );
     let server = Arc::new(Mutex::new(Server::start(&config, &[])));
     let address = server.lock().unwrap().address.clone();

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use xua_gateway::audit::Outcome;
+use xua_gateway::model::Outcome;
 use xua_gateway::saml::dsig;
 use xua_gateway::samples;
 
@@ -168,11 +168,11 @@ pub fn response_parts(id: &str, before_status: &str, children: &str) -> String {
 }
 
 pub fn now_text() -> String {
-    xua_gateway::gateway::rfc3339(time::OffsetDateTime::now_utc())
+    xua_gateway::clock::rfc3339(time::OffsetDateTime::now_utc())
 }
 
 pub fn at(offset: time::Duration) -> String {
-    xua_gateway::gateway::rfc3339(time::OffsetDateTime::now_utc() + offset)
+    xua_gateway::clock::rfc3339(time::OffsetDateTime::now_utc() + offset)
 }
 
 /// A signature template (empty DigestValue and SignatureValue) for the xmlsec1 CLI to fill in.

@@ -10,11 +10,11 @@ use time::{Duration, OffsetDateTime};
 
 use xua_gateway::audit::{AuditRecord, MemorySink};
 use xua_gateway::config::LoadedConfig;
-use xua_gateway::gateway::Gateway;
 use xua_gateway::http::Application;
 use xua_gateway::mapping::ProfileSet;
 use xua_gateway::saml::dsig::SigningIdentity;
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TT_SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";
@@ -36,9 +36,11 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(LoadedConfig::embedded().expect("embedded config")).await
 }
 
-pub async fn spawn_app_with(loaded: LoadedConfig) -> TestApp {
-    // The XML-DSig verifier under test (XUA_VERIFIER=libxmlsec1|streaming; unset: the default).
-    xua_gateway::saml::verify::set_default_engine(crate::engine::engine());
+pub async fn spawn_app_with(mut loaded: LoadedConfig) -> TestApp {
+    // The XML-DSig verifier under test (XUA_VERIFIER=libxmlsec1|streaming; unset: the configuration's).
+    if let Some(choice) = crate::engine::config_choice() {
+        loaded.config.saml.verifier = Some(choice);
+    }
     let audit = Arc::new(MemorySink::default());
     let gateway = Arc::new(
         Gateway::build(loaded, xua_gateway::clock::system(), Some(audit.clone()))

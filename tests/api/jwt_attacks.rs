@@ -1,4 +1,4 @@
-//! The JWT items of the attack checklist (research/security.md §5, items 39–56), each built from a valid
+//! The JWT items of the attack checklist (docs/attack-checklist.md, items 39–56), each built from a valid
 //! token of the sample issuer and sent through `POST /token`: the right class, nothing issued, the token
 //! not echoed, and one audit record. (Items 57 and 58, on what the gateway issues, are in `roundtrip`.)
 //!
@@ -9,7 +9,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
-use xua_gateway::audit::Outcome;
+use xua_gateway::model::Outcome;
 use xua_gateway::samples;
 
 use crate::helpers::*;

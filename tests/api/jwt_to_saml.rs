@@ -10,8 +10,9 @@ use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
+use xua_gateway::inspect::unverified::assertion_view;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::XuaInput;
-use xua_gateway::saml::extract::assertion_view;
 
 use crate::helpers::*;
 
@@ -68,14 +69,14 @@ async fn sample_jwt_becomes_a_signed_assertion_that_xmlsec1_and_signxml_verify()
     let profile = profiles.default_profile();
     let view = assertion_view(xml.as_bytes()).unwrap();
     let from_saml = profile
-        .decode_xua(XuaInput {
+        .decode_xua_unverified(XuaInput {
             name_id: view.name_id.as_deref(),
             name_qualifier: view.name_id_qualifier.as_deref(),
             attributes: &view.attributes,
         })
         .unwrap();
     let mut from_jwt = profile
-        .decode_claims(&claims_file("hospital-physician.json"))
+        .decode_claims_unverified(&claims_file("hospital-physician.json"))
         .unwrap();
     from_jwt.session.home_community_id = Some("urn:oid:2.16.578.1.12.4.1.7.1.1".into());
     assert_eq!(from_saml, from_jwt);
@@ -106,7 +107,7 @@ async fn sample_jwt_becomes_a_signed_assertion_that_xmlsec1_and_signxml_verify()
     let records = app.records();
     assert_eq!(
         records.last().unwrap().direction,
-        xua_gateway::audit::Direction::JwtToSaml
+        xua_gateway::model::Direction::JwtToSaml
     );
     assert_eq!(
         records.last().unwrap().output_token_id.as_deref(),
@@ -348,13 +349,13 @@ async fn seed_example_8_1_fastlege_gets_the_override_in_xua_and_the_audit_keeps_
     // Nothing else changed: the other attributes are those of the model without the override.
     let mut model = profiles()
         .default_profile()
-        .decode_claims(&claims_file("fastlege.json"))
+        .decode_claims_unverified(&claims_file("fastlege.json"))
         .unwrap();
     let decoded = {
         let profiles = profiles();
         profiles
             .default_profile()
-            .decode_xua(XuaInput {
+            .decode_xua_unverified(XuaInput {
                 name_id: view.name_id.as_deref(),
                 name_qualifier: view.name_id_qualifier.as_deref(),
                 attributes: &view.attributes,

@@ -115,7 +115,7 @@ async fn a_full_replay_cache_refuses_new_tokens_rather_than_forget_live_ones() {
     // No room: the second token is refused with 503, and the first is still remembered.
     expect_rejected(&app, &signed(), "UNAVAILABLE", "replay cache is full").await;
     expect_rejected(&app, &first, "REPLAY", "already exchanged").await;
-    assert_eq!(app.gateway.replay_cache().len(), 1);
+    assert_eq!(app.gateway.pipeline().replay_cache().len(), 1);
     let metrics = app
         .client
         .get(format!("{}/metrics", app.address))

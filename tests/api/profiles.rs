@@ -117,7 +117,7 @@ async fn the_profile_is_chosen_per_issuer_by_configuration() {
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, broken).unwrap();
     let loaded = xua_gateway::config::LoadedConfig::from_file(&path).unwrap();
-    let err = xua_gateway::gateway::Gateway::build(loaded, xua_gateway::clock::system(), None)
+    let err = xua_gateway::startup::Gateway::build(loaded, xua_gateway::clock::system(), None)
         .unwrap_err();
     assert!(err.to_string().contains("no-such-profile"), "{err}");
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use xua_gateway::audit::Outcome;
+use xua_gateway::model::Outcome;
 use xua_gateway::samples::{self, MintOptions};
 
 use crate::helpers::*;

@@ -4,10 +4,10 @@
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
-use xua_gateway::audit::Outcome;
 use xua_gateway::config::{LoadedConfig, Origin};
-use xua_gateway::gateway::Gateway;
+use xua_gateway::model::Outcome;
 use xua_gateway::samples::{self, MintOptions};
+use xua_gateway::startup::Gateway;
 
 use crate::helpers::*;
 
@@ -46,7 +46,7 @@ async fn saml_to_jwt_is_not_touched_by_the_fastlege_rule() {
     let claims = payload(body["access_token"].as_str().unwrap());
     let hs = &claims["nhn:tillitsrammeverk:parameters"]["care_relationship"]["healthcare_service"];
     assert_eq!(hs["code"], "KA01");
-    assert_eq!(app.gateway.rules().stats().snapshot().lookups, 0);
+    assert_eq!(app.gateway.pipeline().rules().stats().snapshot().lookups, 0);
     let record = app.records().pop().unwrap();
     assert_eq!(record.outcome, Outcome::Issued);
     assert!(

@@ -1,4 +1,4 @@
-//! The SAML items of the attack checklist (research/security.md §5, items 1–38), one test per item, named
+//! The SAML items of the attack checklist (docs/attack-checklist.md, items 1–38), one test per item, named
 //! after its number. Every bad input is built from a freshly minted, validly signed assertion (see `forge`)
 //! and sent through `POST /token`; each test asserts the error class, that no token was issued, that the
 //! input is not echoed, and that exactly one audit record was written.
@@ -817,7 +817,7 @@ async fn sec_28_not_yet_valid_or_unreadable_times() {
     // NotBefore equal to or after NotOnOrAfter (both within the skew, so only the order is wrong).
     for (not_before, not_on_or_after) in [(30, 30), (40, 20)] {
         let now = time::OffsetDateTime::now_utc();
-        let text = |s| xua_gateway::gateway::rfc3339(now + Duration::seconds(s));
+        let text = |s| xua_gateway::clock::rfc3339(now + Duration::seconds(s));
         let inverted = resigned(|xml| {
             let xml = set_attr(&xml, "<saml:Conditions", "NotBefore", &text(not_before));
             set_attr(
@@ -996,7 +996,7 @@ async fn sec_33_assertion_replayed_within_its_validity() {
     )
     .await;
     expect_accepted(&app, &fresh).await;
-    assert!(app.gateway.replay_cache().len() >= 2);
+    assert!(app.gateway.pipeline().replay_cache().len() >= 2);
 
     // OneTimeUse is honoured even where replay protection of assertions is switched off.
     let dir = tempfile::tempdir().unwrap();

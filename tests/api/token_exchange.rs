@@ -4,6 +4,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use time::OffsetDateTime;
+use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::samples::MintOptions;
 
 use crate::helpers::*;
@@ -39,7 +40,7 @@ async fn each_sample_exchanges_to_its_expected_claims() {
     assert_eq!(records.len(), 3);
     assert!(records
         .iter()
-        .all(|r| r.outcome == xua_gateway::audit::Outcome::Issued));
+        .all(|r| r.outcome == xua_gateway::model::Outcome::Issued));
 }
 
 #[actix_web::test]
@@ -103,7 +104,7 @@ async fn assertion_signed_by_the_xmlsec1_cli_is_accepted() {
     let profile = profiles();
     let profile = profile.default_profile();
     let context = profile
-        .decode_claims(&claims_file("municipal-nurse.json"))
+        .decode_claims_unverified(&claims_file("municipal-nurse.json"))
         .unwrap();
     let out = profile.encode_xua(&context).unwrap();
     let now = OffsetDateTime::now_utc();
@@ -226,7 +227,10 @@ async fn health_and_jwks_are_served() {
         key.get("d").is_none(),
         "the private key must never be published"
     );
-    assert_eq!(key["kid"].as_str().unwrap(), app.gateway.jwt_issuer().kid());
+    assert_eq!(
+        key["kid"].as_str().unwrap(),
+        app.gateway.pipeline().jwt_issuer().kid()
+    );
 }
 
 #[actix_web::test]

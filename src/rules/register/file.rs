@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{plausible_hpr, FastlegeRegister, RegisterError};
+use super::{FastlegeRegister, RegisterError};
 use crate::mapping::MappingError;
+use crate::rules::ident::HprNumber;
 use crate::rules::source::Source;
 
 #[derive(Debug, Deserialize)]
@@ -21,7 +22,7 @@ struct RegisterFile {
 
 #[derive(Clone, Default)]
 pub struct FileRegister {
-    gp: HashMap<String, String>,
+    gp: HashMap<String, HprNumber>,
 }
 
 // The map holds identifiers of persons; Debug shows only its size so it can never reach a log.
@@ -47,10 +48,8 @@ impl FileRegister {
                     "a patient key must be an 11-digit fødselsnummer or D-number",
                 ));
             }
-            let hpr = hpr.into_inner();
-            if !plausible_hpr(&hpr) {
-                return Err(src.err(span, "a GP must be given by HPR number (1 to 9 digits)"));
-            }
+            let hpr = HprNumber::parse(hpr.get_ref())
+                .map_err(|_| src.err(span, "a GP must be given by HPR number (1 to 9 digits)"))?;
             gp.insert(patient, hpr);
         }
         Ok(Self { gp })
@@ -66,8 +65,12 @@ impl FileRegister {
 }
 
 impl FastlegeRegister for FileRegister {
-    fn gp_of(&self, patient: &str) -> Result<Option<String>, RegisterError> {
+    fn gp_of(&self, patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         Ok(self.gp.get(patient).cloned())
+    }
+
+    fn kind(&self) -> &'static str {
+        "file"
     }
 }
 
@@ -79,12 +82,10 @@ mod tests {
     fn reads_the_sample_register() {
         let text = include_str!("../../../samples/fastlege-register.toml");
         let r = FileRegister::from_toml("samples/fastlege-register.toml", text).unwrap();
-        assert_eq!(
-            r.gp_of("21868534521").unwrap().as_deref(),
-            Some("565501872")
-        );
-        assert_ne!(r.gp_of("03128734502").unwrap().as_deref(), Some("9144900"));
-        assert_eq!(r.gp_of("00000000000").unwrap(), None);
+        let gp = |n: &str| r.gp_of(n).unwrap().map(|h| h.to_string());
+        assert_eq!(gp("21868534521").as_deref(), Some("565501872"));
+        assert_ne!(gp("03128734502").as_deref(), Some("9144900"));
+        assert_eq!(gp("00000000000"), None);
         assert!(!format!("{r:?}").contains("21868534521"));
     }
 

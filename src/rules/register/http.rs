@@ -9,12 +9,14 @@
 //! Every failure becomes a [`RegisterError`] that names no person and no URL (the URL holds the patient's
 //! identifier); the rule engine then applies the configured policy.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{plausible_hpr, FastlegeRegister, RegisterError, RegisterStats};
+use super::{FastlegeRegister, RegisterError, RegisterStats};
+use crate::rules::ident::HprNumber;
 
 /// How to reach the register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +111,7 @@ impl Gate {
 pub struct HttpRegister {
     settings: HttpRegisterSettings,
     agent: ureq::Agent,
-    cache: Option<moka::sync::Cache<String, Option<String>>>,
+    cache: Option<moka::sync::Cache<String, Option<HprNumber>>>,
     gate: Gate,
     stats: Arc<RegisterStats>,
 }
@@ -237,13 +239,15 @@ impl HttpRegister {
             ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Io(_) => {
                 RegisterError::Connect
             }
-            ureq::Error::BodyExceedsLimit(_) => RegisterError::Malformed("the answer is too large"),
+            ureq::Error::BodyExceedsLimit(_) => {
+                RegisterError::Malformed(Cow::Borrowed("the answer is too large"))
+            }
             ureq::Error::StatusCode(code) => RegisterError::Status(code),
-            _ => RegisterError::Other("the HTTP exchange failed"),
+            _ => RegisterError::Other(Cow::Borrowed("the HTTP exchange failed")),
         })
     }
 
-    fn fetch(&self, patient: &str) -> Result<Option<String>, RegisterError> {
+    fn fetch(&self, patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         let Some(_permit) = self.gate.enter(self.settings.queue_wait) else {
             return Err(self.fail(RegisterError::Saturated));
         };
@@ -273,32 +277,34 @@ impl HttpRegister {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let json: Value = serde_json::from_slice(&body)
-            .map_err(|_| self.fail(RegisterError::Malformed("the answer is not JSON")))?;
+        let json: Value = serde_json::from_slice(&body).map_err(|_| {
+            self.fail(RegisterError::Malformed(Cow::Borrowed(
+                "the answer is not JSON",
+            )))
+        })?;
         let hpr = match json.pointer(&self.settings.hpr_pointer) {
             Some(Value::Null) => return Ok(None),
             Some(Value::String(s)) => s.trim().to_string(),
             Some(Value::Number(n)) if n.is_u64() => n.to_string(),
             Some(_) => {
-                return Err(self.fail(RegisterError::Malformed(
+                return Err(self.fail(RegisterError::Malformed(Cow::Borrowed(
                     "the value at the configured pointer is not an HPR number",
-                )))
+                ))))
             }
             // `{"gp": null}` for the pointer `/gp/hprNumber` is "no GP" too.
             None if null_on_the_way(&json, &self.settings.hpr_pointer) => return Ok(None),
             // A register that changed its answer's shape must not turn every GP into "no GP" silently.
             None => {
-                return Err(self.fail(RegisterError::Malformed(
+                return Err(self.fail(RegisterError::Malformed(Cow::Borrowed(
                     "the answer has nothing at the configured pointer",
-                )))
+                ))))
             }
         };
-        if !plausible_hpr(&hpr) {
-            return Err(self.fail(RegisterError::Malformed(
+        HprNumber::parse(&hpr).map(Some).map_err(|_| {
+            self.fail(RegisterError::Malformed(Cow::Borrowed(
                 "the value at the configured pointer is not an HPR number",
-            )));
-        }
-        Ok(Some(hpr))
+            )))
+        })
     }
 }
 
@@ -311,7 +317,11 @@ fn null_on_the_way(json: &Value, pointer: &str) -> bool {
 }
 
 impl FastlegeRegister for HttpRegister {
-    fn gp_of(&self, patient: &str) -> Result<Option<String>, RegisterError> {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn gp_of(&self, patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         let Some(cache) = &self.cache else {
             return self.fetch(patient);
         };

@@ -10,14 +10,21 @@ mod http;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::ident::HprNumber;
 
 pub use file::FileRegister;
 pub use http::{HttpRegister, HttpRegisterSettings};
 
 /// Why the register could not answer. The texts name no person and no URL (the URL holds the patient's
 /// identifier), so they can go into error responses and audit records.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Stored as its message (audit records carry the register's answer in words), and read back from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
 pub enum RegisterError {
     #[error("the register did not answer in time")]
     Timeout,
@@ -28,18 +35,55 @@ pub enum RegisterError {
     #[error("the register answered with HTTP status {0}")]
     Status(u16),
     #[error("the register's answer is malformed: {0}")]
-    Malformed(&'static str),
+    Malformed(Cow<'static, str>),
     #[error("no fastlege register is configured")]
     NotConfigured,
     #[error("the register lookup failed: {0}")]
-    Other(&'static str),
+    Other(Cow<'static, str>),
+}
+
+impl From<RegisterError> for String {
+    fn from(e: RegisterError) -> Self {
+        e.to_string()
+    }
+}
+
+/// The inverse of the messages above; a message from another version is kept as it was written.
+impl From<String> for RegisterError {
+    fn from(message: String) -> Self {
+        let fixed = [
+            RegisterError::Timeout,
+            RegisterError::Saturated,
+            RegisterError::Connect,
+            RegisterError::NotConfigured,
+        ];
+        if let Some(e) = fixed.into_iter().find(|e| e.to_string() == message) {
+            return e;
+        }
+        if let Some(code) = message
+            .strip_prefix("the register answered with HTTP status ")
+            .and_then(|c| c.parse().ok())
+        {
+            return RegisterError::Status(code);
+        }
+        if let Some(why) = message.strip_prefix("the register's answer is malformed: ") {
+            return RegisterError::Malformed(Cow::Owned(why.to_string()));
+        }
+        match message.strip_prefix("the register lookup failed: ") {
+            Some(why) => RegisterError::Other(Cow::Owned(why.to_string())),
+            None => RegisterError::Other(Cow::Owned(message)),
+        }
+    }
 }
 
 /// Answers "who is the registered GP of this patient?".
 pub trait FastlegeRegister: Send + Sync + fmt::Debug {
     /// The HPR number of the patient's registered GP; `Ok(None)` when the register lists none.
-    /// `patient` is a fødselsnummer or D-number.
-    fn gp_of(&self, patient: &str) -> Result<Option<String>, RegisterError>;
+    /// `patient` is a fødselsnummer or D-number (validated before any rule asks).
+    fn gp_of(&self, patient: &str) -> Result<Option<HprNumber>, RegisterError>;
+
+    /// The backend's name in metrics (`file`, `http`, `none`).
+    fn kind(&self) -> &'static str;
 }
 
 /// The register of a deployment that configures none: every lookup is unavailable, so a rule that needs
@@ -48,8 +92,12 @@ pub trait FastlegeRegister: Send + Sync + fmt::Debug {
 pub struct NoRegister;
 
 impl FastlegeRegister for NoRegister {
-    fn gp_of(&self, _patient: &str) -> Result<Option<String>, RegisterError> {
+    fn gp_of(&self, _patient: &str) -> Result<Option<HprNumber>, RegisterError> {
         Err(RegisterError::NotConfigured)
+    }
+
+    fn kind(&self) -> &'static str {
+        "none"
     }
 }
 
@@ -122,9 +170,4 @@ impl RegisterStats {
             saturated: r(&self.saturated),
         }
     }
-}
-
-/// Whether a register's answer is a plausible HPR number (digits only); anything else is malformed.
-pub(crate) fn plausible_hpr(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit())
 }

@@ -34,19 +34,8 @@ use self::ffi::{Doc, Elem, IdProblem, InitError, SignFailure, VerifyFailure};
 pub use self::keys::{SigningIdentity, TrustAnchor};
 pub(crate) use self::node::DsigNode;
 pub(crate) use self::profile::CheckedSignature;
-pub(crate) use self::profile::DSIG_NS;
 use crate::error::Rejection;
-
-/// `saml:` namespace (SAML 2.0 assertions).
-pub const SAML_ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-/// `samlp:` namespace (SAML 2.0 protocol messages).
-pub const SAML_PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-
-/// XInclude namespaces (the 2001 one is current, the 2003 one appears in old processors).
-const XINCLUDE_NS: [&str; 2] = [
-    "http://www.w3.org/2001/XInclude",
-    "http://www.w3.org/2003/XInclude",
-];
+use crate::ns;
 
 static INIT: OnceLock<Result<(), Rejection>> = OnceLock::new();
 
@@ -207,9 +196,9 @@ fn locate(doc: &Doc) -> Result<Located<Elem<'_>>, Rejection> {
 
 /// [`locate`] for any tree: the rules do not depend on the parser.
 pub(crate) fn locate_from<N: DsigNode>(root: N) -> Result<Located<N>, Rejection> {
-    let is_response = if root.is(SAML_PROTOCOL_NS, "Response") {
+    let is_response = if root.is(ns::SAMLP, "Response") {
         true
-    } else if root.is(SAML_ASSERTION_NS, "Assertion") {
+    } else if root.is(ns::SAML, "Assertion") {
         false
     } else {
         return Err(Rejection::structure(
@@ -230,11 +219,11 @@ pub(crate) fn locate_from<N: DsigNode>(root: N) -> Result<Located<N>, Rejection>
             b"Assertion" => assertions.push(element),
             _ => {}
         }
-        if element.is(DSIG_NS, "Signature") {
+        if element.is(ns::DSIG, "Signature") {
             signatures.push(element);
         }
         // Inert here (libxml2 only expands XInclude on request), but a later consumer might not be so careful.
-        if XINCLUDE_NS
+        if ns::XINCLUDE_ALL
             .iter()
             .any(|ns| element.namespace() == Some(ns.as_bytes()))
         {
@@ -251,7 +240,7 @@ pub(crate) fn locate_from<N: DsigNode>(root: N) -> Result<Located<N>, Rejection>
             ))
         }
     };
-    if !assertion.is(SAML_ASSERTION_NS, "Assertion") {
+    if !assertion.is(ns::SAML, "Assertion") {
         return Err(Rejection::structure(
             "Assertion element is not in the SAML 2.0 assertion namespace",
         ));
@@ -417,7 +406,7 @@ fn sign_inner(unsigned_xml: &[u8], identity: &SigningIdentity) -> Result<Vec<u8>
         let root = doc
             .root()
             .ok_or_else(|| Rejection::parse("document has no root element"))?;
-        if !root.is(SAML_ASSERTION_NS, "Assertion") {
+        if !root.is(ns::SAML, "Assertion") {
             return Err(Rejection::structure("root element must be saml:Assertion"));
         }
         let id = root
@@ -426,14 +415,14 @@ fn sign_inner(unsigned_xml: &[u8], identity: &SigningIdentity) -> Result<Vec<u8>
         if !root
             .children()
             .next()
-            .is_some_and(|first| first.is(SAML_ASSERTION_NS, "Issuer"))
+            .is_some_and(|first| first.is(ns::SAML, "Issuer"))
         {
             return Err(Rejection::structure(
                 "the first child element of the Assertion must be saml:Issuer",
             ));
         }
         for element in root.descendants() {
-            if element.is(DSIG_NS, "Signature") {
+            if element.is(ns::DSIG, "Signature") {
                 return Err(Rejection::structure(
                     "the Assertion already contains a ds:Signature",
                 ));

@@ -17,10 +17,7 @@
 use super::ffi::SignatureAlgorithms;
 use super::node::DsigNode;
 use crate::error::Rejection;
-
-pub(crate) const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
-/// Namespace of `ec:InclusiveNamespaces` (and the exc-c14n algorithm URI).
-const EXC_C14N_NS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+use crate::ns;
 
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -108,16 +105,16 @@ pub(crate) fn check<E: DsigNode>(
     let mut children = signature.children();
     let signed_info = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "SignedInfo"))
+        .filter(|e| e.is(ns::DSIG, "SignedInfo"))
         .ok_or_else(|| Rejection::structure("ds:Signature must begin with ds:SignedInfo"))?;
     children
         .next()
-        .filter(|e| e.is(DSIG_NS, "SignatureValue"))
+        .filter(|e| e.is(ns::DSIG, "SignatureValue"))
         .ok_or_else(|| {
             Rejection::structure("ds:SignedInfo must be followed by ds:SignatureValue")
         })?;
     let mut next = children.next();
-    if next.is_some_and(|e| e.is(DSIG_NS, "KeyInfo")) {
+    if next.is_some_and(|e| e.is(ns::DSIG, "KeyInfo")) {
         // KeyInfo is allowed but never read: the key comes from the trust anchor only.
         next = children.next();
     }
@@ -136,7 +133,7 @@ pub(crate) fn check<E: DsigNode>(
         .chain(
             signature
                 .children()
-                .filter(|e| e.is(DSIG_NS, "SignatureValue")),
+                .filter(|e| e.is(ns::DSIG, "SignatureValue")),
         );
     for element in read_by_xmlsec {
         if element.has_qualified_attribute() {
@@ -164,7 +161,7 @@ pub(crate) fn check<E: DsigNode>(
 fn check_signature_shape<E: DsigNode>(signature: E) -> Result<(), Rejection> {
     let mut signed_infos = 0usize;
     for element in signature.descendants() {
-        if element.namespace() != Some(DSIG_NS.as_bytes()) {
+        if element.namespace() != Some(ns::DSIG.as_bytes()) {
             continue;
         }
         match element.local_name() {
@@ -192,7 +189,7 @@ fn check_signed_info<E: DsigNode>(
 ) -> Result<CheckedSignature, Rejection> {
     let references = signed_info
         .descendants()
-        .filter(|e| e.is(DSIG_NS, "Reference"))
+        .filter(|e| e.is(ns::DSIG, "Reference"))
         .count();
     if references > 1 {
         return Err(Rejection::structure(
@@ -203,19 +200,19 @@ fn check_signed_info<E: DsigNode>(
     let mut children = signed_info.children();
     let c14n = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "CanonicalizationMethod"))
+        .filter(|e| e.is(ns::DSIG, "CanonicalizationMethod"))
         .ok_or_else(|| {
             Rejection::structure("ds:SignedInfo must begin with ds:CanonicalizationMethod")
         })?;
     let method = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "SignatureMethod"))
+        .filter(|e| e.is(ns::DSIG, "SignatureMethod"))
         .ok_or_else(|| {
             Rejection::structure("ds:CanonicalizationMethod must be followed by ds:SignatureMethod")
         })?;
     let reference = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "Reference"))
+        .filter(|e| e.is(ns::DSIG, "Reference"))
         .ok_or_else(|| Rejection::structure("ds:SignedInfo must contain one ds:Reference"))?;
     if children.next().is_some() {
         return Err(Rejection::structure(
@@ -289,7 +286,7 @@ fn check_reference<E: DsigNode>(reference: E, signed_id: &str) -> Result<(), Rej
     let mut children = reference.children();
     let transforms = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "Transforms"))
+        .filter(|e| e.is(ns::DSIG, "Transforms"))
         .ok_or_else(|| {
             Rejection::forbidden(
                 "ds:Reference must list exactly the transforms enveloped-signature and exc-c14n",
@@ -297,11 +294,11 @@ fn check_reference<E: DsigNode>(reference: E, signed_id: &str) -> Result<(), Rej
         })?;
     let digest_method = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "DigestMethod"))
+        .filter(|e| e.is(ns::DSIG, "DigestMethod"))
         .ok_or_else(|| Rejection::structure("ds:Transforms must be followed by ds:DigestMethod"))?;
     let digest_value = children
         .next()
-        .filter(|e| e.is(DSIG_NS, "DigestValue"))
+        .filter(|e| e.is(ns::DSIG, "DigestValue"))
         .ok_or_else(|| {
             Rejection::structure("ds:DigestMethod must be followed by ds:DigestValue")
         })?;
@@ -336,7 +333,7 @@ fn check_reference<E: DsigNode>(reference: E, signed_id: &str) -> Result<(), Rej
 fn check_transforms<E: DsigNode>(transforms: E) -> Result<(), Rejection> {
     let mut algorithms = Vec::new();
     for transform in transforms.children() {
-        if !transform.is(DSIG_NS, "Transform") {
+        if !transform.is(ns::DSIG, "Transform") {
             return Err(Rejection::structure(
                 "ds:Transforms may only contain ds:Transform",
             ));
@@ -372,7 +369,7 @@ fn check_transforms<E: DsigNode>(transforms: E) -> Result<(), Rejection> {
 fn check_exc_c14n_content<E: DsigNode>(element: E, what: &str) -> Result<(), Rejection> {
     let mut children = element.children();
     if let Some(first) = children.next() {
-        if !first.is(EXC_C14N_NS, "InclusiveNamespaces") || children.next().is_some() {
+        if !first.is(ns::EXC_C14N, "InclusiveNamespaces") || children.next().is_some() {
             return Err(Rejection::forbidden(format!(
                 "{what} may only contain one ec:InclusiveNamespaces element"
             )));

@@ -56,8 +56,9 @@ const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
 fn assertion(id: &str, name_id: &str) -> String {
+    let saml = crate::ns::SAML;
     format!(
-        r#"<saml:Assertion xmlns:saml="{SAML_ASSERTION_NS}" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" Version="2.0"><saml:Issuer>unit-idp</saml:Issuer><saml:Subject><saml:NameID>{name_id}</saml:NameID></saml:Subject><saml:AttributeStatement><saml:Attribute Name="a"><saml:AttributeValue xsi:type="xs:string">v</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#
+        r#"<saml:Assertion xmlns:saml="{saml}" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" Version="2.0"><saml:Issuer>unit-idp</saml:Issuer><saml:Subject><saml:NameID>{name_id}</saml:NameID></saml:Subject><saml:AttributeStatement><saml:Attribute Name="a"><saml:AttributeValue xsi:type="xs:string">v</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#
     )
 }
 
@@ -257,14 +258,14 @@ fn xmlsec_reads_namespace_qualified_attributes_so_the_profile_refuses_them() {
 fn assertions<'d>(doc: &'d Doc) -> Vec<Elem<'d>> {
     let root = doc.root().unwrap();
     root.descendants()
-        .filter(|e| e.is(SAML_ASSERTION_NS, "Assertion"))
+        .filter(|e| e.is(crate::ns::SAML, "Assertion"))
         .collect()
 }
 
 fn signature_of(element: Elem<'_>) -> Elem<'_> {
     element
         .children()
-        .find(|e| e.is(profile::DSIG_NS, "Signature"))
+        .find(|e| e.is(crate::ns::DSIG, "Signature"))
         .unwrap()
 }
 
@@ -276,8 +277,9 @@ fn binding_catches_a_reference_that_resolves_to_another_node() {
     // the node it verified is not the Signature's parent, the node we would hand out.
     let original = assertion(ID, "alice");
     let visible = edit(&signed(), "alice", "mallory");
+    let samlp = crate::ns::SAMLP;
     let xml = format!(
-        r#"<samlp:Response xmlns:samlp="{SAML_PROTOCOL_NS}" ID="_resp"><samlp:Extensions>{original}</samlp:Extensions>{visible}</samlp:Response>"#
+        r#"<samlp:Response xmlns:samlp="{samlp}" ID="_resp"><samlp:Extensions>{original}</samlp:Extensions>{visible}</samlp:Response>"#
     );
     let doc = Doc::parse(xml.as_bytes()).unwrap();
     // Registration stops at the duplicate, leaving the hidden copy in the table (parse_strict would refuse).

@@ -16,8 +16,8 @@ use super::c14n::{self, Discard, Opened, Sink};
 use super::chars::has_invalid_char;
 use super::tape::{Item, NsRef, Tape};
 use crate::error::Rejection;
-use crate::saml::dsig::{SigningIdentity, DSIG_NS};
-use crate::saml::ns;
+use crate::ns;
+use crate::saml::dsig::SigningIdentity;
 
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -179,7 +179,7 @@ fn signature_tape<'a>(
     };
     b.start(
         "ds:Signature",
-        [("xmlns:ds", Cow::Borrowed(DSIG_NS))],
+        [("xmlns:ds", Cow::Borrowed(ns::DSIG))],
         false,
     )?;
     b.start("ds:SignedInfo", [], false)?;

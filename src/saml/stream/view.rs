@@ -7,7 +7,7 @@ use quick_xml::name::QName;
 
 use super::c14n::{uri_as_read, Opened, Sink};
 use crate::error::Rejection;
-use crate::saml::ns;
+use crate::ns;
 use crate::saml::tree::{Attr, Node};
 
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";

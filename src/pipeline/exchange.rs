@@ -1,0 +1,214 @@
+//! The stage type both directions share: one exchange in flight. Every stage reads the request and the time
+//! from it and writes into it: the access-log record, the stage timings, the replay reservations. Finishing
+//! it writes the record, and only a durable record lets a token out.
+
+use std::time::Instant;
+
+use time::OffsetDateTime;
+
+use super::Pipeline;
+use crate::audit::AuditRecord;
+use crate::clients::{AuthenticatedClient, VerifiedProof};
+use crate::error::Rejection;
+use crate::model::{AccessContext, Direction, Outcome};
+use crate::observability::metrics::{Stage, StageTimer};
+use crate::replay::{self, ReplayKey, Reservation};
+use crate::rules::RulesOutcome;
+
+/// What a caller asks for, beside the token itself.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeRequest {
+    pub audience: Option<String>,
+    pub profile: Option<String>,
+    /// The patient, when the input token does not name one (JWT → SAML; the `patient` request parameter):
+    /// an identifier the profile's rules know the system of (a fødselsnummer or D-number in no-pjd), or a CX
+    /// value `id^^^&oid&ISO`.
+    pub patient: Option<String>,
+    pub request_id: String,
+    pub client_address: Option<String>,
+    /// Who sends the request, authenticated by the HTTP layer. `None` only where no client registry
+    /// applies: a configuration without `[[clients]]`, the offline CLI run by the operator, the inspector.
+    pub client: Option<AuthenticatedClient>,
+    /// The client the request claimed to be, for the record of a refused authentication.
+    pub claimed_client: Option<String>,
+    /// A verified DPoP proof (RFC 9449) that came with the request.
+    pub proof: Option<VerifiedProof>,
+    /// The `x5t#S256` thumbprint of the TLS client certificate the connection presented.
+    pub client_certificate: Option<String>,
+    /// The `scope` parameter, as far as the client's policy limits it.
+    pub scope: Option<String>,
+    /// An RFC 8693 actor token (delegation).
+    pub actor: Option<super::ActorToken>,
+}
+
+/// An issued token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The JWT (compact) or the signed assertion (XML).
+    pub token: String,
+    pub token_id: String,
+    pub expires_in: i64,
+    pub audience: String,
+    /// The issued JWT is bound to the request's DPoP key (`cnf.jkt`): its `token_type` is `DPoP`.
+    pub dpop_bound: bool,
+}
+
+/// Whether an exchange issues a token or only says what it would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reserve the token against replay, sign, and write the access-log record.
+    Issue,
+    /// The inspector: look the token up in the replay store without reserving it; sign nothing, audit nothing.
+    Inspect,
+}
+
+/// One exchange in flight (see the module comment).
+pub(crate) struct Exchange<'p> {
+    pipeline: &'p Pipeline,
+    pub request: &'p ExchangeRequest,
+    pub now: OffsetDateTime,
+    pub mode: Mode,
+    pub record: AuditRecord,
+    pub stages: StageTimer,
+    /// The model as the stages have made it so far; moved into the record when the exchange ends.
+    pub context: Option<AccessContext>,
+    pub rules: RulesOutcome,
+    reservations: Vec<Reservation<'p>>,
+}
+
+impl<'p> Exchange<'p> {
+    pub fn begin(
+        pipeline: &'p Pipeline,
+        direction: Direction,
+        request: &'p ExchangeRequest,
+        mode: Mode,
+    ) -> Self {
+        let now = pipeline.clock.now();
+        let mut record = AuditRecord::begin(
+            direction,
+            now,
+            &request.request_id,
+            request.client_address.as_deref(),
+        );
+        record.client_id = request
+            .client
+            .as_ref()
+            .map(|c| c.id().to_string())
+            .or_else(|| request.claimed_client.clone());
+        record.client_auth = request
+            .client
+            .as_ref()
+            .map(|c| c.method().as_str().to_string());
+        record.dpop_jkt = request.proof.as_ref().map(|p| p.thumbprint.clone());
+        record.client_cert_thumbprint = request.client_certificate.clone();
+        Self {
+            pipeline,
+            request,
+            now,
+            mode,
+            record,
+            stages: StageTimer::start(),
+            context: None,
+            rules: RulesOutcome::default(),
+            reservations: Vec::new(),
+        }
+    }
+
+    pub fn lap(&mut self, stage: Stage) {
+        self.stages.lap(stage);
+    }
+
+    /// Records a verified token as exchanged, or refuses it as a replay. Runs only after the signature and
+    /// the validity checks, so forged or expired tokens never take a slot. In [`Mode::Inspect`] the store is
+    /// only asked whether it has seen the token.
+    pub fn remember(&mut self, key: ReplayKey, until: OffsetDateTime) -> Result<(), Rejection> {
+        let cache = self.pipeline.replay.cache.as_ref();
+        match self.mode {
+            Mode::Issue => {
+                let reserved = replay::reserve(cache, key, until, self.now);
+                self.pipeline.metrics.replay_cache_size(cache.len());
+                self.reservations.push(reserved?);
+                Ok(())
+            }
+            Mode::Inspect => replay::refuse_if_seen(cache, &key, self.now),
+        }
+    }
+
+    /// Ends an exchange that issues: writes the audit record (an accepted exchange whose record cannot be
+    /// written issues nothing), keeps or gives back its replay slots, counts it in the metrics and logs its
+    /// outcome (class and message only: no identifiers).
+    pub fn finish(self, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
+        let Exchange {
+            pipeline,
+            mut record,
+            mut stages,
+            context,
+            rules,
+            reservations,
+            ..
+        } = self;
+        record.context = context;
+        if !rules.is_empty() {
+            record.fastlege = crate::audit::OverrideAudit::of(&rules);
+            record.rules = Some(rules);
+        }
+        match &result {
+            Ok(_) => record.outcome = Outcome::Issued,
+            Err(e) => {
+                record.outcome = Outcome::Rejected;
+                record.error_class = Some(e.class);
+                record.error = Some(e.message.clone());
+                record.output_token_id = None;
+                record.output_expires = None;
+            }
+        }
+        stages.restart();
+        let started = Instant::now();
+        let written = pipeline.audit.write(&record);
+        pipeline
+            .metrics
+            .audit_write(started.elapsed(), written.is_ok());
+        stages.lap(Stage::Audit);
+        let result = match written {
+            Ok(()) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "audit write failed");
+                match result {
+                    Ok(_) => Err(Rejection::unavailable(
+                        "the access log cannot be written, so no token is issued; try again later",
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        // A token that went out keeps its slots; one that did not gives them back (dropping a reservation
+        // releases it), so sending it again is not a replay.
+        if result.is_ok() {
+            reservations.into_iter().for_each(Reservation::keep);
+        } else {
+            drop(reservations);
+        }
+        pipeline
+            .metrics
+            .replay_cache_size(pipeline.replay.cache.len());
+        let outcome = if result.is_ok() {
+            Outcome::Issued
+        } else {
+            Outcome::Rejected
+        };
+        let class = result.as_ref().err().map(|e| e.class);
+        pipeline
+            .metrics
+            .exchange(record.direction, outcome, class, &stages);
+        match &result {
+            Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            Err(e) => tracing::info!(
+                direction = record.direction.as_str(),
+                error_class = e.class.as_str(),
+                reason = %e.message,
+                "exchange rejected"
+            ),
+        }
+        result
+    }
+}

@@ -1,0 +1,232 @@
+//! JWT (a HelseID-style access token) → signed SAML XUA assertion.
+
+use time::OffsetDateTime;
+
+use super::{policy, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use crate::error::Rejection;
+use crate::jwt::{self, VerifiedJwt};
+use crate::model::{AccessContext, Direction};
+use crate::observability::metrics::Stage;
+use crate::replay::ReplayKey;
+use crate::rules::RuleDirection;
+use crate::saml::build::{self, XuaAttributeOut};
+use crate::saml::dsig;
+use crate::saml::verify::VerifierEngine;
+
+/// Everything an assertion needs except its signature: what `prepare` makes of a JWT.
+#[derive(Debug, Clone)]
+pub struct SamlDraft {
+    pub id: String,
+    pub audience: String,
+    pub expires: OffsetDateTime,
+    pub authn_instant: OffsetDateTime,
+    pub name_id: String,
+    pub name_qualifier: Option<String>,
+    pub attributes: Vec<XuaAttributeOut>,
+    /// The JWT was sender-constrained and its proof checked: the assertion is `OneTimeUse`.
+    pub one_time_use: bool,
+}
+
+impl Pipeline {
+    /// The exchange: verify, decode, rules, encode, sign, audit.
+    pub fn jwt_to_saml(&self, token: &str, request: &ExchangeRequest) -> Result<Issued, Rejection> {
+        let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
+        let mut x = Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue);
+        let result = self
+            .prepare_saml(&mut x, token)
+            .and_then(|draft| self.issue_saml(&mut x, draft));
+        x.finish(result)
+    }
+
+    /// The verification stage alone: the JWT as the exchange would accept it.
+    pub fn verify_jwt(&self, token: &str, now: OffsetDateTime) -> Result<VerifiedJwt, Rejection> {
+        let input = self.jwt_input()?;
+        jwt::verify(token, &input.trust, &input.policy, now)
+    }
+
+    fn jwt_input(&self) -> Result<&super::JwtInput, Rejection> {
+        self.jwt_in.as_ref().ok_or_else(|| {
+            Rejection::request(
+                "this gateway is not configured to issue SAML assertions from JWTs ([saml.signing] and [jwt.trust])",
+            )
+        })
+    }
+
+    /// Verify, decode, rules, encode: everything but the signature.
+    pub(crate) fn prepare_saml(
+        &self,
+        x: &mut Exchange<'_>,
+        token: &str,
+    ) -> Result<SamlDraft, Rejection> {
+        let input = self.jwt_input()?;
+        let Some(out) = &self.saml_out else {
+            return Err(self.jwt_input().err().unwrap_or_else(|| {
+                Rejection::request("this gateway is not configured to issue SAML assertions")
+            }));
+        };
+        policy::before_verify(x, Direction::JwtToSaml)?;
+        if x.request.actor.is_some() {
+            return Err(Rejection::request(
+                "an actor token cannot be carried into a XUA assertion: the profile has no place for an actor",
+            ));
+        }
+        let audience = target(&out.audiences, x.request.audience.as_deref(), "assertion")?;
+        let audience = policy::audience(x, audience, &out.audiences)?;
+        x.record.output_audience = Some(audience.clone());
+
+        // verify
+        let verified = jwt::verify(token, &input.trust, &input.policy, x.now)?;
+        x.record.input_issuer = Some(verified.issuer.clone());
+        x.record.input_token_id = verified.token_id.clone();
+        policy::subject_issuer(x, &verified.issuer)?;
+        // A sender-constrained token goes no further without its proof (nothing is reserved for it).
+        let binding = policy::binding(x, verified.claims())?;
+        if self.replay.jwt {
+            let key = match &verified.token_id {
+                Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
+                // RFC 9068 requires jti, but not every issuer sends one; the signed bytes name the token then.
+                None => {
+                    ReplayKey::jwt_without_id(&verified.issuer, verified.signing_input().as_bytes())
+                }
+            };
+            // As long as the JWT could be accepted: its exp plus the skew the time check allows.
+            x.remember(key, verified.expires + input.policy.skew)?;
+        }
+        x.lap(Stage::Verify);
+        let profile = self.profile_for(
+            x.request.profile.as_deref(),
+            input.profile_by_issuer.get(&verified.issuer).copied(),
+        )?;
+        x.record.profile = Some(profile.name.clone());
+
+        // decode
+        let mut context = profile.decode_jwt(&verified)?;
+        policy::after_decode(x, &profile.name, &context)?;
+        self.settle_patient(profile, &mut context, x.request.patient.as_deref())?;
+        // HelseID's request form carries codes without display texts; XUA readers show displayName.
+        self.rules.codes().fill_display_texts(&mut context);
+        x.lap(Stage::Decode);
+
+        // rules: validate, then what is declared for this direction (the fastlege override when encoding XUA)
+        let context = self.run_rules(
+            x,
+            profile,
+            context,
+            &[RuleDirection::DecodeJwt, RuleDirection::EncodeXua],
+        )?;
+
+        // encode
+        let encoded = profile.encode_xua_named(context, self.rules.codes())?;
+        let name_id = encoded.name_id.ok_or_else(|| {
+            Rejection::claim("the token names no practitioner identifier for the Subject NameID")
+        })?;
+        // XUA (ITI-40) confirmations are bearer; an assertion made from a sender-constrained JWT cannot carry
+        // the binding to a SOAP recipient, so it is short-lived and OneTimeUse instead.
+        let one_time_use = binding == policy::Binding::Proven;
+        let mut expires = policy::cap(x, verified.expires.min(x.now + out.max_lifetime));
+        if one_time_use {
+            expires = expires.min(x.now + out.bound_max_lifetime);
+        }
+        if expires <= x.now {
+            return Err(Rejection::time(
+                "the JWT expires now; nothing is left to issue",
+            ));
+        }
+        let authn_instant = profile
+            .jwt_authn_time(&verified)
+            .or(verified.issued_at)
+            .unwrap_or(x.now)
+            .min(x.now);
+        x.lap(Stage::Encode);
+        Ok(SamlDraft {
+            id: build::new_id(),
+            audience,
+            expires,
+            authn_instant,
+            name_id,
+            name_qualifier: encoded.name_qualifier,
+            attributes: encoded.attributes,
+            one_time_use,
+        })
+    }
+
+    /// The sign stage.
+    fn issue_saml(&self, x: &mut Exchange<'_>, draft: SamlDraft) -> Result<Issued, Rejection> {
+        let Some(out) = &self.saml_out else {
+            return Err(Rejection::internal("no SAML signing identity"));
+        };
+        let spec = build::AssertionSpec {
+            id: &draft.id,
+            issuer: &out.issuer,
+            issue_instant: x.now,
+            not_on_or_after: draft.expires,
+            audience: &draft.audience,
+            name_id: &draft.name_id,
+            name_qualifier: draft.name_qualifier.as_deref(),
+            authn_instant: draft.authn_instant,
+            authn_context_class: &out.authn_context_class,
+        };
+        let extra = build::Extra {
+            one_time_use: draft.one_time_use,
+        };
+        let signed = match out.signer {
+            // The bytes are written in canonical form and signed as they stand: no second parse.
+            VerifierEngine::Streaming => {
+                build::signed_assertion_with(&spec, &draft.attributes, &extra, &out.identity)?
+            }
+            VerifierEngine::Libxmlsec => {
+                let unsigned = build::assertion_with(&spec, &draft.attributes, &extra)?;
+                dsig::sign_assertion(&unsigned, &out.identity)?
+            }
+        };
+        let token = String::from_utf8(signed)
+            .map_err(|_| Rejection::internal("the signed assertion is not UTF-8"))?;
+        x.record.output_token_id = Some(draft.id.clone());
+        x.record.output_expires = Some(draft.expires);
+        x.lap(Stage::Sign);
+        Ok(Issued {
+            token,
+            token_id: draft.id,
+            expires_in: (draft.expires - x.now).whole_seconds(),
+            audience: draft.audience,
+            dpop_bound: false,
+        })
+    }
+
+    /// The patient: the token's, the `patient` parameter's (which must agree with the token's when both
+    /// name one), or neither, which is refused.
+    fn settle_patient(
+        &self,
+        profile: &crate::mapping::Profile,
+        context: &mut AccessContext,
+        parameter: Option<&str>,
+    ) -> Result<(), Rejection> {
+        let from_request = parameter
+            .map(|p| super::patient::parse(p, &self.rules, &profile.name))
+            .transpose()?;
+        let in_token = context.patients.first().and_then(|p| p.identifier.as_ref());
+        match (in_token, from_request) {
+            (Some(in_token), Some(param)) => {
+                if in_token.id != param.id {
+                    return Err(Rejection::claim(
+                        "the patient parameter names another patient than the token's patients[].identifier",
+                    ));
+                }
+            }
+            (Some(_), None) => {}
+            (None, Some(param)) => match context.patients.first_mut() {
+                Some(p) => p.identifier = Some(param),
+                None => context.patients.push(crate::model::Patient {
+                    identifier: Some(param),
+                    ..crate::model::Patient::default()
+                }),
+            },
+            (None, None) => {
+                return Err(Rejection::claim(
+                    "no patient: the token has no patients[].identifier and the request no patient parameter",
+                ))
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! The rules stage as the pipeline runs it: per profile a validator and a rule engine, the code tables and
+//! the fastlege register with its counters. The pipeline calls [`Rules::run`] after decoding and keeps the
+//! returned [`RulesOutcome`] for the audit record.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::codes::CodeTables;
+use super::engine::{EngineSettings, RuleDecision, RuleEngine};
+use super::register::{FastlegeRegister, RegisterStats};
+use super::rule::{RuleDirection, UnknownCodes};
+use super::table::RuleSet;
+use super::validate::{ValidationSettings, Validator, Warning};
+use crate::error::Rejection;
+use crate::mapping::MappingError;
+use crate::model::AccessContext;
+
+/// Deployment choices for the rules stage (start-up fills them from `[rules]`).
+#[derive(Debug, Clone, Default)]
+pub struct RulesSettings {
+    /// Per profile: `strict` or `lenient` for unknown codes; a profile not named keeps its rules file's mode.
+    pub unknown_codes: BTreeMap<String, UnknownCodes>,
+    /// Accept synthetic test fødselsnumre and D-numbers. Never in production.
+    pub synthetic_nin: bool,
+    pub engine: EngineSettings,
+}
+
+/// What the rules stage did to one exchange, for the audit record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesOutcome {
+    /// Lenient-mode findings (unknown codes) that let the value pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+    /// Every rule evaluated, applied or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<RuleDecision>,
+}
+
+impl RulesOutcome {
+    pub fn is_empty(&self) -> bool {
+        self.warnings.is_empty() && self.decisions.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct ProfileRules {
+    validator: Validator,
+    engine: RuleEngine,
+}
+
+/// The rules stage for every profile the gateway runs.
+#[derive(Debug)]
+pub struct Rules {
+    codes: Arc<CodeTables>,
+    profiles: HashMap<String, ProfileRules>,
+    register: Arc<dyn FastlegeRegister>,
+    stats: Arc<RegisterStats>,
+}
+
+impl Rules {
+    /// Assembles the stage from parts (tests, tools): one validator and engine per rules file.
+    pub fn new(
+        codes: Arc<CodeTables>,
+        sets: Vec<RuleSet>,
+        settings: &RulesSettings,
+        register: Arc<dyn FastlegeRegister>,
+        stats: Arc<RegisterStats>,
+    ) -> Result<Self, MappingError> {
+        let mut profiles = HashMap::new();
+        for set in sets {
+            let validation = ValidationSettings {
+                unknown_codes: settings
+                    .unknown_codes
+                    .get(&set.profile)
+                    .copied()
+                    .unwrap_or(set.unknown_codes),
+                synthetic_nin: settings.synthetic_nin,
+            };
+            let rules = ProfileRules {
+                validator: Validator::new(&set, codes.clone(), validation),
+                engine: RuleEngine::new(&set, &codes, &settings.engine, stats.clone())?,
+            };
+            if profiles.insert(set.profile.clone(), rules).is_some() {
+                return Err(MappingError {
+                    file: set.source.clone(),
+                    line: None,
+                    message: format!("profile {:?} has two rules files", set.profile),
+                });
+            }
+        }
+        Ok(Self {
+            codes,
+            profiles,
+            register,
+            stats,
+        })
+    }
+
+    /// The code tables: `display()` and `system_name()` fill display texts and `codeSystemName` on output.
+    pub fn codes(&self) -> &CodeTables {
+        &self.codes
+    }
+
+    /// A bare national identifier read with the system the profile's rules give it (see
+    /// [`Validator::national_identifier`]).
+    pub fn national_identifier(
+        &self,
+        profile: &str,
+        id: &str,
+    ) -> Result<crate::model::Identifier, &'static str> {
+        self.validator(profile)
+            .ok_or("this profile has no rules that name identifier systems")?
+            .national_identifier(id)
+    }
+
+    pub fn validator(&self, profile: &str) -> Option<&Validator> {
+        self.profiles.get(profile).map(|p| &p.validator)
+    }
+
+    pub fn engine(&self, profile: &str) -> Option<&RuleEngine> {
+        self.profiles.get(profile).map(|p| &p.engine)
+    }
+
+    pub fn register(&self) -> &dyn FastlegeRegister {
+        self.register.as_ref()
+    }
+
+    /// Register and override counters, for metrics.
+    pub fn stats(&self) -> &RegisterStats {
+        &self.stats
+    }
+
+    /// A shared handle on the counters, for readiness checks that outlive a borrow.
+    pub fn stats_handle(&self) -> Arc<RegisterStats> {
+        self.stats.clone()
+    }
+
+    /// What the pipeline calls after decoding: validates the model, then runs the rules declared for each of
+    /// `directions` in turn (e.g. `[DecodeXua, EncodeJwt]` for SAML → JWT, `[DecodeJwt, EncodeXua]` for
+    /// JWT → SAML). A profile without rules passes unchanged.
+    pub fn run(
+        &self,
+        profile: &str,
+        directions: &[RuleDirection],
+        ctx: &mut AccessContext,
+    ) -> Result<RulesOutcome, Rejection> {
+        let Some(p) = self.profiles.get(profile) else {
+            return Ok(RulesOutcome::default());
+        };
+        let warnings = p.validator.validate(ctx)?;
+        let mut decisions = Vec::new();
+        for direction in directions {
+            decisions.extend(p.engine.apply(*direction, ctx, self.register.as_ref())?);
+        }
+        Ok(RulesOutcome {
+            warnings,
+            decisions,
+        })
+    }
+}

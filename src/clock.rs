@@ -33,6 +33,15 @@ pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
 
+/// A deadline `timeout` from now for waiting (std's `Instant + Duration` panics on overflow; a configured
+/// timeout of years must not). Past the representable range it is a day from now, which no wait reaches.
+pub fn deadline(timeout: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
 /// An instant as RFC 3339 (UTC, `Z`), as audit records, reports and messages write it.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)

@@ -37,6 +37,8 @@ pub enum ErrorClass {
     Request,
     /// The target audience is not one we issue for.
     Target,
+    /// A requested scope is not one the target allows (RFC 6749 `invalid_scope`).
+    Scope,
     /// Something on our side failed (audit store, key); never the caller's fault.
     Internal,
     /// A dependency is unavailable (audit store full, register down with a reject policy).
@@ -45,8 +47,6 @@ pub enum ErrorClass {
     Client,
     /// The authenticated client's exchange policy does not allow this (`unauthorized_client`).
     Policy,
-    /// A requested or required scope is not allowed (`invalid_scope`).
-    Scope,
     /// The DPoP proof is missing where required, malformed or invalid (`invalid_dpop_proof`).
     Proof,
     /// The DPoP proof lacks the server's current nonce (`use_dpop_nonce`, with a `DPoP-Nonce` header).
@@ -72,11 +72,11 @@ impl ErrorClass {
             ErrorClass::Claim => "CLAIM",
             ErrorClass::Request => "REQUEST",
             ErrorClass::Target => "TARGET",
+            ErrorClass::Scope => "SCOPE",
             ErrorClass::Internal => "INTERNAL",
             ErrorClass::Unavailable => "UNAVAILABLE",
             ErrorClass::Client => "CLIENT",
             ErrorClass::Policy => "POLICY",
-            ErrorClass::Scope => "SCOPE",
             ErrorClass::Proof => "PROOF",
             ErrorClass::Nonce => "NONCE",
             ErrorClass::Binding => "BINDING",
@@ -116,15 +116,16 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {}
 
 /// Caller input repeated in a message (an issuer, an audience, a parameter name): control characters
-/// dropped and cut at 80 characters, marked with `…` when cut. The one helper every message that echoes
-/// input goes through.
+/// dropped, cut at 80 characters (marked with `…` when cut), and then passed through the same redaction as
+/// the logs (`observability::redact::scrub_text`), so that a value shaped like a fødselsnummer is never
+/// echoed, whatever field it was sent in. The one helper every message that echoes input goes through.
 pub fn shown(s: &str) -> String {
     const MAX: usize = 80;
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(MAX).collect();
     if s.chars().filter(|c| !c.is_control()).nth(MAX).is_some() {
         out.push('…');
     }
-    out
+    crate::observability::redact::scrub_text(&out).into_owned()
 }
 
 /// Shorthand constructors, one per class, so call sites read like the checklist.
@@ -141,4 +142,27 @@ rejection_ctor! {
     aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, request => Request,
     target => Target, internal => Internal, unavailable => Unavailable, client => Client,
     policy => Policy, scope => Scope, proof => Proof, nonce => Nonce, binding => Binding,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn echoed_input_is_cut_and_never_carries_a_fodselsnummer() {
+        assert_eq!(shown("issuer 21868534521"), "issuer [fnr]");
+        assert_eq!(
+            shown("https://idp.example/21868534521/x"),
+            "https://idp.example/[fnr]/x"
+        );
+        // Cut right after the number: still scrubbed (the cut happens first).
+        let long = format!("{}21868534521{}", "a".repeat(69), "9".repeat(20));
+        assert!(!shown(&long).contains("21868534521"), "{}", shown(&long));
+        // Numbers without valid check digits, and longer runs, pass as they are (as in the logs).
+        assert_eq!(
+            shown("12345678901 218685345210"),
+            "12345678901 218685345210"
+        );
+        assert_eq!(shown("a\u{7}b"), "ab");
+    }
 }

@@ -61,7 +61,7 @@ impl ReplayKey {
         Self::digest(&[b"dpop-proof", thumbprint.as_bytes(), token_id.as_bytes()])
     }
 
-    /// The digest as hex (for a shared store's key).
+    /// The digest as hex (for a shared store's key, and the access log).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -69,6 +69,12 @@ impl ReplayKey {
     /// The digest itself (a shared store's key).
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// A key read back from [`ReplayKey::to_hex`].
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text).ok()?;
+        bytes.try_into().ok().map(Self)
     }
 }
 

@@ -66,7 +66,7 @@ pub fn mint_assertion(
         id: &id,
         issuer: &options.issuer,
         issue_instant: now,
-        not_on_or_after: now + options.lifetime,
+        not_on_or_after: now.saturating_add(options.lifetime),
         audience: &options.audience,
         name_id,
         name_qualifier: out.name_qualifier.as_deref(),
@@ -134,7 +134,7 @@ pub fn mint_jwt(
     all.insert("nbf".into(), Value::from(iat));
     all.insert(
         "exp".into(),
-        Value::from((now + options.lifetime).unix_timestamp()),
+        Value::from(now.saturating_add(options.lifetime).unix_timestamp()),
     );
     all.insert(
         "jti".into(),

@@ -41,7 +41,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(JWKS).expect("sample JWKS");
         let algorithms = vec![Algorithm::ES256, Algorithm::RS256, Algorithm::PS256];
-        let (keys, _) = bind_keys(&set, &algorithms);
+        let (keys, _) = bind_keys(&set, &algorithms).expect("the sample JWKS is sound");
         let mut trust = JwtTrust::default();
         trust.add(TrustedIssuer {
             issuer: samples::SAMPLE_JWT_ISSUER.to_string(),

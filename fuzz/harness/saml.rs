@@ -65,6 +65,7 @@ fn fixture() -> &'static Fixture {
                 recipients: Vec::new(),
                 confirmation_methods: vec![uri::CM_BEARER.to_string()],
                 skew: Duration::seconds(60),
+                max_lifetime: Duration::hours(8),
             },
             limits: XmlLimits::default(),
             profiles: ProfileSet::embedded("no-pjd").expect("embedded profiles"),

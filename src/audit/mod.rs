@@ -112,6 +112,11 @@ pub struct AuditRecord {
     /// Who acted for the subject in a delegated exchange (`actor_token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<ActorAudit>,
+    /// The input token's replay-cache entry, so that a restart can remember the tokens exchanged before it
+    /// (kept in `record_json`, which the chain covers; no column of its own, so the chain format is
+    /// unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayEntry>,
 }
 
 /// The actor of a delegated exchange, from its verified actor token.
@@ -120,6 +125,15 @@ pub struct ActorAudit {
     pub issuer: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+}
+
+/// A replay-cache entry as the access log keeps it: the key's digest (hex; no token content) and until when
+/// the token could be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayEntry {
+    pub key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 impl AuditRecord {
@@ -152,6 +166,7 @@ impl AuditRecord {
             dpop_jkt: None,
             client_cert_thumbprint: None,
             actor: None,
+            replay: None,
         }
     }
 }
@@ -164,7 +179,9 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Returns only once the record is durable.
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError>;
 
-    /// A cheap check that a write would succeed now (for `/readyz`); stores that cannot tell say yes.
+    /// A cheap check that a write would succeed now (for `/readyz`): it fails when the store could not
+    /// commit a record where it promises to keep it (a database file deleted or replaced under it, a writer
+    /// that stopped, a commit that failed). Stores that cannot tell say yes.
     fn ready(&self) -> Result<(), AuditError> {
         Ok(())
     }

@@ -110,7 +110,7 @@ fn database(loaded: &LoadedConfig) -> Result<rusqlite::Connection, CliError> {
         ));
     }
     // Never create: a mistyped path must not look like an empty, perfectly valid log.
-    sqlite::connect(std::path::Path::new(&audit.path), false).map_err(|e| CliError(e.0))
+    sqlite::connect(&loaded.resolve_path(&audit.path), false).map_err(|e| CliError(e.0))
 }
 
 fn millis(text: &str, what: &str) -> Result<i64, CliError> {

@@ -153,10 +153,10 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
 
 /// One-shot commands print their result on stdout and their error as one line on stderr; their logs stay at
 /// warnings unless RUST_LOG asks for more.
-fn init_quiet_logging(loaded: &LoadedConfig) {
+fn init_quiet_logging(loaded: &LoadedConfig) -> anyhow::Result<()> {
     let mut logging = loaded.config.logging.clone();
     logging.level = "warn".to_string();
-    xua_gateway::observability::logging::init(&logging);
+    xua_gateway::observability::logging::init(&logging).map_err(anyhow::Error::msg)
 }
 
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {

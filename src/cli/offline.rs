@@ -19,14 +19,14 @@ pub fn translate(
     file: Option<&PathBuf>,
 ) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
-    super::init_quiet_logging(&loaded);
+    super::init_quiet_logging(&loaded)?;
     let input = super::read_input(file)?;
     let gateway = Gateway::build(loaded, xua_gateway::clock::system(), None)?;
     let request = ExchangeRequest {
         audience,
         profile,
         patient,
-        request_id: uuid::Uuid::new_v4().to_string(),
+        request_id: xua_gateway::observability::request_id::fresh(),
         client_address: Some("cli".to_string()),
         // Run by whoever holds the configuration and its keys: no client policy applies, but a
         // sender-constrained token still needs its proof, which an offline run cannot give.
@@ -56,7 +56,7 @@ pub fn inspect(
     file: Option<&PathBuf>,
 ) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
-    super::init_quiet_logging(&loaded);
+    super::init_quiet_logging(&loaded)?;
     let input = super::read_input(file)?;
     let at = at
         .map(|s| xua_gateway::saml::extract::parse_datetime("--at", s))

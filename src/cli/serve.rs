@@ -10,7 +10,8 @@ use xua_gateway::startup::Gateway;
 
 pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
-    xua_gateway::observability::logging::init(&loaded.config.logging);
+    xua_gateway::observability::logging::init(&loaded.config.logging)
+        .map_err(anyhow::Error::msg)?;
     let postgres = loaded.config.audit.store == xua_gateway::config::AuditStore::Postgres;
     if loaded.config.audit.path.is_empty() && !postgres {
         bail!("[audit] path is empty: the service keeps the access log the law requires, so it needs a database path");
@@ -29,6 +30,22 @@ pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<(
     } else {
         "http"
     };
+    let wanted = u64::try_from(
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .max(workers)
+            .saturating_mul(gateway.server().max_connections),
+    )
+    .unwrap_or(u64::MAX);
+    match xua_gateway::startup::open_files::raise_open_file_limit() {
+        Ok(limit) if limit < wanted.saturating_add(64) => tracing::warn!(
+            limit,
+            wanted,
+            "the open-file limit is lower than [server] max_connections over all workers; raise it (ulimit -n) or lower max_connections"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("{e}"),
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app = Application::build(gateway.clone(), &listen, workers)

@@ -96,10 +96,10 @@ impl DpopVerifier {
             Some(_) => return Err(bad("iat must be a number")),
             None => return Err(bad("it has no iat")),
         };
-        if iat > now + self.skew {
+        if iat > now.saturating_add(self.skew) {
             return Err(bad("it was issued in the future (iat)"));
         }
-        if iat < now - self.max_age - self.skew {
+        if iat < now.saturating_sub(self.max_age).saturating_sub(self.skew) {
             return Err(bad(format!(
                 "it is older than {} s (iat)",
                 self.max_age.whole_seconds()
@@ -119,7 +119,12 @@ impl DpopVerifier {
         // Remembered as long as the proof could be accepted, so a replay is always caught.
         let key = ReplayKey::dpop_proof(&jwt.thumbprint, jti);
         cache
-            .check_and_insert(&key, iat + self.max_age + self.skew * 2, now)
+            .check_and_insert(
+                &key,
+                iat.saturating_add(self.max_age)
+                    .saturating_add(self.skew * 2),
+                now,
+            )
             .map_err(|e| match e.class {
                 ErrorClass::Replay => bad("it was already used (its jti)"),
                 _ => e,

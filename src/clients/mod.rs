@@ -284,7 +284,11 @@ impl ClientRegistry {
             .ok_or_else(|| refused("the client is not registered for private_key_jwt"))?;
         let key = ReplayKey::client_assertion(&verified.client_id, &verified.token_id);
         cache
-            .check_and_insert(&key, verified.expires + self.assertion.skew, now)
+            .check_and_insert(
+                &key,
+                verified.expires.saturating_add(self.assertion.skew),
+                now,
+            )
             .map_err(|e| match e.class {
                 ErrorClass::Replay => refused("the client assertion was already used (its jti)"),
                 _ => e,

@@ -158,7 +158,7 @@ impl ExchangePolicy {
     /// No token issued to the client lives past its policy's cap.
     pub fn cap(&self, expires: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
         match self.max_lifetime {
-            Some(m) => expires.min(now + m),
+            Some(m) => expires.min(now.saturating_add(m)),
             None => expires,
         }
     }

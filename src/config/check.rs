@@ -6,6 +6,10 @@ use super::{ConfigError, LoadedConfig};
 /// "JWT attack classes").
 pub const MAX_CLOCK_SKEW_SECS: u64 = 180;
 
+/// Longest lifetime an incoming token may be configured to have (a day): what the gateway accepts it also
+/// remembers against replay, so the bound keeps that memory finite.
+pub const MAX_INPUT_LIFETIME_SECS: u64 = 24 * 3600;
+
 impl LoadedConfig {
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         let c = &self.config;
@@ -21,9 +25,26 @@ impl LoadedConfig {
         if c.server.blocking_threads == 0 || c.server.blocking_threads > 512 {
             return Err(self.invalid("server.blocking_threads must be between 1 and 512"));
         }
+        if c.server.max_inspections == 0
+            || c.server.max_inspections >= c.server.blocking_threads.max(2)
+        {
+            return Err(self.invalid(
+                "server.max_inspections must be at least 1 and fewer than server.blocking_threads",
+            ));
+        }
+        if c.server.max_connections == 0
+            || c.server.header_timeout_ms == 0
+            || c.server.body_timeout_ms == 0
+            || c.server.retry_after_secs == 0
+        {
+            return Err(self.invalid(
+                "server.max_connections, header_timeout_ms, body_timeout_ms and retry_after_secs must be at least 1",
+            ));
+        }
         if c.jwt.audiences.is_empty() {
             return Err(self.invalid("jwt.audiences must name at least one audience"));
         }
+        self.check_scopes("jwt.scopes", &c.jwt.audiences, &c.jwt.scopes)?;
         if c.jwt.max_lifetime_secs == 0 || c.jwt.max_lifetime_secs > 3600 {
             return Err(self.invalid("jwt.max_lifetime_secs must be between 1 and 3600"));
         }
@@ -32,6 +53,11 @@ impl LoadedConfig {
         }
         if c.saml.confirmation_methods.is_empty() {
             return Err(self.invalid("saml.confirmation_methods must name at least one method"));
+        }
+        if c.saml.max_lifetime_secs == 0 || c.saml.max_lifetime_secs > MAX_INPUT_LIFETIME_SECS {
+            return Err(self.invalid(format!(
+                "saml.max_lifetime_secs must be between 1 and {MAX_INPUT_LIFETIME_SECS}"
+            )));
         }
         for m in &c.saml.confirmation_methods {
             if m != crate::saml::uri::CM_BEARER && m != crate::saml::uri::CM_SENDER_VOUCHES {
@@ -52,6 +78,11 @@ impl LoadedConfig {
         if let Some(t) = &c.jwt.trust {
             if t.audiences.is_empty() {
                 return Err(self.invalid("jwt.trust.audiences must name at least one audience"));
+            }
+            if t.max_lifetime_secs == 0 || t.max_lifetime_secs > MAX_INPUT_LIFETIME_SECS {
+                return Err(self.invalid(format!(
+                    "jwt.trust.max_lifetime_secs must be between 1 and {MAX_INPUT_LIFETIME_SECS}"
+                )));
             }
             if t.max_bytes.is_some() {
                 return Err(self.invalid("jwt.trust.max_bytes has moved to [limits] max_jwt_bytes"));
@@ -89,6 +120,7 @@ impl LoadedConfig {
             if s.audiences.is_empty() {
                 return Err(self.invalid("saml.signing.audiences must name at least one audience"));
             }
+            self.check_scopes("saml.signing.scopes", &s.audiences, &s.scopes)?;
             if s.max_lifetime_secs == 0 || s.max_lifetime_secs > 8 * 3600 {
                 return Err(
                     self.invalid("saml.signing.max_lifetime_secs must be between 1 and 28800")
@@ -122,11 +154,40 @@ impl LoadedConfig {
                 "limits.max_saml_attributes must be at least 1 and limits.max_value_chars at least 64",
             ));
         }
+        crate::observability::log_filter::check(&c.logging.level)
+            .map_err(|e| self.invalid(format!("logging.level: {e}")))?;
         if c.replay.capacity == 0 {
             return Err(self.invalid("replay.capacity must be at least 1"));
         }
         crate::store::config::check(c).map_err(|m| self.invalid(m))?;
         self.check_tls()?;
         self.check_clients()
+    }
+
+    /// Every audience a scope table names is one the section issues for, and every scope is one token.
+    fn check_scopes(
+        &self,
+        what: &str,
+        audiences: &[String],
+        scopes: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<(), ConfigError> {
+        for (audience, list) in scopes {
+            if !audiences.contains(audience) {
+                return Err(self.invalid(format!(
+                    "{what} names {audience:?}, which is not among the audiences of that section"
+                )));
+            }
+            let token = |s: &String| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E'))
+            };
+            if let Some(bad) = list.iter().find(|s| !token(s)) {
+                return Err(self.invalid(format!(
+                    "{what} {audience:?}: {bad:?} is not a scope token (RFC 6749 §3.3)"
+                )));
+            }
+        }
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@ mod rules;
 mod sections;
 mod tls;
 
-pub use check::MAX_CLOCK_SKEW_SECS;
+pub use check::{MAX_CLOCK_SKEW_SECS, MAX_INPUT_LIFETIME_SECS};
 pub use clients::{ClientConfig, DpopConfig};
 pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
 pub use sections::{
@@ -112,12 +112,13 @@ impl LoadedConfig {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Missing {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Missing {
             file: path.display().to_string(),
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Self::parse(&text, Origin::File(path.to_path_buf()))
+        Self::parse(&text, Origin::File(path))
     }
 
     pub fn parse(text: &str, origin: Origin) -> Result<Self, ConfigError> {
@@ -158,9 +159,8 @@ impl LoadedConfig {
                     path: relative.to_string(),
                     reason: "not among the embedded sample files".to_string(),
                 }),
-            Origin::File(path) => {
-                let base = path.parent().unwrap_or_else(|| Path::new("."));
-                let full = base.join(relative);
+            Origin::File(_) => {
+                let full = self.resolve_path(relative);
                 std::fs::read(&full).map_err(|e| ConfigError::Missing {
                     file: self.origin.label(),
                     path: full.display().to_string(),
@@ -172,13 +172,21 @@ impl LoadedConfig {
 
     /// Resolves a folder the configuration names, relative to the configuration file.
     pub fn resolve_dir(&self, relative: &str) -> PathBuf {
-        match &self.origin {
-            Origin::Embedded => PathBuf::from(relative),
+        self.resolve_path(relative)
+    }
+
+    /// Resolves any path the configuration names (keys, tables, the register file, the audit database):
+    /// relative to the configuration file's folder, or to the working directory for the embedded
+    /// configuration, and made absolute so that messages name exactly the file meant.
+    pub fn resolve_path(&self, relative: impl AsRef<Path>) -> PathBuf {
+        let joined = match &self.origin {
+            Origin::Embedded => relative.as_ref().to_path_buf(),
             Origin::File(path) => path
                 .parent()
                 .unwrap_or_else(|| Path::new("."))
                 .join(relative),
-        }
+        };
+        std::path::absolute(&joined).unwrap_or(joined)
     }
 
     /// Whether the configuration uses a key shipped as a TEST-ONLY sample (to sign with, to trust, to

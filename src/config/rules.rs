@@ -16,7 +16,8 @@ pub struct RulesConfig {
     /// Per profile: `strict` or `lenient` for unknown codes; a profile not named keeps its rules file's mode.
     #[serde(default)]
     pub unknown_codes: BTreeMap<String, UnknownCodes>,
-    /// Accept synthetic test fødselsnumre and D-numbers (Tenor: month + 80). Never in production.
+    /// Accept synthetic test fødselsnumre and D-numbers (Tenor: month + 80; NAV: + 40 and + 60). Never in
+    /// production.
     #[serde(default)]
     pub synthetic_nin: bool,
     #[serde(default)]

@@ -71,6 +71,27 @@ pub struct ServerConfig {
     /// The gateway terminates TLS itself (`config/tls.rs`).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Requests that may wait for a blocking thread beyond those running (all workers together); past it a
+    /// request gets 503 with `Retry-After` at once instead of a place in an ever longer line.
+    #[serde(default = "default_max_queued")]
+    pub max_queued: usize,
+    /// The `Retry-After` of such a 503, in seconds.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_secs: u64,
+    /// Inspections running at once (all workers together), fewer than `blocking_threads`: the inspector
+    /// never takes the exchanges' threads.
+    #[serde(default = "default_inspections")]
+    pub max_inspections: usize,
+    /// Open connections per worker; with the open-file limit (raised at start-up) this bounds slow clients.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time for a client to send the request head (line and headers), in milliseconds.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_ms: u64,
+    /// Total time for a client to send the whole body, in milliseconds (a body that trickles in or never
+    /// comes is cut off and answered 400).
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -81,8 +102,33 @@ impl Default for ServerConfig {
             blocking_threads: default_blocking_threads(),
             behind_tls_proxy: false,
             tls: None,
+            max_queued: default_max_queued(),
+            retry_after_secs: default_retry_after(),
+            max_inspections: default_inspections(),
+            max_connections: default_max_connections(),
+            header_timeout_ms: default_header_timeout(),
+            body_timeout_ms: default_body_timeout(),
         }
     }
+}
+
+fn default_max_queued() -> usize {
+    256
+}
+fn default_retry_after() -> u64 {
+    1
+}
+fn default_inspections() -> usize {
+    2
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_header_timeout() -> u64 {
+    5000
+}
+fn default_body_timeout() -> u64 {
+    10_000
 }
 
 fn default_blocking_threads() -> usize {
@@ -128,6 +174,10 @@ pub struct JwtConfig {
     #[serde(default = "default_jwt_lifetime")]
     pub max_lifetime_secs: u64,
     pub audiences: Vec<String>,
+    /// Scopes a caller may ask for (RFC 8693 `scope`), per audience of `audiences`; an audience not named
+    /// here grants none. A granted scope is the issued JWT's `scope` claim.
+    #[serde(default)]
+    pub scopes: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default = "default_typ")]
     pub typ: String,
     /// Which JWTs the gateway accepts as input (JWT → SAML).
@@ -219,6 +269,10 @@ pub struct SamlConfig {
     pub recipients: Vec<String>,
     #[serde(default = "default_methods")]
     pub confirmation_methods: Vec<String>,
+    /// Longest accepted validity of an incoming assertion (IssueInstant to NotOnOrAfter), as
+    /// `[jwt.trust] max_lifetime_secs` is for JWTs.
+    #[serde(default = "default_inbound_saml_lifetime")]
+    pub max_lifetime_secs: u64,
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
     /// How the gateway issues XUA assertions (JWT → SAML).
@@ -248,11 +302,20 @@ pub struct SamlSigningConfig {
     pub certificate: String,
     /// Audiences a caller may request for an assertion; the first is used when none is requested.
     pub audiences: Vec<String>,
+    /// Scopes a caller may ask for, per audience; a granted scope travels as the profile's `session.scope`
+    /// attribute.
+    #[serde(default)]
+    pub scopes: std::collections::BTreeMap<String, Vec<String>>,
     /// No assertion lives longer than this, and never longer than the JWT it was made from.
     #[serde(default = "default_saml_lifetime")]
     pub max_lifetime_secs: u64,
     #[serde(default = "default_authn_class")]
     pub authn_context_class: String,
+}
+
+/// A working day: IdPs issue XUA assertions for minutes (NHN, HelseID: 60) up to a shift.
+fn default_inbound_saml_lifetime() -> u64 {
+    8 * 3600
 }
 
 fn default_saml_lifetime() -> u64 {
@@ -390,6 +453,11 @@ pub struct AuditConfig {
     pub path: String,
     #[serde(default)]
     pub store: AuditStore,
+    /// Where the SQLite store keeps its chain head (sequence number and hash) for the next start to check;
+    /// empty: beside the database (`<path>.head`). Another disk or host keeps it safe from whatever removes
+    /// the database.
+    #[serde(default)]
+    pub head_file: String,
     /// Records older than this are pruned (the chain stays verifiable through an anchor); 0 keeps all.
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
@@ -411,6 +479,7 @@ impl Default for AuditConfig {
         Self {
             path: String::new(),
             store: AuditStore::default(),
+            head_file: String::new(),
             retention_days: default_retention_days(),
             queue_capacity: default_audit_queue(),
             max_batch: default_audit_batch(),

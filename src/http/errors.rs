@@ -10,13 +10,13 @@ use crate::error::{ErrorClass, Rejection};
 pub fn error_response(rejection: &Rejection) -> HttpResponse {
     let (status, error) = match rejection.class {
         ErrorClass::Target => (StatusCode::BAD_REQUEST, "invalid_target"),
+        ErrorClass::Scope => (StatusCode::BAD_REQUEST, "invalid_scope"),
         ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         // RFC 6749 §5.2: a failed client authentication may be answered 401 (the token endpoint adds
         // WWW-Authenticate where the client used the Authorization header).
         ErrorClass::Client => (StatusCode::UNAUTHORIZED, "invalid_client"),
         ErrorClass::Policy => (StatusCode::BAD_REQUEST, "unauthorized_client"),
-        ErrorClass::Scope => (StatusCode::BAD_REQUEST, "invalid_scope"),
         // RFC 9449 §5 and §8.
         ErrorClass::Proof => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
         ErrorClass::Nonce => (StatusCode::BAD_REQUEST, "use_dpop_nonce"),

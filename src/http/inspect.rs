@@ -69,10 +69,15 @@ pub async fn inspect(
     payload: web::Payload,
     query: Result<web::Query<InspectQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
+    gates: web::Data<super::shed::Gates>,
 ) -> HttpResponse {
     if !gateway.server().inspector {
         return switched_off();
     }
+    // A bound of its own: inspections never hold more than a few blocking threads.
+    let Some(_pass) = gates.inspections.try_enter() else {
+        return gates.busy();
+    };
     let Ok(web::Query(query)) = query else {
         return error_response(&Rejection::request(
             "the query string takes profile, format and at only",
@@ -89,7 +94,7 @@ pub async fn inspect(
             .is_some_and(|a| a.starts_with("text/plain")),
     };
     let gw = gateway.into_inner();
-    let body = match super::read_body(payload, gw.server().body_limit).await {
+    let body = match super::read_body(payload, gw.server()).await {
         Ok(body) => body,
         Err(rejection) => return error_response(&rejection),
     };

@@ -16,17 +16,11 @@ use crate::startup::Gateway;
 pub struct RequestId(pub String);
 
 fn request_id(req: &ServiceRequest) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    crate::observability::request_id::from_caller(
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// Middleware (`App::wrap_fn(trace_request)`): a request id for every request (the caller's `X-Request-Id`

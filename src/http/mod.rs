@@ -4,6 +4,7 @@
 mod caller;
 mod discovery;
 mod errors;
+mod fallback;
 mod health;
 mod inspect;
 mod inspector;
@@ -11,6 +12,7 @@ mod meta;
 mod metrics;
 mod middleware;
 pub mod security;
+pub mod shed;
 mod tls;
 mod token;
 mod translate;
@@ -27,19 +29,27 @@ pub use errors::error_response;
 pub use middleware::RequestId;
 pub use tls::ClientCertificate;
 
-/// Reads the body up to `limit` bytes and stops there. A larger body is a LIMIT rejection that the handler
-/// audits and answers in the RFC 6749 error format (actix's own limit would answer a bare 413, unaudited).
+/// Reads the body up to `[limits]`' size and within `[server] body_timeout_ms` in total, and stops there. A
+/// larger body is a LIMIT rejection, a body that trickles in or never comes a REQUEST rejection; the handler
+/// audits and answers either in the RFC 6749 error format (actix's own limit would answer a bare 413,
+/// unaudited, and it has no total time for a body at all).
 pub(crate) async fn read_body(
     payload: web::Payload,
-    limit: usize,
+    settings: &crate::startup::ServerSettings,
 ) -> Result<web::Bytes, crate::error::Rejection> {
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(crate::error::Rejection::request(
+    let limit = settings.body_limit;
+    let read = actix_web::rt::time::timeout(settings.body_timeout, payload.to_bytes_limited(limit));
+    match read.await {
+        Ok(Ok(Ok(bytes))) => Ok(bytes),
+        Ok(Ok(Err(_))) => Err(crate::error::Rejection::request(
             "the request body could not be read",
         )),
-        Err(_) => Err(crate::error::Rejection::limit(format!(
+        Ok(Err(_)) => Err(crate::error::Rejection::limit(format!(
             "the request body is larger than {limit} bytes"
+        ))),
+        Err(_) => Err(crate::error::Rejection::request(format!(
+            "the request body did not arrive within {} ms",
+            settings.body_timeout.as_millis()
         ))),
     }
 }
@@ -54,24 +64,41 @@ pub(crate) fn request_id_of(req: &HttpRequest) -> String {
 
 /// Adds every route to an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/token", web::post().to(token::token))
-        .route("/translate", web::post().to(translate::translate))
-        .route("/inspect", web::post().to(inspect::inspect))
-        .route("/", web::get().to(inspector::root))
-        .route("/inspector", web::get().to(inspector::page))
-        .route("/inspector/inspector.js", web::get().to(inspector::script))
-        .route("/inspector/inspector.css", web::get().to(inspector::style))
-        .route("/inspector/icon.svg", web::get().to(inspector::icon))
-        .route("/inspector/meta.json", web::get().to(inspector::meta))
-        .route("/.well-known/jwks.json", web::get().to(meta::jwks))
-        .route(
+    let post = |path: &str, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(fallback::post_only))
+    };
+    let get = |path: &str, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(fallback::get_only))
+    };
+    cfg.service(post("/token", web::post().to(token::token)))
+        .service(post("/translate", web::post().to(translate::translate)))
+        .service(post("/inspect", web::post().to(inspect::inspect)))
+        .service(get("/", web::get().to(inspector::root)))
+        .service(get("/inspector", web::get().to(inspector::page)))
+        .service(get(
+            "/inspector/inspector.js",
+            web::get().to(inspector::script),
+        ))
+        .service(get(
+            "/inspector/inspector.css",
+            web::get().to(inspector::style),
+        ))
+        .service(get("/inspector/icon.svg", web::get().to(inspector::icon)))
+        .service(get("/inspector/meta.json", web::get().to(inspector::meta)))
+        .service(get("/.well-known/jwks.json", web::get().to(meta::jwks)))
+        .service(get(
             "/.well-known/oauth-authorization-server",
             web::get().to(discovery::authorization_server),
-        )
-        .route("/saml/metadata", web::get().to(meta::saml_metadata))
-        .route("/healthz", web::get().to(meta::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics));
+        ))
+        .service(get("/saml/metadata", web::get().to(meta::saml_metadata)))
+        .service(get("/healthz", web::get().to(meta::healthz)))
+        .service(get("/readyz", web::get().to(health::readyz)))
+        .service(get("/metrics", web::get().to(metrics::metrics)))
+        .default_service(web::to(fallback::not_found));
 }
 
 /// The running server, for `main` and for tests (which bind port 0).
@@ -99,13 +126,28 @@ impl Application {
             .check(local.ip())
             .map_err(|why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))?;
         let port = local.port();
-        let tls = gateway.server().tls.clone();
-        let body_limit = gateway.server().body_limit;
-        let blocking_threads = gateway.server().blocking_threads;
+        let settings = gateway.server().clone();
+        let workers = if workers > 0 {
+            workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        // What may hold a place in the blocking pools: every thread of every worker, and the line beyond.
+        let gates = web::Data::new(shed::Gates {
+            exchanges: shed::Gate::new(
+                workers
+                    .saturating_mul(settings.blocking_threads)
+                    .saturating_add(settings.max_queued),
+            ),
+            inspections: shed::Gate::new(settings.max_inspections),
+            retry_after_secs: settings.retry_after_secs,
+        });
         let data = web::Data::from(gateway);
-        let mut server = HttpServer::new(move || {
+        let body_limit = settings.body_limit;
+        let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(gates.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap_fn(middleware::trace_request)
                 .wrap(security::headers())
@@ -113,14 +155,15 @@ impl Application {
         })
         .on_connect(tls::capture_client_certificate)
         .shutdown_timeout(5)
-        .worker_max_blocking_threads(blocking_threads);
-        server = match &tls {
-            Some(settings) => server.listen_openssl(listener, tls::acceptor(settings)?)?,
+        .workers(workers)
+        .worker_max_blocking_threads(settings.blocking_threads)
+        .max_connections(settings.max_connections)
+        .client_request_timeout(settings.header_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1));
+        let server = match &settings.tls {
+            Some(tls_settings) => server.listen_openssl(listener, tls::acceptor(tls_settings)?)?,
             None => server.listen(listener)?,
         };
-        if workers > 0 {
-            server = server.workers(workers);
-        }
         Ok(Self {
             server: server.run(),
             port,

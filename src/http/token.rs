@@ -9,6 +9,7 @@ use super::caller::{self, Asking};
 use super::errors::{error_json, error_response};
 use crate::error::{shown, Rejection};
 use crate::model::Direction;
+use crate::pipeline::sniff::{subject_token_kind, TokenKind};
 use crate::pipeline::{ActorToken, ExchangeRequest};
 use crate::startup::Gateway;
 
@@ -32,13 +33,16 @@ struct Form {
 
 impl Form {
     fn parse(body: &[u8]) -> Result<Self, Rejection> {
+        percent_encoding_is_sound(body)?;
         let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
             Rejection::request(
                 "the request body is not a valid form (application/x-www-form-urlencoded)",
             )
         })?;
-        for (i, (k, _)) in params.iter().enumerate() {
-            if params.iter().take(i).any(|(other, _)| other == k) {
+        // A set, so that a body of many thousand short parameters costs one pass, not a square.
+        let mut seen = std::collections::HashSet::with_capacity(params.len());
+        for (k, _) in &params {
+            if !seen.insert(k.as_str()) {
                 return Err(Rejection::request(format!(
                     "parameter {} is given more than once",
                     shown(k)
@@ -62,6 +66,49 @@ impl Form {
     }
 }
 
+/// The form decoder lets a malformed escape (`%ZZ`, a lone `%`) through as text and turns bytes that are not
+/// UTF-8 into U+FFFD; either would then be refused for the wrong reason (`grant_type` as unsupported, a
+/// token as unreadable). Such a body is malformed: `invalid_request`, naming the parameter.
+fn percent_encoding_is_sound(body: &[u8]) -> Result<(), Rejection> {
+    for pair in body.split(|b| *b == b'&') {
+        let name_end = pair.iter().position(|b| *b == b'=').unwrap_or(pair.len());
+        let name = pair.get(..name_end).unwrap_or_default();
+        let mut decoded = Vec::with_capacity(pair.len());
+        let mut bytes = pair.iter();
+        let mut sound = true;
+        while let Some(&b) = bytes.next() {
+            match b {
+                b'%' => {
+                    let hex = [bytes.next().copied(), bytes.next().copied()];
+                    match hex {
+                        [Some(h), Some(l)] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                            let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                            decoded.push(digit(h) * 16 + digit(l));
+                        }
+                        _ => {
+                            sound = false;
+                            break;
+                        }
+                    }
+                }
+                b'+' => decoded.push(b' '),
+                b => decoded.push(b),
+            }
+        }
+        if !sound || std::str::from_utf8(&decoded).is_err() {
+            let label = std::str::from_utf8(name)
+                .ok()
+                .filter(|n| !n.contains('%') && !n.is_empty())
+                .map(|n| format!("parameter {}", shown(n)))
+                .unwrap_or_else(|| "a parameter".to_string());
+            return Err(Rejection::request(format!(
+                "{label} is not valid percent-encoded UTF-8 (application/x-www-form-urlencoded)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// base64url without padding as RFC 8693 and IUA require; padded and standard base64 are accepted too,
 /// because Swiss `IHE-SAML` practice uses them (docs/ihe-profiles.md, "Switzerland: CH:XUA and CH:IUA").
 pub fn decode_base64_token(token: &str) -> Result<Vec<u8>, Rejection> {
@@ -79,6 +126,7 @@ pub fn decode_base64_token(token: &str) -> Result<Vec<u8>, Rejection> {
 /// A request that passed the form checks and is ready for a pipeline.
 struct Exchange {
     direction: Direction,
+    subject_token_type: &'static str,
     subject_token: String,
     issued_type: &'static str,
     /// `actor_token` and whether `actor_token_type` says it is SAML.
@@ -167,14 +215,20 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
             };
             Ok(Exchange {
                 direction: Direction::SamlToJwt,
+                subject_token_type: TT_SAML2,
                 subject_token,
                 issued_type,
                 actor,
             })
         }
-        TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA => match requested {
+        t @ (TT_JWT | TT_ACCESS_TOKEN | TT_ACCESS_TOKEN_IUA) => match requested {
             None | Some(TT_SAML2) => Ok(Exchange {
                 direction: Direction::JwtToSaml,
+                subject_token_type: match t {
+                    TT_JWT => TT_JWT,
+                    TT_ACCESS_TOKEN => TT_ACCESS_TOKEN,
+                    _ => TT_ACCESS_TOKEN_IUA,
+                },
                 subject_token,
                 issued_type: TT_SAML2,
                 actor,
@@ -186,6 +240,22 @@ fn parse(form: &Form) -> Result<Exchange, Refusal> {
             .into()),
         },
         other => Err(Rejection::request(format!("subject_token_type {} is not supported", shown(other))).into()),
+    }
+}
+
+/// A token of the other kind than `subject_token_type` says is named for what it is, instead of failing
+/// later for a reason that misleads ("not base64url", "longer than 8192 bytes").
+fn kind_agrees(exchange: &Exchange) -> Result<(), Rejection> {
+    let found = subject_token_kind(&exchange.subject_token);
+    match (exchange.direction, found) {
+        (Direction::SamlToJwt, TokenKind::Jwt(_)) => Err(Rejection::request(format!(
+            "subject_token looks like a JWT, but subject_token_type says {TT_SAML2}"
+        ))),
+        (Direction::JwtToSaml, TokenKind::Saml) => Err(Rejection::request(format!(
+            "subject_token looks like a SAML assertion, but subject_token_type says {}",
+            exchange.subject_token_type
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -206,7 +276,12 @@ pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
     gateway: web::Data<Gateway>,
+    gates: web::Data<super::shed::Gates>,
 ) -> HttpResponse {
+    // Shed before reading the body: past the bound, waiting longer helps nobody.
+    let Some(_pass) = gates.exchanges.try_enter() else {
+        return gates.busy();
+    };
     let mut request = ExchangeRequest {
         request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
@@ -214,7 +289,7 @@ pub async fn token(
     };
     let mut asking = Asking::of(&req);
     let gw = gateway.into_inner();
-    let body = super::read_body(payload, gw.server().body_limit).await;
+    let body = super::read_body(payload, gw.server()).await;
 
     // Every attempt leaves one audit record, including those refused before a pipeline ran.
     let (form, exchange) = {
@@ -249,9 +324,10 @@ pub async fn token(
         }
     };
     request.audience = form.get("audience").map(str::to_string);
+    request.resource = form.get("resource").map(str::to_string);
+    request.scope = form.get("scope").map(str::to_string);
     request.profile = form.get("profile").map(str::to_string);
     request.patient = form.get(PATIENT_PARAMETER).map(str::to_string);
-    request.scope = form.get("scope").map(str::to_string);
     asking.credentials.client_id = form.get("client_id").map(str::to_string);
     asking.credentials.assertion_type = form.get("client_assertion_type").map(str::to_string);
     asking.credentials.assertion = form.get("client_assertion").map(str::to_string);
@@ -265,6 +341,9 @@ pub async fn token(
         let mut request = request;
         if let Err(rejection) = caller::identify(&gw, &asking, &mut request) {
             return Err(gw.pipeline().refuse(direction, &request, rejection));
+        }
+        if let Err(e) = kind_agrees(&exchange) {
+            return Err(gw.pipeline().refuse(direction, &request, e));
         }
         request.actor = match exchange.actor {
             None => None,

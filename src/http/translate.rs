@@ -28,24 +28,30 @@ pub async fn translate(
     payload: web::Payload,
     query: Result<web::Query<TranslateQuery>, actix_web::Error>,
     gateway: web::Data<Gateway>,
+    gates: web::Data<super::shed::Gates>,
 ) -> HttpResponse {
-    let Ok(query) = query else {
-        return error_response(&Rejection::request(
-            "the query string takes audience, profile, patient and client_id only",
-        ));
+    let Some(_pass) = gates.exchanges.try_enter() else {
+        return gates.busy();
     };
-    let exchange = ExchangeRequest {
-        audience: query.audience.clone(),
-        profile: query.profile.clone(),
-        patient: query.patient.clone(),
+    let mut exchange = ExchangeRequest {
         request_id: super::request_id_of(&req),
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
         ..ExchangeRequest::default()
     };
     let mut asking = Asking::of(&req);
-    asking.credentials.client_id = query.client_id.clone();
     let gw = gateway.into_inner();
-    let body = match super::read_body(payload, gw.server().body_limit).await {
+    // Every attempt leaves one audit record, a malformed query string too.
+    let Ok(query) = query else {
+        let rejection = Rejection::request(
+            "the query string takes audience, profile, patient and client_id only",
+        );
+        return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
+    };
+    asking.credentials.client_id = query.client_id.clone();
+    exchange.audience = query.audience.clone();
+    exchange.profile = query.profile.clone();
+    exchange.patient = query.patient.clone();
+    let body = match super::read_body(payload, gw.server()).await {
         Ok(body) => body,
         Err(rejection) => return refused(gw, Direction::SamlToJwt, exchange, rejection).await,
     };

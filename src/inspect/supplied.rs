@@ -84,7 +84,9 @@ pub fn verify_jwt(
     let alg = header.algorithm;
     let keys = match key {
         SuppliedKey::Jwks(set) => {
-            let (keys, skipped) = bind_keys(set, &[alg]);
+            let (keys, skipped) = bind_keys(set, &[alg]).map_err(|why| {
+                Rejection::sig(format!("the key set you supplied is refused: {why}"))
+            })?;
             if keys.is_empty() {
                 return Err(Rejection::sig(format!(
                     "no key of the set you supplied can verify alg {alg:?}{}",

@@ -23,6 +23,14 @@ pub(super) fn inspect(
     report: &mut Report,
 ) {
     let (trust, policy, limits) = (&p.saml_in.trust, &p.saml_in.policy, &p.saml_in.limits);
+    // The limits first, before any tree is built: a document past them is reported as such and no more.
+    if let Err(e) = prescan::check_limits(text.as_bytes(), limits) {
+        report.input = "XML".to_string();
+        let mut t = TokenReport::new("document".to_string());
+        t.checks.push(check(rule::XML_PRESCAN, "limits", Err(e)));
+        report.tokens.push(t);
+        return;
+    }
     let parsed = unverified::parse_tree(text.as_bytes(), Mode::Lenient);
     let (root, skipped) = match parsed {
         Ok(r) => r,

@@ -5,7 +5,10 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
+    RSAKeyParameters,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 /// A verification key and the one algorithm it may be used with.
@@ -25,22 +28,100 @@ impl std::fmt::Debug for BoundKey {
     }
 }
 
-/// Binds each JWK to an algorithm, or leaves it out (with the reason) when that cannot be done safely.
-pub fn bind_keys(set: &JwkSet, allowed: &[Algorithm]) -> (Vec<BoundKey>, Vec<String>) {
+/// Binds each JWK to an algorithm, or leaves it out (with the reason, naming its `kid`) when that cannot be
+/// done safely: a key meant for something else than verifying signatures (`"use": "enc"`, `key_ops` without
+/// `"verify"`), or of a type or algorithm this issuer is not allowed. Real sets mix signing and encryption
+/// keys (RFC 7517 §4.2), so such keys are skipped, not fatal.
+///
+/// A key that is broken rather than meant for something else, an RSA key with a degenerate exponent or
+/// modulus, refuses the whole set: no honest issuer publishes one, so the set is corrupt or forged, and
+/// the issuer's other keys are not to be trusted from it either.
+pub fn bind_keys(
+    set: &JwkSet,
+    allowed: &[Algorithm],
+) -> Result<(Vec<BoundKey>, Vec<String>), String> {
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
     for jwk in &set.keys {
         let label = jwk
             .common
             .key_id
-            .clone()
-            .unwrap_or_else(|| "(no kid)".to_string());
+            .as_deref()
+            .map(|kid| format!("key {}", crate::error::shown(kid)))
+            .unwrap_or_else(|| "a key without kid".to_string());
+        if let AlgorithmParameters::RSA(p) = &jwk.algorithm {
+            rsa_is_sound(p).map_err(|why| format!("{label}: {why}; the whole set is refused"))?;
+        }
         match bind_one(jwk, allowed) {
             Ok(k) => keys.push(k),
-            Err(why) => skipped.push(format!("key {label}: {why}")),
+            Err(why) => skipped.push(format!("{label}: {why}")),
         }
     }
-    (keys, skipped)
+    Ok((keys, skipped))
+}
+
+/// Whether a key is meant for verifying signatures (RFC 7517 §4.2 `use`, §4.3 `key_ops`). Absent means
+/// unrestricted.
+fn meant_for_verifying(jwk: &Jwk) -> Result<(), String> {
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(PublicKeyUse::Encryption) => {
+            return Err("it is marked \"use\": \"enc\" (encryption), not for signatures".into())
+        }
+        Some(PublicKeyUse::Other(u)) => {
+            return Err(format!(
+                "its \"use\" is {}, not \"sig\"",
+                crate::error::shown(u)
+            ))
+        }
+    }
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.contains(&KeyOperations::Verify) {
+            return Err("its key_ops do not include \"verify\"".into());
+        }
+    }
+    Ok(())
+}
+
+/// A big-endian unsigned integer as base64url, without leading zero bytes.
+fn unsigned(b64: &str, what: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64.trim_end_matches('='))
+        .map_err(|_| format!("its {what} is not base64url"))?;
+    Ok(bytes.into_iter().skip_while(|b| *b == 0).collect())
+}
+
+fn bit_length(n: &[u8]) -> usize {
+    match n.first() {
+        None => 0,
+        Some(top) => (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+    }
+}
+
+/// An RSA public key that can verify anything at all: an odd modulus of at least 2048 bits and an odd public
+/// exponent of at least 3 below it (RFC 8017 §3.1). With e = 1 "signing" is the identity, so anyone could
+/// forge a signature; an even e or modulus is no RSA key.
+fn rsa_is_sound(p: &RSAKeyParameters) -> Result<(), String> {
+    let n = unsigned(&p.n, "modulus")?;
+    let e = unsigned(&p.e, "exponent")?;
+    if bit_length(&n) < 2048 {
+        return Err("its RSA modulus is shorter than 2048 bits".into());
+    }
+    if n.last().is_none_or(|b| b % 2 == 0) {
+        return Err("its RSA modulus is even".into());
+    }
+    let small = e.len() == 1 && e.first().is_some_and(|b| *b < 3);
+    if e.is_empty() || small {
+        return Err("its RSA public exponent is degenerate (below 3)".into());
+    }
+    if e.last().is_none_or(|b| b % 2 == 0) {
+        return Err("its RSA public exponent is even".into());
+    }
+    if bit_length(&e) >= bit_length(&n) {
+        return Err("its RSA public exponent is not smaller than its modulus".into());
+    }
+    Ok(())
 }
 
 fn alg_of(k: KeyAlgorithm) -> Option<Algorithm> {
@@ -59,6 +140,7 @@ fn alg_of(k: KeyAlgorithm) -> Option<Algorithm> {
 }
 
 fn bind_one(jwk: &Jwk, allowed: &[Algorithm]) -> Result<BoundKey, String> {
+    meant_for_verifying(jwk)?;
     let fits: Vec<Algorithm> = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => vec![
             Algorithm::RS256,
@@ -100,16 +182,6 @@ fn bind_one(jwk: &Jwk, allowed: &[Algorithm]) -> Result<BoundKey, String> {
             )
         }
     };
-    if let AlgorithmParameters::RSA(p) = &jwk.algorithm {
-        use base64::Engine;
-        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p.n.trim_end_matches('='))
-            .map_err(|_| "its modulus is not base64url")?;
-        let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
-        if bits < 2048 {
-            return Err("its RSA modulus is shorter than 2048 bits".into());
-        }
-    }
     let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("it cannot be used: {e}"))?;
     Ok(BoundKey {
         kid: jwk.common.key_id.clone(),
@@ -213,7 +285,7 @@ impl RemoteJwks {
             .map_err(|e| format!("cannot read the JWKS: {e}"))?;
         let set: JwkSet =
             serde_json::from_str(&body).map_err(|_| "the JWKS is not a JWK set".to_string())?;
-        let (keys, skipped) = bind_keys(&set, &self.allowed);
+        let (keys, skipped) = bind_keys(&set, &self.allowed)?;
         for s in skipped {
             tracing::warn!(jwks = %self.url, "ignoring a JWKS entry: {s}");
         }
@@ -275,4 +347,81 @@ fn pick(keys: &[BoundKey], kid: Option<&str>, algorithm: Algorithm) -> Result<Bo
         ));
     }
     Ok(found.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn rsa_jwk(kid: &str, e: &[u8], extra: Value) -> Value {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let mut jwk = json!({
+            "kty": "RSA", "kid": kid, "alg": "RS256",
+            "n": B64.encode(rsa.n().to_vec()), "e": B64.encode(e),
+        });
+        if let (Value::Object(j), Value::Object(x)) = (&mut jwk, extra) {
+            j.extend(x);
+        }
+        jwk
+    }
+
+    fn set(keys: Vec<Value>) -> JwkSet {
+        serde_json::from_value(json!({ "keys": keys })).unwrap()
+    }
+
+    const F4: &[u8] = &[1, 0, 1];
+
+    #[test]
+    fn keys_meant_for_encryption_are_skipped_with_their_kid() {
+        let s = set(vec![
+            rsa_jwk("enc-key", F4, json!({"use": "enc"})),
+            rsa_jwk("wrap-only", F4, json!({"key_ops": ["wrapKey", "encrypt"]})),
+            rsa_jwk("odd-use", F4, json!({"use": "tls"})),
+            rsa_jwk("sig-key", F4, json!({"use": "sig"})),
+            rsa_jwk("verify-key", F4, json!({"key_ops": ["verify"]})),
+            rsa_jwk("plain", F4, json!({})),
+        ]);
+        let (keys, skipped) = bind_keys(&s, &[Algorithm::RS256]).unwrap();
+        let kids: Vec<_> = keys.iter().filter_map(|k| k.kid.as_deref()).collect();
+        assert_eq!(kids, ["sig-key", "verify-key", "plain"]);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(skipped[0].starts_with("key enc-key:") && skipped[0].contains("enc"));
+        assert!(skipped[1].starts_with("key wrap-only:") && skipped[1].contains("verify"));
+        assert!(skipped[2].starts_with("key odd-use:"));
+    }
+
+    #[test]
+    fn a_degenerate_rsa_key_refuses_the_whole_set() {
+        for (e, why) in [
+            (&[1u8][..], "below 3"),
+            (&[2u8][..], "below 3"),
+            (&[0u8, 1][..], "below 3"),
+            (&[1u8, 0, 0][..], "even"),
+            (&[][..], "below 3"),
+        ] {
+            let s = set(vec![
+                rsa_jwk("good", F4, json!({})),
+                rsa_jwk("bad", e, json!({})),
+            ]);
+            let err = bind_keys(&s, &[Algorithm::RS256]).unwrap_err();
+            assert!(err.contains("key bad") && err.contains(why), "{e:?}: {err}");
+        }
+        // An even modulus is no RSA key either.
+        let mut even = rsa_jwk("even", F4, json!({}));
+        let mut n = B64.decode(even["n"].as_str().unwrap()).unwrap();
+        *n.last_mut().unwrap() &= 0xfe;
+        even["n"] = json!(B64.encode(n));
+        let err = bind_keys(&set(vec![even]), &[Algorithm::RS256]).unwrap_err();
+        assert!(err.contains("modulus is even"), "{err}");
+        // e = 3 and e = 65537 are sound.
+        let s = set(vec![
+            rsa_jwk("three", &[3], json!({})),
+            rsa_jwk("f4", F4, json!({})),
+        ]);
+        assert_eq!(bind_keys(&s, &[Algorithm::RS256]).unwrap().0.len(), 2);
+    }
 }

@@ -74,7 +74,8 @@ pub fn verify_self_signed(
             keys: vec![jwk.clone()],
         },
         &[algorithm],
-    );
+    )
+    .map_err(|why| Rejection::sig(format!("the header's jwk cannot verify {alg_name}: {why}")))?;
     let Some(key) = keys.into_iter().next() else {
         let why = skipped.into_iter().next().unwrap_or_default();
         return Err(Rejection::sig(format!(

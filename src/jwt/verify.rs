@@ -103,9 +103,10 @@ fn segment(part: &str, what: &str) -> Result<Vec<u8>, Rejection> {
 
 fn json_segment(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Rejection> {
     json::parse_object(bytes).map_err(|e| match e {
-        JsonError::Duplicate(name) => {
-            Rejection::parse(format!("the JWT {what} repeats the member {name:?}"))
-        }
+        JsonError::Duplicate(name) => Rejection::parse(format!(
+            "the JWT {what} repeats the member {:?}",
+            shown(&name)
+        )),
         JsonError::TooDeep => Rejection::limit(format!("the JWT {what} nests too deep")),
         JsonError::NotAnObject => Rejection::parse(format!("the JWT {what} is not a JSON object")),
         JsonError::Invalid => Rejection::parse(format!("the JWT {what} is not valid UTF-8 JSON")),
@@ -333,14 +334,14 @@ pub(crate) fn check_times(
         time_claim(claims, "exp")?.ok_or_else(|| Rejection::claim("the JWT has no exp"))?;
     let not_before = time_claim(claims, "nbf")?;
     let issued_at = time_claim(claims, "iat")?;
-    if now - policy.skew >= expires {
+    if now.saturating_sub(policy.skew) >= expires {
         return Err(Rejection::time(format!(
             "the JWT expired at {}",
             at(expires)
         )));
     }
     if let Some(nbf) = not_before {
-        if now + policy.skew < nbf {
+        if now.saturating_add(policy.skew) < nbf {
             return Err(Rejection::time(format!(
                 "the JWT is not valid before {}",
                 at(nbf)
@@ -348,7 +349,7 @@ pub(crate) fn check_times(
         }
     }
     if let Some(iat) = issued_at {
-        if iat > now + policy.skew {
+        if iat > now.saturating_add(policy.skew) {
             return Err(Rejection::time(format!(
                 "the JWT was issued in the future ({})",
                 at(iat)

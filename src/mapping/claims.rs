@@ -268,14 +268,12 @@ impl Profile {
         Ok(out)
     }
 
-    /// Decodes the claims of a verified JWT into the model. Trust-framework objects inside
-    /// `authorization_details` (RFC 9396) are read as if they were top-level claims.
-    pub(crate) fn decode_claims(
+    /// Decodes claims (with `authorization_details` already lifted, see [`Profile::lifted_claims`]) into the
+    /// model.
+    pub(super) fn decode_lifted(
         &self,
         claims: &Map<String, Value>,
     ) -> Result<AccessContext, Rejection> {
-        let lifted = self.lift_authorization_details(claims)?;
-        let claims = lifted.as_ref().unwrap_or(claims);
         let mut asm = Assembler::new(self);
         for f in &self.jwt_fields {
             for path in f.claim.iter().chain(f.legacy.iter()) {
@@ -321,7 +319,9 @@ impl Profile {
         Ok(())
     }
 
-    fn lift_authorization_details(
+    /// Trust-framework objects inside `authorization_details` (RFC 9396) are read as if they were top-level
+    /// claims; `None` when there are none.
+    pub(super) fn lifted_claims(
         &self,
         claims: &Map<String, Value>,
     ) -> Result<Option<Map<String, Value>>, Rejection> {

@@ -9,6 +9,7 @@ mod claims;
 mod entry;
 pub mod explain;
 pub mod hl7;
+mod indexed;
 mod table;
 mod xua;
 
@@ -206,6 +207,27 @@ impl Profile {
         verified: &crate::jwt::VerifiedJwt,
     ) -> Result<crate::model::AccessContext, crate::error::Rejection> {
         self.decode_claims(verified.claims())
+    }
+
+    /// The model of a verified JWT once per entry when it describes several where the profile reads one
+    /// (several patients); the caller picks one or refuses.
+    pub fn decode_jwt_each(
+        &self,
+        verified: &crate::jwt::VerifiedJwt,
+    ) -> Result<Vec<crate::model::AccessContext>, crate::error::Rejection> {
+        self.decode_claims_each(verified.claims())
+    }
+
+    /// Whether the table writes `field` into the JWT claims it issues.
+    pub fn writes_jwt(&self, field: FieldId) -> bool {
+        self.jwt_fields
+            .iter()
+            .any(|f| f.field == field && f.claim.is_some())
+    }
+
+    /// Whether the table writes `field` into the XUA assertions it issues.
+    pub fn writes_xua(&self, field: FieldId) -> bool {
+        self.xua_fields.iter().any(|f| f.field == field)
     }
 
     /// The JWT `sub` for a model: the value of the field the table names (`[jwt] subject`).

@@ -4,7 +4,6 @@
 use std::io::{self, Write};
 
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
 
 use super::redact;
 use crate::config::{LogFormat, LoggingConfig};
@@ -35,43 +34,23 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
     }
 }
 
-/// Directives added after the configured level: dependencies that would print request or response bytes at
-/// their most verbose levels stay at `info`, whatever `RUST_LOG` says (bodies carry tokens and identifiers).
-const QUIET_DEPENDENCIES: &[&str] = &[
-    "actix_http=info",
-    "actix_server=info",
-    "h2=info",
-    "hyper=info",
-];
-
-fn filter(level: &str) -> EnvFilter {
-    let base = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| level.to_string());
-    let mut filter = EnvFilter::try_new(&base).unwrap_or_else(|_| EnvFilter::new("info"));
-    for d in QUIET_DEPENDENCIES {
-        if let Ok(d) = d.parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    filter
-}
-
-/// Installs the process-wide subscriber (stderr). `RUST_LOG` overrides `[logging] level`. A second call is a
-/// no-op (tests start several gateways in one process).
-pub fn init(config: &LoggingConfig) {
+/// Installs the process-wide subscriber (stderr). `RUST_LOG` overrides `[logging] level`; a value that is
+/// not a filter is an error naming it (`log_filter`). A second call is a no-op (tests start several
+/// gateways in one process).
+pub fn init(config: &LoggingConfig) -> Result<(), String> {
     let ansi = io::IsTerminal::is_terminal(&io::stderr());
-    init_with_writer(config, io::stderr, ansi);
+    init_with_writer(config, io::stderr, ansi)
 }
 
 /// As [`init`], writing to any writer (tests capture into a buffer); `ansi` colours text output.
-pub fn init_with_writer<W>(config: &LoggingConfig, writer: W, ansi: bool)
+pub fn init_with_writer<W>(config: &LoggingConfig, writer: W, ansi: bool) -> Result<(), String>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = super::log_filter::build(&config.level, rust_log.as_deref())?;
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter(&config.level))
+        .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(Redacting(writer));
     let _ = match config.format {
@@ -82,4 +61,5 @@ where
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    Ok(())
 }

@@ -105,6 +105,15 @@ pub fn scrub(input: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// [`scrub`] for text (what messages and request ids are made of).
+pub fn scrub_text(input: &str) -> Cow<'_, str> {
+    match scrub(input.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(input),
+        // Only ASCII digits were replaced by ASCII, so the bytes are still UTF-8.
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,10 @@ use crate::rules::RulesOutcome;
 #[derive(Debug, Clone, Default)]
 pub struct ExchangeRequest {
     pub audience: Option<String>,
+    /// RFC 8693 `resource`: another way to name the target, handled like `audience`.
+    pub resource: Option<String>,
+    /// RFC 8693 `scope`: space-separated scope tokens the issued token should carry.
+    pub scope: Option<String>,
     pub profile: Option<String>,
     /// The patient, when the input token does not name one (JWT → SAML; the `patient` request parameter):
     /// an identifier the profile's rules know the system of (a fødselsnummer or D-number in no-pjd), or a CX
@@ -35,8 +39,6 @@ pub struct ExchangeRequest {
     pub proof: Option<VerifiedProof>,
     /// The `x5t#S256` thumbprint of the TLS client certificate the connection presented.
     pub client_certificate: Option<String>,
-    /// The `scope` parameter, as far as the client's policy limits it.
-    pub scope: Option<String>,
     /// An RFC 8693 actor token (delegation).
     pub actor: Option<super::ActorToken>,
 }
@@ -128,10 +130,34 @@ impl<'p> Exchange<'p> {
                 let reserved = replay::reserve(cache, key, until, self.now);
                 self.pipeline.metrics.replay_cache_size(cache.len());
                 self.reservations.push(reserved?);
+                self.record.replay = Some(crate::audit::ReplayEntry {
+                    key: key.to_hex(),
+                    until,
+                });
                 Ok(())
             }
             Mode::Inspect => replay::refuse_if_seen(cache, &key, self.now),
         }
+    }
+
+    /// Runs an exchange's stages and finishes it. A panic in a stage (a bug: the stages refuse, they do not
+    /// panic) is caught here so that the attempt still gets its access-log record, as an INTERNAL refusal,
+    /// and its replay slots are given back.
+    pub fn run(
+        mut self,
+        stages: impl FnOnce(&mut Self) -> Result<Issued, Rejection>,
+    ) -> Result<Issued, Rejection> {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stages(&mut self)))
+            .unwrap_or_else(|_| {
+                tracing::error!(
+                    direction = self.record.direction.as_str(),
+                    "a pipeline stage panicked; the attempt is refused and logged"
+                );
+                Err(Rejection::internal(
+                    "the translation failed unexpectedly; nothing was issued",
+                ))
+            });
+        self.finish(result)
     }
 
     /// Ends an exchange that issues: writes the audit record (an accepted exchange whose record cannot be
@@ -210,5 +236,55 @@ impl<'p> Exchange<'p> {
             ),
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::audit::MemorySink;
+    use crate::config::LoadedConfig;
+    use crate::error::ErrorClass;
+    use crate::startup::Gateway;
+
+    #[test]
+    fn a_stage_that_panics_is_an_audited_internal_refusal() {
+        let audit = Arc::new(MemorySink::default());
+        let gateway = Gateway::build(
+            LoadedConfig::embedded().unwrap(),
+            crate::clock::system(),
+            Some(audit.clone()),
+        )
+        .unwrap();
+        let request = ExchangeRequest {
+            request_id: "r-panic".into(),
+            ..ExchangeRequest::default()
+        };
+        let key = ReplayKey::saml("issuer", "_id");
+        let result = Exchange::begin(
+            gateway.pipeline(),
+            Direction::SamlToJwt,
+            &request,
+            Mode::Issue,
+        )
+        .run(|x| {
+            let until = x.now + time::Duration::minutes(5);
+            x.remember(key, until)?;
+            panic!("a bug in a stage");
+        });
+        assert_eq!(
+            result.map_err(|e| e.class).err(),
+            Some(ErrorClass::Internal)
+        );
+        let records = audit.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].outcome, Outcome::Rejected);
+        assert_eq!(records[0].error_class, Some(ErrorClass::Internal));
+        assert_eq!(records[0].request_id, "r-panic");
+        // The slot the panicking exchange took was given back: the token was not exchanged.
+        let cache = gateway.pipeline().replay_cache();
+        assert!(!cache.seen(&key, crate::clock::system().now()).unwrap());
     }
 }

@@ -2,10 +2,11 @@
 
 use time::OffsetDateTime;
 
-use super::{policy, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::targets::grant_scope;
+use super::{patient, policy, Exchange, ExchangeRequest, Issued, Mode, Pipeline, Target};
 use crate::error::Rejection;
 use crate::jwt::{self, VerifiedJwt};
-use crate::model::{AccessContext, Direction};
+use crate::model::{Direction, FieldId};
 use crate::observability::metrics::Stage;
 use crate::replay::ReplayKey;
 use crate::rules::RuleDirection;
@@ -31,11 +32,10 @@ impl Pipeline {
     /// The exchange: verify, decode, rules, encode, sign, audit.
     pub fn jwt_to_saml(&self, token: &str, request: &ExchangeRequest) -> Result<Issued, Rejection> {
         let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
-        let mut x = Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue);
-        let result = self
-            .prepare_saml(&mut x, token)
-            .and_then(|draft| self.issue_saml(&mut x, draft));
-        x.finish(result)
+        Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue).run(|x| {
+            self.prepare_saml(x, token)
+                .and_then(|draft| self.issue_saml(x, draft))
+        })
     }
 
     /// The verification stage alone: the JWT as the exchange would accept it.
@@ -70,8 +70,11 @@ impl Pipeline {
                 "an actor token cannot be carried into a XUA assertion: the profile has no place for an actor",
             ));
         }
-        let audience = target(&out.audiences, x.request.audience.as_deref(), "assertion")?;
-        let audience = policy::audience(x, audience, &out.audiences)?;
+        let Target { audience, .. } = out.targets.resolve(x.request, "assertion")?;
+        let audience = policy::audience(x, audience, &out.targets.audiences)?;
+        let scope = out
+            .targets
+            .scope_for(&audience, x.request.scope.as_deref())?;
         x.record.output_audience = Some(audience.clone());
 
         // verify
@@ -90,7 +93,7 @@ impl Pipeline {
                 }
             };
             // As long as the JWT could be accepted: its exp plus the skew the time check allows.
-            x.remember(key, verified.expires + input.policy.skew)?;
+            x.remember(key, verified.expires.saturating_add(input.policy.skew))?;
         }
         x.lap(Stage::Verify);
         let profile = self.profile_for(
@@ -100,9 +103,19 @@ impl Pipeline {
         x.record.profile = Some(profile.name.clone());
 
         // decode
-        let mut context = profile.decode_jwt(&verified)?;
+        let readings = profile.decode_jwt_each(&verified)?;
+        let mut context = patient::settle(
+            readings,
+            self.patient_parameter(profile, x.request.patient.as_deref())?,
+            patient::Missing::FromParameter,
+        )?;
         policy::after_decode(x, &profile.name, &context)?;
-        self.settle_patient(profile, &mut context, x.request.patient.as_deref())?;
+        grant_scope(
+            &mut context,
+            scope,
+            profile.writes_xua(FieldId::Scope),
+            "assertions",
+        )?;
         // HelseID's request form carries codes without display texts; XUA readers show displayName.
         self.rules.codes().fill_display_texts(&mut context);
         x.lap(Stage::Decode);
@@ -123,9 +136,12 @@ impl Pipeline {
         // XUA (ITI-40) confirmations are bearer; an assertion made from a sender-constrained JWT cannot carry
         // the binding to a SOAP recipient, so it is short-lived and OneTimeUse instead.
         let one_time_use = binding == policy::Binding::Proven;
-        let mut expires = policy::cap(x, verified.expires.min(x.now + out.max_lifetime));
+        let mut expires = policy::cap(
+            x,
+            verified.expires.min(x.now.saturating_add(out.max_lifetime)),
+        );
         if one_time_use {
-            expires = expires.min(x.now + out.bound_max_lifetime);
+            expires = expires.min(x.now.saturating_add(out.bound_max_lifetime));
         }
         if expires <= x.now {
             return Err(Rejection::time(
@@ -191,42 +207,5 @@ impl Pipeline {
             audience: draft.audience,
             dpop_bound: false,
         })
-    }
-
-    /// The patient: the token's, the `patient` parameter's (which must agree with the token's when both
-    /// name one), or neither, which is refused.
-    fn settle_patient(
-        &self,
-        profile: &crate::mapping::Profile,
-        context: &mut AccessContext,
-        parameter: Option<&str>,
-    ) -> Result<(), Rejection> {
-        let from_request = parameter
-            .map(|p| super::patient::parse(p, &self.rules, &profile.name))
-            .transpose()?;
-        let in_token = context.patients.first().and_then(|p| p.identifier.as_ref());
-        match (in_token, from_request) {
-            (Some(in_token), Some(param)) => {
-                if in_token.id != param.id {
-                    return Err(Rejection::claim(
-                        "the patient parameter names another patient than the token's patients[].identifier",
-                    ));
-                }
-            }
-            (Some(_), None) => {}
-            (None, Some(param)) => match context.patients.first_mut() {
-                Some(p) => p.identifier = Some(param),
-                None => context.patients.push(crate::model::Patient {
-                    identifier: Some(param),
-                    ..crate::model::Patient::default()
-                }),
-            },
-            (None, None) => {
-                return Err(Rejection::claim(
-                    "no patient: the token has no patients[].identifier and the request no patient parameter",
-                ))
-            }
-        }
-        Ok(())
     }
 }

@@ -18,6 +18,7 @@ mod patient;
 mod policy;
 mod saml_to_jwt;
 pub mod sniff;
+mod targets;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use exchange::{ExchangeRequest, Issued, Mode};
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;
+pub use targets::{Target, Targets};
 
 use crate::audit::AuditSink;
 use crate::clock::SharedClock;
@@ -135,6 +137,17 @@ impl Pipeline {
         }
     }
 
+    /// The `patient` request parameter read with the profile's identifier systems.
+    pub(crate) fn patient_parameter(
+        &self,
+        profile: &Profile,
+        value: Option<&str>,
+    ) -> Result<Option<crate::model::Identifier>, Rejection> {
+        value
+            .map(|p| patient::parse(p, &self.rules, &profile.name))
+            .transpose()
+    }
+
     /// The request's profile, else the one configured for the token's issuer, else the default.
     pub(crate) fn profile_for(
         &self,
@@ -149,25 +162,5 @@ impl Pipeline {
                 .and_then(|i| self.profiles.by_index(i))
                 .unwrap_or_else(|| self.profiles.default_profile())),
         }
-    }
-}
-
-/// The audience of an issued token: the requested one when this gateway issues for it, else the first
-/// configured. `what` names the kind of token in the refusal.
-pub(crate) fn target(
-    allowed: &[String],
-    requested: Option<&str>,
-    what: &str,
-) -> Result<String, Rejection> {
-    match requested {
-        None => allowed
-            .first()
-            .cloned()
-            .ok_or_else(|| Rejection::internal(format!("no {what} audience is configured"))),
-        Some(a) if allowed.iter().any(|x| x == a) => Ok(a.to_string()),
-        Some(a) => Err(Rejection::target(format!(
-            "audience {} is not one this gateway issues {what}s for",
-            shown(a)
-        ))),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use time::Duration;
 
+use super::targets::Targets;
 use crate::jwt::{JwtIssuer, JwtPolicy, JwtTrust};
 use crate::replay::ReplayCache;
 use crate::saml::checks::SamlPolicy;
@@ -33,11 +34,11 @@ pub struct JwtInput {
     pub profile_by_issuer: HashMap<String, usize>,
 }
 
-/// JWT output: the gateway's signing key and the audiences it issues for.
+/// JWT output: the gateway's signing key and the audiences (and their scopes) it issues for.
 #[derive(Debug)]
 pub struct JwtOutput {
     pub issuer: JwtIssuer,
-    pub audiences: Vec<String>,
+    pub targets: Targets,
     /// No issued JWT lives longer than this, and never longer than its input.
     pub max_lifetime: Duration,
 }
@@ -50,7 +51,7 @@ pub struct SamlOutput {
     pub signer: VerifierEngine,
     /// The assertion's Issuer: the gateway's entity id.
     pub issuer: String,
-    pub audiences: Vec<String>,
+    pub targets: Targets,
     pub max_lifetime: Duration,
     pub authn_context_class: String,
     /// Longest life of an assertion made from a sender-constrained (DPoP- or certificate-bound) JWT; such
@@ -63,7 +64,7 @@ impl std::fmt::Debug for SamlOutput {
         f.debug_struct("SamlOutput")
             .field("issuer", &self.issuer)
             .field("signer", &self.signer)
-            .field("audiences", &self.audiences)
+            .field("audiences", &self.targets.audiences)
             .finish_non_exhaustive()
     }
 }

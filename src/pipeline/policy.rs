@@ -64,7 +64,10 @@ pub(super) fn audience(
     gateway: &[String],
 ) -> Result<String, Rejection> {
     match policy(x) {
-        Some(p) => p.narrow_audience(chosen, x.request.audience.is_some(), gateway),
+        Some(p) => {
+            let named = x.request.audience.is_some() || x.request.resource.is_some();
+            p.narrow_audience(chosen, named, gateway)
+        }
         None => Ok(chosen),
     }
 }

@@ -3,11 +3,12 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{policy, target, Exchange, ExchangeRequest, Issued, Mode, Pipeline};
+use super::targets::grant_scope;
+use super::{patient, policy, Exchange, ExchangeRequest, Issued, Mode, Pipeline, Target};
 use crate::error::Rejection;
 use crate::jwt::RegisteredClaims;
 use crate::mapping::Profile;
-use crate::model::Direction;
+use crate::model::{Direction, FieldId};
 use crate::observability::metrics::Stage;
 use crate::replay::ReplayKey;
 use crate::rules::RuleDirection;
@@ -27,11 +28,10 @@ impl Pipeline {
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
         // The pipeline runs on the blocking pool, outside the HTTP request's span: carry the id here.
         let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
-        let mut x = Exchange::begin(self, Direction::SamlToJwt, request, Mode::Issue);
-        let result = self
-            .prepare_jwt(&mut x, xml)
-            .and_then(|draft| self.issue_jwt(&mut x, draft));
-        x.finish(result)
+        Exchange::begin(self, Direction::SamlToJwt, request, Mode::Issue).run(|x| {
+            self.prepare_jwt(x, xml)
+                .and_then(|draft| self.issue_jwt(x, draft))
+        })
     }
 
     /// The verification stage alone: the assertion as the exchange would accept it, for the audience it
@@ -61,12 +61,12 @@ impl Pipeline {
         xml: &[u8],
     ) -> Result<JwtDraft, Rejection> {
         policy::before_verify(x, Direction::SamlToJwt)?;
-        let audience = target(
-            &self.jwt_out.audiences,
-            x.request.audience.as_deref(),
-            "JWT",
-        )?;
-        let audience = policy::audience(x, audience, &self.jwt_out.audiences)?;
+        let Target { audience, .. } = self.jwt_out.targets.resolve(x.request, "JWT")?;
+        let audience = policy::audience(x, audience, &self.jwt_out.targets.audiences)?;
+        let scope = self
+            .jwt_out
+            .targets
+            .scope_for(&audience, x.request.scope.as_deref())?;
         x.record.output_audience = Some(audience.clone());
 
         // verify
@@ -87,7 +87,7 @@ impl Pipeline {
                 .unwrap_or(verified.checked().expires);
             x.remember(
                 ReplayKey::saml(&view.issuer, &view.id),
-                valid_until + self.saml_in.policy.skew,
+                valid_until.saturating_add(self.saml_in.policy.skew),
             )?;
         }
         x.lap(Stage::Verify);
@@ -98,8 +98,18 @@ impl Pipeline {
         x.record.profile = Some(profile.name.clone());
 
         // decode
-        let context = profile.decode_assertion(&verified)?;
+        let mut context = patient::settle(
+            vec![profile.decode_assertion(&verified)?],
+            self.patient_parameter(profile, x.request.patient.as_deref())?,
+            patient::Missing::Refuse,
+        )?;
         policy::after_decode(x, &profile.name, &context)?;
+        grant_scope(
+            &mut context,
+            scope,
+            profile.writes_jwt(FieldId::Scope),
+            "JWTs",
+        )?;
         let act = self.actor_claim(x, &view.issuer, &audience)?;
         x.lap(Stage::Decode);
 
@@ -130,7 +140,7 @@ impl Pipeline {
             verified
                 .checked()
                 .expires
-                .min(x.now + self.jwt_out.max_lifetime),
+                .min(x.now.saturating_add(self.jwt_out.max_lifetime)),
         );
         if expires <= x.now {
             return Err(Rejection::time(

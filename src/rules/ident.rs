@@ -76,7 +76,7 @@ pub struct Nin {
 }
 
 impl Nin {
-    /// `synthetic` accepts synthetic test numbers (month + 80).
+    /// `synthetic` accepts synthetic test numbers (month + 80, + 40 or + 60; see `synthetic_month_offset`).
     pub fn parse(id: &str, synthetic: bool) -> Result<Self, &'static str> {
         let d_number = check_nin(id, synthetic, None)?;
         Ok(Self {
@@ -140,7 +140,7 @@ impl OrgNumber {
 }
 
 /// Checks one identifier. `synthetic` accepts synthetic test numbers (Skatteetaten's Tenor test data adds 80
-/// to the month of a fødselsnummer or D-number; NHN's test tokens use them).
+/// to the month of a fødselsnummer or D-number, NAV's 40 or 60; NHN's test tokens use both).
 pub fn check(kind: IdKind, id: &str, synthetic: bool) -> Result<(), &'static str> {
     match kind {
         IdKind::Nin => Nin::parse(id, synthetic).map(drop),
@@ -207,13 +207,14 @@ fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<bool, 
     if is_dnr {
         day -= 40;
     }
-    if month > 80 {
+    if let Some(offset) = synthetic_month_offset(month) {
         if !synthetic {
-            return Err(
-                "it is a synthetic test number (month + 80), which this deployment does not accept",
-            );
+            return Err(match offset {
+                80 => "it is a synthetic test number (month + 80), which this deployment does not accept",
+                _ => "it is a synthetic test number (month + 40 or + 60) or an H-number, which this deployment does not accept",
+            });
         }
-        month -= 80;
+        month -= offset;
     }
     if !(1..=12).contains(&month) {
         return Err("the month is not a valid month");
@@ -225,6 +226,20 @@ fn check_nin(id: &str, synthetic: bool, want_dnr: Option<bool>) -> Result<bool, 
         return Err("the day is not a valid day of its month");
     }
     Ok(is_dnr)
+}
+
+/// What synthetic test data adds to the month: Skatteetaten's Tenor adds 80 (81–92); NAV's test-data
+/// generator (Dolly) adds 40 (41–52), and 60 (61–72) to the NAV person ids (NPID, month + 20) it makes
+/// synthetic. NHN's test tokens carry both kinds (their patient 29698496140 has month 69). Month + 40 is
+/// also the H-number's mark, which no outside party can tell apart: acceptable only where synthetic numbers
+/// are (test deployments).
+fn synthetic_month_offset(month: u32) -> Option<u32> {
+    match month {
+        81..=92 => Some(80),
+        61..=72 => Some(60),
+        41..=52 => Some(40),
+        _ => None,
+    }
 }
 
 /// The century a fødselsnummer's individual number assigns to its two-digit year (Skatteetaten's ranges).
@@ -284,6 +299,16 @@ mod tests {
                 check(IdKind::Fnr, n, false),
                 Err("it is a synthetic test number (month + 80), which this deployment does not accept")
             );
+        }
+        // NAV's synthetic numbers (Dolly: month + 40, and + 60 for its person ids), as in NHN's test tokens:
+        // accepted with synthetic numbers on, refused without, like Tenor's.
+        let dolly = with_checks("034387", 345);
+        for n in ["29698496140", dolly.as_str()] {
+            assert_eq!(check(IdKind::Fnr, n, true), Ok(()), "{n}");
+            assert_eq!(check(IdKind::Nin, n, true), Ok(()), "{n}");
+            assert!(check(IdKind::Fnr, n, false)
+                .unwrap_err()
+                .starts_with("it is a synthetic test number"));
         }
         for n in [
             "100100673",
@@ -365,8 +390,20 @@ mod tests {
         // H-numbers (month + 40) are not accepted as fødselsnumre.
         assert_eq!(
             check(IdKind::Nin, &with_checks("035287", 345), false),
-            Err("the month is not a valid month")
+            Err("it is a synthetic test number (month + 40 or + 60) or an H-number, which this deployment does not accept")
         );
+        // Neither is a month that no scheme gives.
+        for month in ["13", "20", "33", "53", "60", "73", "80", "93"] {
+            assert_eq!(
+                check(
+                    IdKind::Nin,
+                    &with_checks(&format!("03{month}87"), 345),
+                    true
+                ),
+                Err("the month is not a valid month"),
+                "{month}"
+            );
+        }
         // 29 February exists in 2000 (individual 500-999, year 00) but not in 1900 (individual 000-499).
         assert_eq!(
             check(IdKind::Nin, &with_checks("290200", 512), false),

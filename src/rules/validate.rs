@@ -53,7 +53,7 @@ impl fmt::Display for Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidationSettings {
     pub unknown_codes: UnknownCodes,
-    /// Accept synthetic test fødselsnumre and D-numbers (month + 80). Never in production.
+    /// Accept synthetic test fødselsnumre and D-numbers (month + 80, + 40, + 60). Never in production.
     pub synthetic_nin: bool,
 }
 

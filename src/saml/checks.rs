@@ -18,6 +18,9 @@ pub struct SamlPolicy {
     pub recipients: Vec<String>,
     pub confirmation_methods: Vec<String>,
     pub skew: Duration,
+    /// Longest accepted validity (IssueInstant to NotOnOrAfter), like `[jwt.trust] max_lifetime_secs` for
+    /// JWTs: a "never expires" assertion is refused rather than trusted (and remembered) for ever.
+    pub max_lifetime: Duration,
 }
 
 fn at(t: OffsetDateTime) -> String {
@@ -44,7 +47,8 @@ pub fn check_validity(
     now: OffsetDateTime,
 ) -> Result<OffsetDateTime, Rejection> {
     let skew = policy.skew;
-    if view.issue_instant > now + skew {
+    // Saturating: a clock or an `at` near the end of the representable range must not overflow.
+    if view.issue_instant > now.saturating_add(skew) {
         return Err(Rejection::time(format!(
             "assertion was issued in the future ({})",
             at(view.issue_instant)
@@ -66,17 +70,26 @@ pub fn check_validity(
                 "assertion's NotBefore is not before its NotOnOrAfter",
             ));
         }
-        if now + skew < nb {
+        if now.saturating_add(skew) < nb {
             return Err(Rejection::time(format!(
                 "assertion is not valid before {}",
                 at(nb)
             )));
         }
     }
-    if now - skew >= expires {
+    if now.saturating_sub(skew) >= expires {
         return Err(Rejection::time(format!(
             "assertion expired at {}",
             at(expires)
+        )));
+    }
+    let lifetime = expires - view.issue_instant;
+    if lifetime > policy.max_lifetime {
+        return Err(Rejection::time(format!(
+            "assertion is valid for {} s (IssueInstant to NotOnOrAfter), longer than the {} s this gateway \
+             accepts ([saml] max_lifetime_secs)",
+            lifetime.whole_seconds(),
+            policy.max_lifetime.whole_seconds()
         )));
     }
     Ok(expires)
@@ -113,7 +126,7 @@ pub fn check_conditions(
     if let Some(unknown) = conditions.unknown.first() {
         return Err(Rejection::claim(format!(
             "assertion has a condition the gateway does not understand: {}",
-            unknown.chars().take(80).collect::<String>()
+            crate::error::shown(unknown)
         )));
     }
     if let Some(proxy) = &conditions.proxy_restriction {
@@ -155,13 +168,13 @@ pub fn check_subject(
             continue;
         }
         if let Some(noa) = c.not_on_or_after {
-            if now - skew >= noa {
+            if now.saturating_sub(skew) >= noa {
                 reason = format!("subject confirmation expired at {}", at(noa));
                 continue;
             }
         }
         if let Some(nb) = c.not_before {
-            if now + skew < nb {
+            if now.saturating_add(skew) < nb {
                 reason = format!("subject confirmation is not valid before {}", at(nb));
                 continue;
             }

@@ -9,7 +9,7 @@ use super::tree::{self, Node};
 use super::view::{
     AssertionView, Conditions, ProxyRestriction, SamlAttribute, SamlValue, SubjectConfirmation,
 };
-use crate::error::Rejection;
+use crate::error::{shown, Rejection};
 use crate::ns;
 
 /// Parses an `xs:dateTime` that must carry a time zone (a zone-less time is ambiguous across borders).
@@ -140,7 +140,7 @@ pub(crate) fn view_of(a: &Node) -> Result<AssertionView, Rejection> {
             _ => {
                 return Err(Rejection::structure(format!(
                     "the assertion holds an unexpected element {}",
-                    child.local
+                    shown(&child.local)
                 )))
             }
         }

@@ -72,6 +72,57 @@ fn element_ns(resolved: &ResolveResult<'_>) -> Option<String> {
     }
 }
 
+/// The limits that bound what building a tree costs (size, depth, elements, attributes per element) alone, over a document that may hold what [`scan`] refuses (comments,
+/// several assertions): the inspector runs them before it builds any tree. Malformed XML stops the count
+/// (the tree then reports it).
+pub fn check_limits(xml: &[u8], limits: &XmlLimits) -> Result<(), Rejection> {
+    if xml.len() > limits.max_bytes {
+        return Err(Rejection::limit(format!(
+            "SAML input is larger than {} bytes",
+            limits.max_bytes
+        )));
+    }
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let (mut depth, mut elements) = (0usize, 0usize);
+    let over = limits.max_attributes_per_element.saturating_add(1);
+    loop {
+        let event = match reader.read_event() {
+            Ok(e) => e,
+            Err(_) => return Ok(()),
+        };
+        match &event {
+            Event::Start(s) | Event::Empty(s) => {
+                elements += 1;
+                let here = depth + 1;
+                if matches!(event, Event::Start(_)) {
+                    depth = here;
+                }
+                if here > limits.max_depth {
+                    return Err(Rejection::limit(format!(
+                        "SAML input is nested deeper than {} elements",
+                        limits.max_depth
+                    )));
+                }
+                if elements > limits.max_elements {
+                    return Err(Rejection::limit(format!(
+                        "SAML input has more than {} elements",
+                        limits.max_elements
+                    )));
+                }
+                if s.attributes().with_checks(false).take(over).count() == over {
+                    return Err(Rejection::limit(format!(
+                        "an element has more than {} attributes",
+                        limits.max_attributes_per_element
+                    )));
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
 /// The size check, UTF-8 check and byte-order-mark removal every reading of SAML input starts with.
 pub fn text_of<'x>(xml: &'x [u8], limits: &XmlLimits) -> Result<&'x str, Rejection> {
     if xml.len() > limits.max_bytes {
@@ -183,7 +234,9 @@ impl<'l> Scanner<'l> {
                         limits.max_elements
                     )));
                 }
-                if start.attributes().count() > limits.max_attributes_per_element {
+                // Counting stops one past the limit: an element with 20,000 attributes costs no more.
+                let over = limits.max_attributes_per_element.saturating_add(1);
+                if start.attributes().with_checks(false).take(over).count() == over {
                     return Err(Rejection::limit(format!(
                         "an element has more than {} attributes",
                         limits.max_attributes_per_element

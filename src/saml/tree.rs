@@ -95,6 +95,9 @@ fn node_from(
         local: local.as_ref().to_string(),
         ..Node::default()
     };
+    // Seen (namespace, local name) pairs: one set, so an element with thousands of attributes costs one pass.
+    let mut seen: std::collections::HashSet<(Option<String>, String)> =
+        std::collections::HashSet::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|_| Rejection::parse("the assertion has a malformed attribute"))?;
         let key = attr.key;
@@ -118,11 +121,7 @@ fn node_from(
             local: local.as_ref().to_string(),
             value,
         };
-        if node
-            .attrs
-            .iter()
-            .any(|b| b.ns == a.ns && b.local == a.local)
-        {
+        if !seen.insert((a.ns.clone(), a.local.clone())) {
             return Err(Rejection::parse(
                 "the assertion repeats an attribute on one element",
             ));
@@ -246,4 +245,27 @@ pub(crate) fn parse_with(bytes: &[u8], mode: Mode) -> Result<(Node, usize), Reje
     }
     root.map(|r| (r, skipped))
         .ok_or_else(|| Rejection::parse("no element found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn element(n: usize, repeat_last: bool) -> String {
+        let mut attrs: String = (0..n).map(|i| format!(" a{i}=\"\"")).collect();
+        if repeat_last {
+            attrs.push_str(" a0=\"again\"");
+        }
+        format!("<e{attrs}/>")
+    }
+
+    #[test]
+    fn thousands_of_attributes_are_read_and_a_repeated_one_is_still_refused() {
+        let started = std::time::Instant::now();
+        let (node, _) = parse_with(element(20_000, false).as_bytes(), Mode::Lenient).unwrap();
+        eprintln!("20,000 attributes: {:?}", started.elapsed());
+        assert_eq!(node.attrs.len(), 20_000);
+        let err = parse_with(element(20_000, true).as_bytes(), Mode::Lenient).unwrap_err();
+        assert_eq!(err.class, crate::error::ErrorClass::Parse, "{err}");
+    }
 }

@@ -5,7 +5,7 @@ use super::trust::secs;
 use super::StartupError;
 use crate::config::LoadedConfig;
 use crate::jwt::JwtIssuer;
-use crate::pipeline::{JwtOutput, SamlOutput};
+use crate::pipeline::{JwtOutput, SamlOutput, Targets};
 use crate::saml::dsig::SigningIdentity;
 
 pub(super) fn jwt_output(loaded: &LoadedConfig) -> Result<JwtOutput, StartupError> {
@@ -15,7 +15,10 @@ pub(super) fn jwt_output(loaded: &LoadedConfig) -> Result<JwtOutput, StartupErro
         .map_err(|e| StartupError::Key(format!("jwt.signing_key {}: {e}", c.jwt.signing_key)))?;
     Ok(JwtOutput {
         issuer,
-        audiences: c.jwt.audiences.clone(),
+        targets: Targets {
+            audiences: c.jwt.audiences.clone(),
+            scopes: c.jwt.scopes.clone().into_iter().collect(),
+        },
         max_lifetime: secs(c.jwt.max_lifetime_secs),
     })
 }
@@ -38,7 +41,10 @@ pub(super) fn saml_output(loaded: &LoadedConfig) -> Result<Option<SamlOutput>, S
         identity,
         signer: super::trust::verifier(loaded),
         issuer: c.gateway.entity_id.clone(),
-        audiences: s.audiences.clone(),
+        targets: Targets {
+            audiences: s.audiences.clone(),
+            scopes: s.scopes.clone().into_iter().collect(),
+        },
         max_lifetime: secs(s.max_lifetime_secs),
         authn_context_class: s.authn_context_class.clone(),
         bound_max_lifetime: secs(c.dpop.bound_assertion_lifetime_secs),

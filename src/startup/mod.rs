@@ -6,6 +6,7 @@
 
 mod clients;
 mod issuers;
+pub mod open_files;
 mod rules;
 mod stores;
 mod tls;
@@ -58,6 +59,12 @@ pub struct ServerSettings {
     pub tls: Option<TlsSettings>,
     /// Whether it may listen beyond loopback (checked on the address actually bound).
     pub exposure: Exposure,
+    pub max_queued: usize,
+    pub retry_after_secs: u64,
+    pub max_inspections: usize,
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
 }
 
 /// What `/saml/metadata` says about the gateway as an assertion issuer.
@@ -114,11 +121,16 @@ impl Gateway {
         let saml_out = issuers::saml_output(&loaded)?;
 
         let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
+        let (replay, replay_checks) = stores::replay(&loaded, clock.clone())?;
         let audit = match audit {
             Some(a) => a,
-            None => stores::audit(&loaded, metrics.clone(), clock.clone())?,
+            None => stores::audit(
+                &loaded,
+                metrics.clone(),
+                clock.clone(),
+                replay.cache.as_ref(),
+            )?,
         };
-        let (replay, replay_checks) = stores::replay(&loaded, clock.clone())?;
         let readiness = Readiness::default();
         replay_checks
             .into_iter()
@@ -133,6 +145,12 @@ impl Gateway {
             inspector: c.inspector.enabled,
             tls: tls::tls(&loaded)?,
             exposure: Exposure::of(&loaded),
+            max_queued: c.server.max_queued,
+            retry_after_secs: c.server.retry_after_secs,
+            max_inspections: c.server.max_inspections,
+            max_connections: c.server.max_connections,
+            header_timeout: std::time::Duration::from_millis(c.server.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(c.server.body_timeout_ms),
         };
         let metadata = Metadata {
             entity_id: c.gateway.entity_id.clone(),

@@ -67,6 +67,7 @@ pub(super) fn saml_input(
             recipients: c.saml.recipients.clone(),
             confirmation_methods: c.saml.confirmation_methods.clone(),
             skew: secs(c.gateway.clock_skew_secs),
+            max_lifetime: secs(c.saml.max_lifetime_secs),
         },
         limits: XmlLimits {
             max_bytes: c.limits.max_body_bytes,
@@ -103,7 +104,8 @@ pub(super) fn key_source(
             let bytes = loaded.read_file(file)?;
             let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&bytes)
                 .map_err(|e| StartupError::Key(format!("{label}: {file} is not a JWK set: {e}")))?;
-            let (keys, skipped) = bind_keys(&set, algorithms);
+            let (keys, skipped) = bind_keys(&set, algorithms)
+                .map_err(|why| StartupError::Key(format!("{label}: {file}: {why}")))?;
             for why in skipped {
                 tracing::warn!(entry = %label, "ignoring a JWKS entry: {why}");
             }

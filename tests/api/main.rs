@@ -1,33 +1,45 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
 mod audit;
+mod audit_vanishing;
 mod binary;
 mod browser;
 mod cli;
 mod client_auth;
 mod client_policy;
 mod cluster;
+mod config_strictness;
 mod delegation;
 mod dpop;
 mod durability;
+mod echoes;
 #[path = "../support/engine.rs"]
 mod engine;
 mod forge;
 mod helpers;
+mod http_conventions;
 mod inspect;
+mod inspect_limits;
+mod inspect_replay;
 mod inspector_http;
 mod inspector_rules;
+mod jwks_purpose;
 mod jwks_url;
 mod jwt_attacks;
 mod jwt_to_saml;
 mod limits_and_replay;
+mod load_bounds;
 mod logging;
 mod mtls;
 mod oauth;
+mod patients;
 mod profiles;
 mod rejections;
+mod replay_restart;
 mod roundtrip;
 mod rules;
 mod sec_saml;
 mod server_threads;
+mod targets;
+mod time_edges;
 mod token_exchange;

@@ -5,9 +5,14 @@ use xua_gateway::inspect::unverified::DecodeUnverified;
 use xua_gateway::mapping::{ProfileSet, XuaInput};
 use xua_gateway::model::{AccessContext, Coded, DecisionRef, Identifier};
 
-fn corpus(path: &str) -> Vec<u8> {
-    let full = format!("{}/../shared/corpus/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&full).unwrap_or_else(|e| panic!("cannot read {full}: {e}"))
+/// A corpus file, or a loud skip (a failure under CI): see `tests/support/corpus_file.rs`.
+macro_rules! corpus {
+    ($path:expr) => {
+        match crate::corpus_file::read($path) {
+            Some(bytes) => bytes,
+            None => return,
+        }
+    };
 }
 
 fn decode(xml: &[u8]) -> AccessContext {
@@ -33,7 +38,7 @@ fn ident(id: &str, system: &str) -> Identifier {
 
 #[test]
 fn helseid_kj01_decodes_to_its_model() {
-    let ctx = decode(&corpus("nhn/IT_SamlToken_KJ01.xml"));
+    let ctx = decode(&corpus!("nhn/IT_SamlToken_KJ01.xml"));
     let p = &ctx.practitioner;
     assert_eq!(p.identifier.as_ref().unwrap().id, "06828399789");
     assert_eq!(
@@ -116,7 +121,7 @@ fn helseid_kj01_decodes_to_its_model() {
 
 #[test]
 fn helsenorge_hn01_decodes_v1_names_and_text_fallbacks() {
-    let ctx = decode(&corpus("nhn/IT_SamlToken_HN01.xml"));
+    let ctx = decode(&corpus!("nhn/IT_SamlToken_HN01.xml"));
     // provider-identifier falls back to the fødselsnummer when there is no HPR number (norway.md §2.2)
     assert_eq!(
         ctx.practitioner.hpr_nr,
@@ -152,9 +157,9 @@ fn helsenorge_hn01_decodes_v1_names_and_text_fallbacks() {
 
 #[test]
 fn helseid_soap_tokens_decode_like_kj01() {
-    let kj01 = decode(&corpus("nhn/IT_SamlToken_KJ01.xml"));
-    assert_eq!(decode(&corpus("nhn/SamlToken01.xml")), kj01);
-    let short = decode(&corpus("nhn/SamlToken02.xml"));
+    let kj01 = decode(&corpus!("nhn/IT_SamlToken_KJ01.xml"));
+    assert_eq!(decode(&corpus!("nhn/SamlToken01.xml")), kj01);
+    let short = decode(&corpus!("nhn/SamlToken02.xml"));
     assert_eq!(short.practitioner.identifier, kj01.practitioner.identifier);
     assert!(short.patients.is_empty());
 }

@@ -4,6 +4,8 @@
 #[path = "../support/engine.rs"]
 mod engine;
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../support/corpus_file.rs"]
+mod corpus_file;
 #[path = "../../fuzz/harness/input.rs"]
 mod input;
 #[path = "../support/multipart.rs"]

@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
 
+mod guard;
 mod read;
 mod writer;
 
-pub use read::{query, verify, Broken, Query, Stored, VerifyReport};
+pub use guard::default_head_file;
+pub use read::{query, replay_entries, verify, Broken, Query, Stored, VerifyReport};
 pub use writer::SqliteSink;
 
 use super::chain::{self, GENESIS};
@@ -54,6 +56,9 @@ pub struct Settings {
     pub commit_timeout: Duration,
     /// 0 keeps every record.
     pub retention_days: u32,
+    /// Where the chain head is kept for the next start to check (`guard`); `None`: the database path with
+    /// `.head` appended.
+    pub head_file: Option<PathBuf>,
 }
 
 /// The same as `[audit]`'s defaults (a test in `config` keeps the two equal).
@@ -65,6 +70,7 @@ impl Default for Settings {
             enqueue_timeout: Duration::from_millis(1000),
             commit_timeout: Duration::from_millis(10_000),
             retention_days: 3650,
+            head_file: None,
         }
     }
 }

@@ -199,3 +199,43 @@ pub fn query(conn: &Connection, q: &Query) -> Result<Vec<Stored>, AuditError> {
     }
     Ok(out)
 }
+
+/// The replay-cache entries of exchanges that issued a token at or after `since_ms` and whose input token
+/// could still be accepted at `now`: what a restarted gateway must go on refusing.
+pub fn replay_entries(
+    conn: &Connection,
+    since_ms: i64,
+    now: time::OffsetDateTime,
+) -> Result<Vec<(crate::replay::ReplayKey, time::OffsetDateTime)>, AuditError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT json_extract(record_json, '$.replay.key'), json_extract(record_json, '$.replay.until')
+             FROM audit_record
+             WHERE time_ms >= ?1 AND outcome = 'issued'
+               AND json_extract(record_json, '$.replay.key') IS NOT NULL
+             ORDER BY seq",
+        )
+        .map_err(db_err("reading replay entries"))?;
+    let rows = stmt
+        .query_map([since_ms], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db_err("reading replay entries"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, until) = row.map_err(db_err("reading replay entries"))?;
+        let until =
+            time::OffsetDateTime::parse(&until, &time::format_description::well_known::Rfc3339)
+                .ok();
+        match (crate::replay::ReplayKey::from_hex(&key), until) {
+            (Some(key), Some(until)) if until > now => out.push((key, until)),
+            (Some(_), Some(_)) => {}
+            _ => {
+                return Err(AuditError(
+                    "an issued record's replay entry is malformed".to_string(),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}

@@ -16,7 +16,7 @@ impl Ack {
     }
 
     fn wait(&self, timeout: Duration) -> Result<i64, AuditError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         let mut slot = lock(&self.done);
         loop {
             if let Some(result) = slot.take() {
@@ -59,6 +59,10 @@ struct Shared {
     failing: AtomicBool,
 }
 
+/// How often at most the head file is rewritten while records are committed (it may lag the database by
+/// this much after a crash, which the start-up check allows: the head it names is still in the chain).
+const HEAD_FILE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Lock poisoning only follows a panic elsewhere; the data behind these locks stays consistent, so go on.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -89,6 +93,8 @@ pub struct SqliteSink {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// For `/readyz` (a `SELECT 1` that proves the file is still there and readable).
     probe: Mutex<Connection>,
+    /// The file opened; readiness fails once the path names another file or none.
+    identity: guard::FileIdentity,
 }
 
 impl std::fmt::Debug for SqliteSink {
@@ -110,8 +116,14 @@ impl SqliteSink {
     ) -> Result<Self, AuditError> {
         let conn = connect(path, true)?;
         create_schema(&conn)?;
-        // Fail at start-up, not at the first request, when the chain's head cannot be read.
-        load_head(&conn)?;
+        // Fail at start-up, not at the first request, when the chain's head cannot be read, or when it is
+        // not the chain the head file describes (a deleted or replaced access log).
+        let head_file = settings
+            .head_file
+            .clone()
+            .unwrap_or_else(|| guard::default_head_file(path));
+        guard::check_head(&conn, path, &head_file)?;
+        let identity = guard::FileIdentity::of(path)?;
         let probe = connect(path, false)?;
         let shared = Arc::new(Shared {
             alive: AtomicBool::new(true),
@@ -124,6 +136,10 @@ impl SqliteSink {
             metrics,
             clock: clock.clone(),
             insert: insert_sql(),
+            identity: identity.clone(),
+            head_file,
+            head: None,
+            head_written: None,
         };
         let handle = std::thread::Builder::new()
             .name("audit-writer".into())
@@ -136,6 +152,7 @@ impl SqliteSink {
             shared,
             writer: Mutex::new(Some(handle)),
             probe: Mutex::new(probe),
+            identity,
         })
     }
 
@@ -144,7 +161,7 @@ impl SqliteSink {
     }
 
     fn enqueue(&self, job: Job) -> Result<(), AuditError> {
-        let deadline = Instant::now() + self.settings.enqueue_timeout;
+        let deadline = crate::clock::deadline(self.settings.enqueue_timeout);
         let mut q = lock(&self.shared.queue);
         loop {
             if q.closed || !self.shared.alive.load(Ordering::SeqCst) {
@@ -170,6 +187,17 @@ impl SqliteSink {
         Ok(())
     }
 
+    /// The replay entries of tokens exchanged since `since` that are still live at `now` (see
+    /// [`super::replay_entries`]), read through the store's own connection.
+    pub fn replay_entries(
+        &self,
+        since: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<(crate::replay::ReplayKey, time::OffsetDateTime)>, AuditError> {
+        let since_ms = i64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        super::replay_entries(&lock(&self.probe), since_ms, now)
+    }
+
     /// Records waiting for the writer (a gauge for `/metrics`).
     pub fn queue_len(&self) -> usize {
         lock(&self.shared.queue).jobs.len()
@@ -191,6 +219,7 @@ impl AuditSink for SqliteSink {
         if !self.shared.alive.load(Ordering::SeqCst) {
             return Err(AuditError("the audit writer has stopped".into()));
         }
+        self.identity.check()?;
         let probe = lock(&self.probe);
         if self.shared.failing.load(Ordering::SeqCst) {
             // The last commit failed. A load balancer that believes us sends no more requests, so no commit
@@ -235,9 +264,36 @@ struct Writer {
     metrics: Option<Arc<Metrics>>,
     clock: SharedClock,
     insert: String,
+    identity: guard::FileIdentity,
+    head_file: PathBuf,
+    /// The head after the last commit when the head file does not say it yet.
+    head: Option<Head>,
+    /// When the head file was last written (never, at first: the first commit writes it at once).
+    head_written: Option<Instant>,
 }
 
 impl Writer {
+    /// Rewrites the head file when it lags and `force` or the interval has passed.
+    fn save_head(&mut self, force: bool) {
+        let Some(head) = self.head else {
+            return;
+        };
+        if !force
+            && self
+                .head_written
+                .is_some_and(|t| t.elapsed() < HEAD_FILE_INTERVAL)
+        {
+            return;
+        }
+        match guard::write_head(&self.head_file, &head) {
+            Ok(()) => {
+                self.head = None;
+                self.head_written = Some(Instant::now());
+            }
+            Err(e) => tracing::error!(error = %e, "the audit chain head file cannot be written"),
+        }
+    }
+
     fn run(mut self) {
         let _guard = WriterGuard(self.shared.clone());
         let mut last_prune: Option<Instant> = None;
@@ -252,15 +308,24 @@ impl Writer {
             let batch = {
                 let mut q = lock(&self.shared.queue);
                 if q.jobs.is_empty() && !q.closed && !backlog {
+                    // A head file that lags is written once the interval has passed, even when idle.
+                    let wait = if self.head.is_some() {
+                        HEAD_FILE_INTERVAL
+                    } else {
+                        PRUNE_INTERVAL
+                    };
                     q = self
                         .shared
                         .not_empty
-                        .wait_timeout(q, PRUNE_INTERVAL)
+                        .wait_timeout(q, wait)
                         .map(|(g, _)| g)
                         .unwrap_or_else(|e| e.into_inner().0);
                 }
                 if q.jobs.is_empty() {
-                    if q.closed {
+                    let closed = q.closed;
+                    drop(q);
+                    self.save_head(closed);
+                    if closed {
                         return;
                     }
                     continue;
@@ -279,7 +344,9 @@ impl Writer {
                 m.audit_commit(batch.len(), started.elapsed(), result.is_ok());
             }
             match result {
-                Ok(first_seq) => {
+                Ok((first_seq, head)) => {
+                    self.head = Some(head);
+                    self.save_head(false);
                     self.shared.failing.store(false, Ordering::SeqCst);
                     for (i, job) in batch.into_iter().enumerate() {
                         job.ack
@@ -297,8 +364,11 @@ impl Writer {
         }
     }
 
-    /// Writes a batch in one transaction; returns the first sequence number used.
-    fn commit(&mut self, batch: &[Job]) -> Result<i64, AuditError> {
+    /// Writes a batch in one transaction; returns the first sequence number used and the new head.
+    fn commit(&mut self, batch: &[Job]) -> Result<(i64, Head), AuditError> {
+        // SQLite would go on writing to a file whose path was deleted: commit nothing rather than records
+        // that nobody can read again.
+        self.identity.check()?;
         // IMMEDIATE takes the write lock before reading the head, so another process appending to the same
         // file (a `translate` run beside `serve`) waits its turn instead of forking the chain.
         let tx = self
@@ -327,13 +397,15 @@ impl Writer {
             }
         }
         tx.commit().map_err(db_err("audit commit"))?;
-        Ok(first)
+        Ok((first, head))
     }
 
     /// One chunk of retention pruning; returns how many records it deleted.
     fn prune(&mut self) -> u64 {
         let now = self.clock.now();
-        let cutoff = now - time::Duration::days(i64::from(self.settings.retention_days));
+        let cutoff = now.saturating_sub(time::Duration::days(i64::from(
+            self.settings.retention_days,
+        )));
         let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         match prune(
             &mut self.conn,

@@ -89,7 +89,7 @@ impl Gate {
     }
 
     fn enter(&self, wait: Duration) -> Option<Permit<'_>> {
-        let deadline = Instant::now() + wait;
+        let deadline = crate::clock::deadline(wait);
         // A poisoned lock only means a thread panicked while holding it; the count itself stays consistent.
         let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         while *busy >= self.max {

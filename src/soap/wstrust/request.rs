@@ -103,13 +103,15 @@ pub fn not_understood<'e>(env: &'e Envelope<'_>) -> Option<&'e HeaderBlock> {
     })
 }
 
-/// An element's local name fit for an error message (schema names only; cut short).
+/// An element's local name fit for an error message (schema names only; cut short; redacted as every echo
+/// is, by `error::shown`).
 fn shown(local: &str) -> String {
-    local
+    let name: String = local
         .chars()
         .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .take(60)
-        .collect()
+        .collect();
+    crate::error::shown(&name)
 }
 
 #[derive(Default)]

@@ -162,7 +162,7 @@ impl Committer for PgCommitter {
 
     fn maintain(&mut self) -> bool {
         let now = self.clock.now();
-        let cutoff = now - time::Duration::days(i64::from(self.retention_days));
+        let cutoff = now.saturating_sub(time::Duration::days(i64::from(self.retention_days)));
         let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         match read::prune(
             &self.db,

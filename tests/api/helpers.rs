@@ -37,9 +37,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(mut loaded: LoadedConfig) -> TestApp {
-    // The XML-DSig verifier under test (XUA_VERIFIER=libxmlsec1|streaming; unset: the configuration's).
-    if let Some(choice) = crate::engine::config_choice() {
-        loaded.config.saml.verifier = Some(choice);
+    // The XML-DSig engine under test (XUA_VERIFIER=libxmlsec1|streaming), unless the test chose one.
+    if loaded.config.saml.verifier.is_none() {
+        loaded.config.saml.verifier = crate::engine::config_choice();
     }
     let audit = Arc::new(MemorySink::default());
     let gateway = Arc::new(

@@ -11,6 +11,7 @@ mod cluster;
 mod config_strictness;
 mod delegation;
 mod dpop;
+mod dsig_engine;
 mod durability;
 mod echoes;
 #[path = "../support/engine.rs"]

@@ -18,12 +18,14 @@ pub enum AuditCommand {
     /// Check the hash chain from the first record (or the retention anchor) to the last; exits non-zero
     /// and names the first bad record when it is broken.
     Verify {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
     },
     /// Records about one patient, one practitioner and/or a time range (filters combine).
     #[command(group(ArgGroup::new("filter").required(true).multiple(true).args(["patient", "practitioner", "since"])))]
     Query {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
         /// The patient's fødselsnummer or D-number: who accessed this patient's records.
@@ -38,13 +40,16 @@ pub enum AuditCommand {
         /// RFC 3339 time, exclusive.
         #[arg(long)]
         until: Option<String>,
+        /// text (one line per record) or json (one JSON object per line).
         #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
         format: QueryFormat,
+        /// At most this many records, the oldest first (default: all).
         #[arg(long)]
         limit: Option<u64>,
     },
     /// Write a SQLite access log, every record with its hashes, to a new file of JSON lines (for `import`).
     Export {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
         /// The file to create (never overwritten; readable by its owner only).
@@ -53,8 +58,10 @@ pub enum AuditCommand {
     },
     /// Load an `export` into the empty PostgreSQL access log of `--config`, checking the chain line by line.
     Import {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The file `audit export` wrote.
         file: PathBuf,
     },
 }
@@ -68,15 +75,20 @@ pub enum QueryFormat {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CliError(pub String);
+pub enum CliError {
+    #[error("{0}")]
+    Message(String),
+    /// Writing the answer failed (a closed pipe among them, which `main` lets pass quietly).
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
+}
 
 fn load(config: Option<&PathBuf>) -> Result<LoadedConfig, CliError> {
     match config {
         Some(p) => LoadedConfig::from_file(p),
         None => LoadedConfig::embedded(),
     }
-    .map_err(|e| CliError(e.to_string()))
+    .map_err(|e| CliError::Message(e.to_string()))
 }
 
 /// The log the configuration names: the SQLite file, or the PostgreSQL database.
@@ -90,7 +102,7 @@ fn open_log(config: Option<&PathBuf>) -> Result<Log, CliError> {
     if loaded.config.audit.store == AuditStore::Postgres {
         return xua_gateway::store::postgres::open_checked(&loaded, 1, "audit cli")
             .map(Log::Postgres)
-            .map_err(|e| CliError(e.0));
+            .map_err(|e| CliError::Message(e.0));
     }
     database(&loaded).map(Log::Sqlite)
 }
@@ -98,24 +110,24 @@ fn open_log(config: Option<&PathBuf>) -> Result<Log, CliError> {
 fn database(loaded: &LoadedConfig) -> Result<rusqlite::Connection, CliError> {
     let audit = &loaded.config.audit;
     if audit.path.is_empty() {
-        return Err(CliError(format!(
+        return Err(CliError::Message(format!(
             "{}: [audit] path is empty: there is no audit database to read",
             loaded.origin.label()
         )));
     }
     if audit.store != AuditStore::Sqlite {
-        return Err(CliError(
+        return Err(CliError::Message(
             "audit verify, query and export read the SQLite or PostgreSQL store; [audit] store is jsonl"
                 .to_string(),
         ));
     }
     // Never create: a mistyped path must not look like an empty, perfectly valid log.
-    sqlite::connect(&loaded.resolve_path(&audit.path), false).map_err(|e| CliError(e.0))
+    sqlite::connect(&loaded.resolve_path(&audit.path), false).map_err(|e| CliError::Message(e.0))
 }
 
 fn millis(text: &str, what: &str) -> Result<i64, CliError> {
     let t = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-        CliError(format!(
+        CliError::Message(format!(
             "--{what} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"
         ))
     })?;
@@ -123,7 +135,7 @@ fn millis(text: &str, what: &str) -> Result<i64, CliError> {
 }
 
 fn io(e: std::io::Error) -> CliError {
-    CliError(e.to_string())
+    CliError::Output(e)
 }
 
 pub fn run(command: AuditCommand) -> Result<(), CliError> {
@@ -134,7 +146,7 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
                 Log::Sqlite(conn) => sqlite::verify(&conn),
                 Log::Postgres(db) => xua_gateway::store::postgres::read::verify(&db),
             }
-            .map_err(|e| CliError(e.0))?;
+            .map_err(|e| CliError::Message(e.0))?;
             if let Some((seq, hash)) = &report.anchor {
                 writeln!(
                     out,
@@ -162,7 +174,7 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
                         b.seq, b.reason, report.records
                     )
                     .map_err(io)?;
-                    Err(CliError(format!(
+                    Err(CliError::Message(format!(
                         "the audit chain is broken at record {}",
                         b.seq
                     )))
@@ -190,7 +202,7 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
                 Log::Sqlite(conn) => sqlite::query(&conn, &q),
                 Log::Postgres(db) => xua_gateway::store::postgres::read::query(&db, &q),
             }
-            .map_err(|e| CliError(e.0))?;
+            .map_err(|e| CliError::Message(e.0))?;
             for row in &rows {
                 match format {
                     QueryFormat::Json => {
@@ -212,21 +224,21 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
         AuditCommand::Export { config, out: file } => {
             let loaded = load(config.as_ref())?;
             database(&loaded)?;
-            let path = std::path::Path::new(&loaded.config.audit.path);
-            let summary =
-                xua_gateway::store::transfer::export(path, &file).map_err(|e| CliError(e.0))?;
+            let path = loaded.resolve_path(&loaded.config.audit.path);
+            let summary = xua_gateway::store::transfer::export(&path, &file)
+                .map_err(|e| CliError::Message(e.0))?;
             write_summary(&mut out, "exported", &summary).map_err(io)
         }
         AuditCommand::Import { config, file } => {
             let Log::Postgres(db) = open_log(config.as_ref())? else {
-                return Err(CliError(
+                return Err(CliError::Message(
                     "audit import loads into PostgreSQL: [audit] store must be postgres"
                         .to_string(),
                 ));
             };
             let now = xua_gateway::clock::rfc3339(xua_gateway::clock::system().now());
             let summary = xua_gateway::store::transfer::import(&db, &file, &now)
-                .map_err(|e| CliError(e.0))?;
+                .map_err(|e| CliError::Message(e.0))?;
             write_summary(&mut out, "imported", &summary).map_err(io)
         }
     }

@@ -30,17 +30,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (on the embedded sample configuration when no --config is given).
     Serve {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// HOST:PORT to listen on (overrides server.listen).
+        /// HOST:PORT to listen on (overrides [server] listen; the embedded configuration listens on
+        /// 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
     },
     /// Translate one token offline through the same pipeline (file or stdin to stdout).
     Translate {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Audience of the issued token (one of jwt.audiences).
+        /// Audience of the issued token: one of jwt.audiences for a JWT (assertion in), one of
+        /// saml.signing.audiences for an assertion (JWT in). Default: the first of them.
         #[arg(long)]
         audience: Option<String>,
         /// Mapping profile (default: gateway.profile).
@@ -55,6 +59,7 @@ pub enum Command {
     /// Report item by item what the gateway sees in a token (SAML assertion, Response, XML holding
     /// assertions, compact JWT or JWT payload). Issues nothing.
     Inspect {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Mapping profile (default: the one that reads the most items).
@@ -90,10 +95,13 @@ pub enum Command {
 pub enum SampleKind {
     /// A fresh signed XUA assertion from a claims file (default: samples/claims/fastlege.json).
     Saml {
+        /// A claims file (JSON, as in samples/claims/); default: samples/claims/fastlege.json.
         #[arg(long)]
         claims: Option<PathBuf>,
+        /// The assertion's Audience (the recipient that will accept it).
         #[arg(long, default_value = samples::SAMPLE_AUDIENCE)]
         audience: String,
+        /// The assertion's Issuer (the default is the sample IdP the embedded configuration trusts).
         #[arg(long, default_value = samples::SAMPLE_IDP)]
         issuer: String,
         /// Validity in seconds.
@@ -105,10 +113,13 @@ pub enum SampleKind {
     },
     /// A fresh HelseID-style JWT (ES256, at+jwt) from a claims file, signed with the TEST-ONLY sample issuer key.
     Jwt {
+        /// A claims file (JSON, as in samples/claims/); default: samples/claims/fastlege.json.
         #[arg(long)]
         claims: Option<PathBuf>,
+        /// The JWT's aud (the recipient that will accept it).
         #[arg(long, default_value = samples::SAMPLE_AUDIENCE)]
         audience: String,
+        /// The JWT's iss (the default is the sample issuer the embedded configuration trusts).
         #[arg(long, default_value = samples::SAMPLE_JWT_ISSUER)]
         issuer: String,
         /// Validity in seconds.
@@ -122,6 +133,7 @@ pub enum SampleKind {
     /// A fresh private_key_jwt client assertion (RFC 7523) for the TEST-ONLY sample client, for the form's
     /// `client_assertion` (with `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`).
     ClientAssertion {
+        /// The client_id of the registered client the assertion authenticates.
         #[arg(long, default_value = samples::SAMPLE_CLIENT_ID)]
         client_id: String,
         /// The gateway's issuer (`[gateway] entity_id`) or its token endpoint URL.
@@ -136,6 +148,7 @@ pub enum SampleKind {
         /// The token endpoint URL, as the gateway's `[gateway] public_url` names it plus `/token`.
         #[arg(long)]
         htu: String,
+        /// The HTTP method of the request the proof goes with.
         #[arg(long, default_value = "POST")]
         htm: String,
         /// The server's nonce (from a `DPoP-Nonce` header), when it asks for one.
@@ -197,8 +210,61 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             at.as_deref(),
             file.as_ref(),
         ),
-        Command::Audit { command } => Ok(audit::run(command)?),
+        // A failed write keeps its io::Error at the root, so that `main` can tell a closed pipe.
+        Command::Audit { command } => audit::run(command).map_err(|e| match e {
+            audit::CliError::Output(io) => anyhow::Error::from(io),
+            other => anyhow::Error::from(other),
+        }),
         Command::Db { command } => Ok(xua_gateway::store::cli::run(command)?),
         Command::Sample { kind } => sample::run(kind),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id != "help" && id != "version" && arg.get_help().is_none() {
+                out.push(format!("{path} --{id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_about().is_none() {
+                out.push(format!("{path} {}", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_says_what_it_is() {
+        let mut missing = Vec::new();
+        undocumented(&super::Cli::command(), "xua-gateway", &mut missing);
+        assert!(missing.is_empty(), "no --help text: {missing:?}");
+    }
+
+    #[test]
+    fn serve_help_names_the_default_address() {
+        let mut cli = super::Cli::command();
+        let serve = cli.find_subcommand_mut("serve").unwrap();
+        let help = serve.render_long_help().to_string();
+        assert!(help.contains("127.0.0.1:8080"), "{help}");
+    }
+
+    #[test]
+    fn translate_audience_names_both_settings() {
+        let mut cli = super::Cli::command();
+        let help = cli
+            .find_subcommand_mut("translate")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains("jwt.audiences") && help.contains("saml.signing.audiences"),
+            "{help}"
+        );
     }
 }

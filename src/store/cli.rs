@@ -12,11 +12,13 @@ pub enum DbCommand {
     /// Apply the schema migrations this build carries to the database of `[database]` (safe to run from
     /// several hosts at once, and again: applied ones are skipped).
     Migrate {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
     },
     /// Print the database's schema version and the one this build needs.
     Status {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
     },

@@ -149,3 +149,56 @@ fn sample_jwt_translates_offline_to_an_assertion() {
     assert!(xml.starts_with("<saml:Assertion"));
     assert!(xml.contains(">05919034558</saml:NameID>"));
 }
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    // The reader goes away before the sample is written (as `sample saml | head -c0` would).
+    for args in [
+        &["sample", "saml"][..],
+        &["sample", "jwt"][..],
+        &["inspect", "--format", "json", "-"][..],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(b"{\"iss\": \"x\"}");
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(
+            !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help_text() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"][..],
+        &["translate", "--help"][..],
+        &["audit", "query", "--help"][..],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+    let serve = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&serve.stdout);
+    assert!(
+        text.contains("127.0.0.1:8080") && text.contains("--config <CONFIG>"),
+        "{text}"
+    );
+}

@@ -23,7 +23,7 @@ subject_issuers = ["https://idp.test.xua-gateway.example"]
 directions = ["saml-to-jwt"]
 profiles = ["no-pjd"]
 audiences = ["https://fhir.test.example/pjd"]
-scopes = ["journal"]
+scopes = ["pjd/read"]
 min_security_level = 4
 max_lifetime_secs = 60
 
@@ -137,7 +137,7 @@ async fn a_client_outside_its_policy_is_refused_by_the_rule_that_says_so() {
                 &mint_now("fastlege.json"),
                 &[
                     ("client_id", "narrow"),
-                    ("scope", "journal admin-everything"),
+                    ("scope", "pjd/read admin-everything"),
                 ],
             ),
             "invalid_scope",
@@ -181,7 +181,7 @@ async fn a_client_outside_its_policy_is_refused_by_the_rule_that_says_so() {
         &app,
         &saml_form(
             &mint_now("fastlege.json"),
-            &[("client_id", "narrow"), ("scope", "journal")],
+            &[("client_id", "narrow"), ("scope", "pjd/read")],
         ),
         &[],
     )

@@ -271,7 +271,7 @@ fn two_writers_append_to_one_chain_that_verifies() {
     let db = database(&url, 1);
     let report = read::verify(&db).unwrap();
     assert_eq!(report.broken, None);
-    assert_eq!(report.records, 800);
+    assert_eq!(report.records, 800, "{report:?}");
     assert_eq!(report.head.as_ref().map(|h| h.0), Some(800));
     // Every record is there exactly once.
     let mut client = server.client(url.rsplit('/').next().unwrap().split('?').next().unwrap());

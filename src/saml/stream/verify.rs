@@ -259,7 +259,7 @@ pub(super) fn verify_pending(
 /// length as two equal halves (some signers drop leading zeros).
 fn verify_ecdsa(signature: &[u8], data: &[u8], anchor: &TrustAnchor) -> Result<bool, Rejection> {
     const HALF: usize = 32;
-    let half = if signature.len() < 2 * HALF && signature.len() % 2 == 0 {
+    let half = if signature.len() < 2 * HALF && signature.len().is_multiple_of(2) {
         signature.len() / 2
     } else if signature.len() == 2 * HALF {
         HALF

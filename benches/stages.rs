@@ -3,8 +3,9 @@
 //!
 //! `cargo bench --bench stages`. Stages: parse (pre-scan), verify (XML-DSig, includes libxml2 parsing),
 //! extract (claims view from the signed bytes), decode (tables → model), rules (validation + fastlege),
-//! encode (model → claims / attributes), sign (JWT / XML-DSig), jwt_verify; pipelines per direction and
-//! output algorithm (audit to a null sink; the audit's own cost is `cargo bench --bench audit`).
+//! encode (model → claims / attributes), sign (JWT / XML-DSig), jwt_verify; the rules stage with the register
+//! checks off, on (file registers), and over HTTP to a local register warm and uncached; pipelines per
+//! direction and output algorithm (audit to a null sink; the audit's own cost is `cargo bench --bench audit`).
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ use openssl::sign::{Signer, Verifier};
 use time::{Duration, OffsetDateTime};
 
 mod common;
+#[path = "../tests/support/registers.rs"]
+mod registers;
 use common::NullSink;
 use xua_gateway::config::LoadedConfig;
 use xua_gateway::inspect::unverified;
@@ -30,6 +33,17 @@ use xua_gateway::samples::{self, MintOptions};
 use xua_gateway::startup::Gateway;
 
 fn gateway_with(alg: &str, engine: VerifierEngine) -> Gateway {
+    gateway_edited(alg, engine, "", |t| t)
+}
+
+/// The sample configuration for `alg` and the XML-DSig `engine`, its rules sections edited by `edit` (after
+/// the paths are made absolute); `tag` keeps the temp folders of variants apart.
+fn gateway_edited(
+    alg: &str,
+    engine: VerifierEngine,
+    tag: &str,
+    edit: impl Fn(String) -> String,
+) -> Gateway {
     let text = include_str!("../samples/config.toml")
         .replacen(
             "[saml]\n",
@@ -46,25 +60,31 @@ fn gateway_with(alg: &str, engine: VerifierEngine) -> Gateway {
             },
         );
     let dir = std::env::temp_dir().join(format!(
-        "xua-bench-{alg}-{}-{}",
+        "xua-bench-{alg}-{}{tag}-{}",
         engine.name(),
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
-    let register = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/samples/fastlege-register.toml"
-    );
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+    let mut text = text.replace("\"keys/", &format!("\"{keys}/"));
+    for register in [
+        "fastlege-register.toml",
+        "hpr-register.toml",
+        "block-register.toml",
+    ] {
+        text = text.replace(
+            &format!("\"{register}\""),
+            &format!("\"{samples}/{register}\""),
+        );
+    }
     let text = text
-        .replace("\"keys/", &format!("\"{keys}/"))
-        .replace("\"fastlege-register.toml\"", &format!("\"{register}\""))
         .replace("path = \"xua-gateway-audit.sqlite\"", "path = \"\"")
         // A benchmark re-sends one token on purpose; replay protection would refuse the second.
         .replace("saml = true", "saml = false")
         .replace("jwt = true", "jwt = false");
     let path = dir.join("config.toml");
-    std::fs::write(&path, text).expect("config");
+    std::fs::write(&path, edit(text)).expect("config");
     let loaded = LoadedConfig::from_file(&path).expect("config parses");
     Gateway::build(
         loaded,
@@ -102,7 +122,7 @@ fn stages(c: &mut Criterion) {
     );
     for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
         c.bench_function(&format!("stage/verify_signed/{}", engine.name()), |b| {
-            b.iter(|| verify::verify_signed(engine, &xml, &trust, &limits).expect("verify"))
+            b.iter(|| verify::verify_signed(engine, &xml, &trust, &limits, now).expect("verify"))
         });
     }
     let signed = dsig::verify_assertion(&xml, &anchor)
@@ -318,9 +338,77 @@ fn crypto_baseline(c: &mut Criterion) {
     });
 }
 
+/// The rules stage of SAML → JWT (validation, rules, checks) with the checks off, on with the file
+/// registers, on over HTTP to a local register with a warm cache, and over HTTP with the cache off (one
+/// loopback request per register per exchange). The register checks' cost per exchange is each case minus
+/// `checks_off`, in the same run.
+fn register_checks(c: &mut Criterion) {
+    let server = registers::Registers::start();
+    let without_checks = |t: String| {
+        let (start, end) = (
+            t.find("[rules.hpr]").expect("hpr"),
+            t.find("[logging]").expect("logging"),
+        );
+        format!("{}{}", &t[..start], &t[end..])
+    };
+    let over_http = |ttl: u64| {
+        let server = &server;
+        move |t: String| {
+            let t = without_checks(t);
+            let end = t.find("[logging]").expect("logging");
+            let transport = format!("cache_ttl_secs = {ttl}\nnegative_cache_ttl_secs = {ttl}");
+            format!(
+                "{}[rules.hpr]\nregister = \"http\"\n[rules.hpr.http]\nurl = \"{}\"\n{transport}\n\n\
+                 [rules.blocks]\nregister = \"http\"\n[rules.blocks.http]\nurl = \"{}\"\n{transport}\n\n{}",
+                &t[..end],
+                server.url("hpr", "{hpr}"),
+                server.url("blocks", "{patient}"),
+                &t[end..]
+            )
+        }
+    };
+    let variants = [
+        (
+            "checks_off",
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-off", without_checks),
+        ),
+        (
+            "checks_file",
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-file", |t| t),
+        ),
+        (
+            "checks_http_warm",
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-warm", over_http(3600)),
+        ),
+        (
+            "checks_http_uncached",
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-cold", over_http(0)),
+        ),
+    ];
+    let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
+    let directions = [RuleDirection::DecodeXua, RuleDirection::EncodeJwt];
+    for (name, gw) in &variants {
+        let profile = gw.pipeline().profiles().default_profile().clone();
+        let model = profile.decode_claims_unverified(&claims).expect("decode");
+        let rules = gw.pipeline().rules();
+        let now = OffsetDateTime::now_utc();
+        c.bench_function(&format!("stage/rules_saml_to_jwt/{name}"), |b| {
+            b.iter(|| {
+                let mut m = model.clone();
+                rules
+                    .run(&profile.name, &directions, &mut m)
+                    .expect("rules");
+                let checked = rules.check(&profile.name, &directions, &m, now);
+                checked.verdict.expect("checks");
+                checked.decisions.len()
+            })
+        });
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
-    targets = crypto_baseline, stages, pipelines
+    targets = crypto_baseline, stages, register_checks, pipelines
 }
 criterion_main!(benches);

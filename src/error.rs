@@ -31,8 +31,12 @@ pub enum ErrorClass {
     Subj,
     /// Already seen.
     Replay,
-    /// Semantic claim or condition failure (missing or invalid values, unknown conditions).
+    /// Semantic claim or condition failure (missing or invalid values, unknown conditions; an authorization
+    /// the HPR register does not confirm).
     Claim,
+    /// The patient has blocked this access (a block in the access-block register). The refusal says only
+    /// that a block exists; which one is in the access log.
+    Blocked,
     /// The request itself is wrong (unsupported token type, missing parameter).
     Request,
     /// The target audience is not one we issue for.
@@ -70,6 +74,7 @@ impl ErrorClass {
             ErrorClass::Subj => "SUBJ",
             ErrorClass::Replay => "REPLAY",
             ErrorClass::Claim => "CLAIM",
+            ErrorClass::Blocked => "BLOCKED",
             ErrorClass::Request => "REQUEST",
             ErrorClass::Target => "TARGET",
             ErrorClass::Scope => "SCOPE",
@@ -139,8 +144,8 @@ macro_rules! rejection_ctor {
 
 rejection_ctor! {
     parse => Parse, forbidden => Forbidden, limit => Limit, structure => Struct, sig => Sig, time => Time,
-    aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, request => Request,
-    target => Target, internal => Internal, unavailable => Unavailable, client => Client,
+    aud => Aud, iss => Iss, subj => Subj, replay => Replay, claim => Claim, blocked => Blocked,
+    request => Request, target => Target, internal => Internal, unavailable => Unavailable, client => Client,
     policy => Policy, scope => Scope, proof => Proof, nonce => Nonce, binding => Binding,
 }
 

@@ -28,6 +28,7 @@ pub mod ns;
 pub mod observability;
 pub mod pipeline;
 pub mod replay;
+pub mod rotation;
 pub mod rules;
 pub mod saml;
 pub mod samples;

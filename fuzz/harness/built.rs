@@ -133,7 +133,7 @@ pub fn check(data: &[u8]) {
     for doc in [&direct, &by_libxmlsec] {
         super::dsig::compare_with(doc, &f.trust);
         for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
-            match verify::verify_signed(engine, doc, &f.trust, &limits) {
+            match verify::verify_signed(engine, doc, &f.trust, &limits, f.now) {
                 Ok(signed) => {
                     assert_eq!(
                         signed.signed_bytes, unsigned,

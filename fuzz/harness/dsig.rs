@@ -30,7 +30,7 @@ use openssl::pkey::{PKey, Private};
 use xua_gateway::error::Rejection;
 use xua_gateway::inspect::unverified;
 use xua_gateway::saml::dsig::{self, SigningIdentity, TrustAnchor};
-use xua_gateway::saml::prescan::{self, XmlLimits};
+use xua_gateway::saml::prescan::{self, Shape, XmlLimits};
 use xua_gateway::saml::stream;
 use xua_gateway::saml::verify::{self, TrustStore};
 use xua_gateway::saml::view::AssertionView;
@@ -142,9 +142,18 @@ enum Verdict {
     },
 }
 
+/// The issuer's certificate (the fixture has one per issuer), after the checks before any signature.
+fn anchor_for<'t>(shape: &Shape, trust: &'t TrustStore) -> Result<&'t TrustAnchor, Rejection> {
+    let issuer = verify::check_shape(shape, trust)?;
+    trust
+        .anchors(issuer)
+        .first()
+        .ok_or_else(|| Rejection::internal("the fixture has no certificate for the issuer"))
+}
+
 fn with_libxmlsec(doc: &[u8], trust: &TrustStore, limits: &XmlLimits) -> Verdict {
     let signed = prescan::scan(doc, limits)
-        .and_then(|shape| verify::select_anchor(&shape, trust).map(|(anchor, _)| anchor))
+        .and_then(|shape| anchor_for(&shape, trust))
         .and_then(|anchor| dsig::verify_assertion(doc, anchor));
     match signed {
         Err(e) => Verdict::Refused(e),
@@ -157,9 +166,7 @@ fn with_libxmlsec(doc: &[u8], trust: &TrustStore, limits: &XmlLimits) -> Verdict
 }
 
 fn with_stream(doc: &[u8], trust: &TrustStore, limits: &XmlLimits) -> Verdict {
-    let verified = stream::verify_document(doc, limits, |shape| {
-        verify::select_anchor(shape, trust).map(|(anchor, _)| anchor)
-    });
+    let verified = stream::verify_document(doc, limits, |shape| anchor_for(shape, trust));
     match verified {
         Err(e) => Verdict::Refused(e),
         Ok(v) => Verdict::Signed {

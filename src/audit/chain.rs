@@ -14,14 +14,32 @@ use openssl::sha::Sha256;
 use super::columns::Cell;
 
 /// Domain separation and format version of the hashed bytes of records written now. Format 2 added the
-/// columns of who asked (client, its authentication, the DPoP key, the client certificate, the actor).
-pub const FORMAT: &[u8] = b"xua-gateway audit chain v2\0";
+/// columns of who asked (client, its authentication, the DPoP key, the client certificate, the actor);
+/// format 3 those of the SOAP edge (the WS-Addressing Action, the proxy route, the upstream's HTTP status).
+pub const FORMAT: &[u8] = b"xua-gateway audit chain v3\0";
 
 /// The format of records written before format 2: still verifiable, over their own columns.
 pub const FORMAT_V1: &[u8] = b"xua-gateway audit chain v1\0";
 
+/// The format of records written before format 3.
+pub const FORMAT_V2: &[u8] = b"xua-gateway audit chain v2\0";
+
 /// The format number [`FORMAT`] stands for (`columns::columns_of`).
-pub const CURRENT: u8 = 2;
+pub const CURRENT: u8 = 3;
+
+/// Whether records of chain `format` can be verified by this build.
+pub fn known(format: u8) -> bool {
+    (1..=CURRENT).contains(&format)
+}
+
+/// The domain-separation prefix of chain format `format` (the current one for any newer number).
+pub fn prefix(format: u8) -> &'static [u8] {
+    match format {
+        1 => FORMAT_V1,
+        2 => FORMAT_V2,
+        _ => FORMAT,
+    }
+}
 
 /// The `prev_hash` of the first record ever written.
 pub const GENESIS: [u8; 32] = [0u8; 32];
@@ -43,7 +61,7 @@ pub fn link(prev: &[u8; 32], seq: i64, cells: &[Cell]) -> [u8; 32] {
 /// The hash of one record written in chain format `format` (its cells are that format's columns).
 pub fn link_as(format: u8, prev: &[u8; 32], seq: i64, cells: &[Cell]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(if format == 1 { FORMAT_V1 } else { FORMAT });
+    h.update(prefix(format));
     h.update(prev);
     h.update(&seq.to_be_bytes());
     for cell in cells {
@@ -98,6 +116,11 @@ mod tests {
     fn formats_are_told_apart() {
         let cells = [Cell::Int(7)];
         assert_ne!(link_as(1, &GENESIS, 1, &cells), link(&GENESIS, 1, &cells));
+        assert_ne!(link_as(2, &GENESIS, 1, &cells), link(&GENESIS, 1, &cells));
+        assert_ne!(
+            link_as(1, &GENESIS, 1, &cells),
+            link_as(2, &GENESIS, 1, &cells)
+        );
         assert_eq!(
             link_as(CURRENT, &GENESIS, 1, &cells),
             link(&GENESIS, 1, &cells)

@@ -76,10 +76,22 @@ pub const COLUMNS: &[&str] = &[
     "client_cert_thumbprint",
     "actor_issuer",
     "actor_subject",
+    // chain format 3: the SOAP edge
+    "soap_action",
+    "proxy_route",
+    "upstream_status",
 ];
 
 /// How many of [`COLUMNS`] each chain format hashes (format 1 had the columns up to `record_json`).
-const FORMAT_COLUMNS: [(u8, usize); 2] = [(1, 34), (2, 40)];
+const FORMAT_COLUMNS: [(u8, usize); 3] = [(1, 34), (2, 40), (3, 43)];
+
+/// Whether a column holds integers (every other column holds text).
+pub fn is_integer(column: &str) -> bool {
+    matches!(
+        column,
+        "time_ms" | "decision_ref_user_selected" | "upstream_status"
+    )
+}
 
 /// The columns a record of chain `format` is hashed over, in order.
 pub fn columns_of(format: u8) -> &'static [&'static str] {
@@ -172,6 +184,12 @@ pub fn cells(record: &AuditRecord) -> Result<Vec<Cell>, AuditError> {
         Cell::text(record.client_cert_thumbprint.as_deref()),
         Cell::text(record.actor.as_ref().map(|a| a.issuer.as_str())),
         Cell::text(record.actor.as_ref().and_then(|a| a.subject.as_deref())),
+        Cell::text(record.soap_action.as_deref()),
+        Cell::text(record.proxy_route.as_deref()),
+        match record.upstream_status {
+            Some(s) => Cell::Int(i64::from(s)),
+            None => Cell::Null,
+        },
     ];
     debug_assert_eq!(cells.len(), COLUMNS.len());
     Ok(cells)

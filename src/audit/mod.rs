@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::error::ErrorClass;
 use crate::model::{AccessContext, Coded, Direction, Outcome};
-use crate::rules::{RegisterAnswer, RulesOutcome};
+use crate::rules::{CheckDecision, RegisterAnswer, RulesOutcome};
 
 /// A rule that changed the grounds on the way through (today: the fastlege override of
 /// `healthcare_service`), with what was there before and what the register said. Filled by `rules/`.
@@ -117,6 +117,19 @@ pub struct AuditRecord {
     /// unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayEntry>,
+    /// What the checks against registers found (HPR authorization, access blocks): each register's answer,
+    /// a block's id, a lapsed authorization. Only here, never in a response or an ordinary log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDecision>,
+    /// The WS-Addressing Action of a SOAP request (the XCA proxy, WS-Trust).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap_action: Option<String>,
+    /// The proxy route's gateway path the request came in on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_route: Option<String>,
+    /// The HTTP status the upstream answered a forwarded request with (outcome `forwarded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
 }
 
 /// The actor of a delegated exchange, from its verified actor token.
@@ -167,6 +180,10 @@ impl AuditRecord {
             client_cert_thumbprint: None,
             actor: None,
             replay: None,
+            checks: Vec::new(),
+            soap_action: None,
+            proxy_route: None,
+            upstream_status: None,
         }
     }
 }

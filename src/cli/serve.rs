@@ -1,4 +1,4 @@
-//! `xua-gateway serve`.
+//! `xua-gateway serve`: the HTTP service, reloaded on SIGHUP.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use xua_gateway::http::Application;
-use xua_gateway::startup::Gateway;
+use xua_gateway::startup::{Gateway, LiveGateway};
 
 pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let loaded = super::load_config(config)?;
@@ -46,19 +46,44 @@ pub fn run(config: Option<&PathBuf>, listen: Option<String>) -> anyhow::Result<(
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!("{e}"),
     }
+    let profile = gateway.pipeline().profiles().default_profile().name.clone();
+    let live = Arc::new(LiveGateway::new(gateway));
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let app = Application::build(gateway.clone(), &listen, workers)
+        // Before the server starts: SIGHUP's default action would end the process.
+        let hangups =
+            actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup())
+                .context("cannot listen for SIGHUP")?;
+        let app = Application::build_live(live.clone(), &listen, workers)
             .with_context(|| format!("cannot listen on {listen}"))?;
         tracing::info!(
             config = %origin,
-            profile = %gateway.pipeline().profiles().default_profile().name,
+            profile = %profile,
             "xua-gateway listening on {scheme}://{}:{}",
             listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"),
             app.port()
         );
+        actix_web::rt::spawn(reload_on_hangup(hangups, live));
         app.run_until_stopped()
             .await
             .context("the server stopped with an error")
     })
+}
+
+/// Each SIGHUP reloads the configuration (one at a time, on a blocking thread: it reads files and keys).
+/// The outcome is logged and counted by the reload itself.
+async fn reload_on_hangup(
+    mut hangups: actix_web::rt::signal::unix::Signal,
+    live: Arc<LiveGateway>,
+) {
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        let live = live.clone();
+        if actix_web::rt::task::spawn_blocking(move || live.reload())
+            .await
+            .is_err()
+        {
+            tracing::error!("the configuration reload stopped unexpectedly; the previous configuration keeps serving");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! algorithm from the allow-list by the public key in its header, for this method and this URL, fresh,
 //! used once, and with the server's nonce when that is configured.
 
+use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -63,6 +64,33 @@ impl DpopVerifier {
         cache: &dyn ReplayCache,
         now: OffsetDateTime,
     ) -> Result<VerifiedProof, Rejection> {
+        self.verify_for(proof, method, htu, None, cache, now)
+    }
+
+    /// Verifies a proof that accompanies an access token presented with `Authorization: DPoP` (the SOAP
+    /// edge, a protected resource in RFC 9449's terms): as [`Self::verify`], and its `ath` must be the
+    /// token's hash (§4.2, §7.1), so a proof made for one token cannot carry another.
+    pub fn verify_presented(
+        &self,
+        proof: &str,
+        method: &str,
+        htu: &str,
+        access_token: &str,
+        cache: &dyn ReplayCache,
+        now: OffsetDateTime,
+    ) -> Result<VerifiedProof, Rejection> {
+        self.verify_for(proof, method, htu, Some(access_token), cache, now)
+    }
+
+    fn verify_for(
+        &self,
+        proof: &str,
+        method: &str,
+        htu: &str,
+        access_token: Option<&str>,
+        cache: &dyn ReplayCache,
+        now: OffsetDateTime,
+    ) -> Result<VerifiedProof, Rejection> {
         let jwt =
             verify_self_signed(proof, "dpop+jwt", &self.algorithms, &self.limits).map_err(|e| {
                 match e.class {
@@ -86,7 +114,14 @@ impl DpopVerifier {
             return Err(bad(format!("htm is not {method}")));
         }
         if normalise_htu(text("htu")?).as_deref() != Some(htu) {
-            return Err(bad("htu is not this token endpoint's URL"));
+            return Err(bad("htu is not this endpoint's URL"));
+        }
+        if let Some(token) = access_token {
+            let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(openssl::sha::sha256(token.as_bytes()));
+            if text("ath")? != expected {
+                return Err(bad("ath is not the hash of the presented token"));
+            }
         }
         let iat = match claims.get("iat") {
             Some(Value::Number(n)) => n

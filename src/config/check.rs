@@ -161,7 +161,9 @@ impl LoadedConfig {
         }
         crate::store::config::check(c).map_err(|m| self.invalid(m))?;
         self.check_tls()?;
-        self.check_clients()
+        self.check_proxy()?;
+        self.check_clients()?;
+        self.check_keys()
     }
 
     /// Every audience a scope table names is one the section issues for, and every scope is one token.

@@ -3,13 +3,22 @@
 
 mod check;
 mod clients;
+mod keys;
+mod proxy;
 mod rules;
 mod sections;
 mod tls;
 
 pub use check::{MAX_CLOCK_SKEW_SECS, MAX_INPUT_LIFETIME_SECS};
 pub use clients::{ClientConfig, DpopConfig};
-pub use rules::{FastlegeConfig, HttpRegisterConfig, RegisterBackend, RulesConfig};
+pub use keys::{
+    Instant, JwtKeyEntry, JwtSigningKeyConfig, KeyStateName, SamlKeyEntry, SamlSigningKeyConfig,
+};
+pub use proxy::{ProxyConfig, ProxyRouteConfig, WsTrustConfig};
+pub use rules::{
+    BlocksConfig, CheckHttpConfig, FastlegeConfig, HprConfig, HttpRegisterConfig, RegisterBackend,
+    RulesConfig,
+};
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
     JwtTrustConfig, LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig,
@@ -65,6 +74,14 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = &[
     (
         "fastlege-register.toml",
         include_bytes!("../../samples/fastlege-register.toml"),
+    ),
+    (
+        "hpr-register.toml",
+        include_bytes!("../../samples/hpr-register.toml"),
+    ),
+    (
+        "block-register.toml",
+        include_bytes!("../../samples/block-register.toml"),
     ),
 ];
 
@@ -200,8 +217,20 @@ impl LoadedConfig {
     fn key_files(&self) -> Vec<&String> {
         let c = &self.config;
         std::iter::once(&c.jwt.signing_key)
-            .chain(c.saml.trusted_issuers.iter().map(|t| &t.certificate))
+            .chain(c.jwt.signing_keys.iter().map(|k| &k.key))
+            .chain(
+                c.saml
+                    .trusted_issuers
+                    .iter()
+                    .flat_map(|t| t.certificate_files()),
+            )
             .chain(c.saml.signing.iter().map(|s| &s.key))
+            .chain(
+                c.saml
+                    .signing
+                    .iter()
+                    .flat_map(|s| s.keys.iter().map(|k| &k.key)),
+            )
             .chain(
                 c.jwt
                     .trust
@@ -211,6 +240,7 @@ impl LoadedConfig {
             .chain(c.clients.iter().filter_map(|k| k.jwks_file.as_ref()))
             .chain(c.clients.iter().flat_map(|k| &k.certificates))
             .chain(self.tls_files())
+            .chain(self.proxy_files())
             .collect()
     }
 }

@@ -3,6 +3,8 @@
 use serde::Deserialize;
 
 use super::clients::{ClientConfig, DpopConfig};
+use super::keys::{JwtSigningKeyConfig, SamlSigningKeyConfig};
+use super::proxy::{ProxyConfig, WsTrustConfig};
 use super::rules::RulesConfig;
 use super::tls::TlsConfig;
 use crate::jwt::JwtAlgorithm;
@@ -37,6 +39,12 @@ pub struct Config {
     /// The inspector: `POST /inspect` and the page at `/inspector`.
     #[serde(default)]
     pub inspector: InspectorConfig,
+    /// The XCA proxy (`config/proxy.rs`).
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// The WS-Trust 1.3 Issue endpoint.
+    #[serde(default)]
+    pub ws_trust: WsTrustConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,7 +61,7 @@ impl Default for InspectorConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     #[serde(default = "default_listen")]
@@ -152,6 +160,14 @@ pub struct GatewayConfig {
     /// Where callers reach the gateway (used in /saml/metadata).
     #[serde(default = "default_public_url")]
     pub public_url: String,
+    /// `/readyz` and `/metrics` warn this many days before a certificate (a trust anchor, a signing
+    /// certificate) expires.
+    #[serde(default = "default_expiry_warning_days")]
+    pub expiry_warning_days: u32,
+}
+
+fn default_expiry_warning_days() -> u32 {
+    30
 }
 
 fn default_public_url() -> String {
@@ -170,7 +186,13 @@ fn default_skew() -> u64 {
 pub struct JwtConfig {
     #[serde(default = "default_alg")]
     pub algorithm: JwtAlgorithm,
+    /// One key, current (the configuration of a gateway that does not rotate); it counts as one entry of
+    /// `signing_keys` with `state = "current"`.
+    #[serde(default)]
     pub signing_key: String,
+    /// Keys in rotation, each `next`, `current` or `retired` (with `retired_after`): exactly one is current.
+    #[serde(default)]
+    pub signing_keys: Vec<JwtSigningKeyConfig>,
     #[serde(default = "default_jwt_lifetime")]
     pub max_lifetime_secs: u64,
     pub audiences: Vec<String>,
@@ -255,7 +277,12 @@ fn default_typ() -> String {
 #[serde(deny_unknown_fields)]
 pub struct TrustedIssuerConfig {
     pub entity_id: String,
+    /// The issuer's certificate (PEM) ...
+    #[serde(default)]
     pub certificate: String,
+    /// ... and/or several (an issuer rolling over its key): any of them that is valid verifies.
+    #[serde(default)]
+    pub certificates: Vec<String>,
     /// The mapping profile for this issuer's assertions when a request names none.
     #[serde(default)]
     pub profile: Option<String>,
@@ -297,9 +324,16 @@ pub enum VerifierChoice {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamlSigningConfig {
-    /// RSA private key (PEM) and its X.509 certificate (PEM), published at /saml/metadata.
+    /// RSA private key (PEM) and its X.509 certificate (PEM), published at /saml/metadata: one identity,
+    /// current (an entry of `keys` with `state = "current"`).
+    #[serde(default)]
     pub key: String,
+    #[serde(default)]
     pub certificate: String,
+    /// Identities in rotation (`[[saml.signing.keys]]`), each `next`, `current` or `retired`: exactly one is
+    /// current; the metadata lists every one not retired.
+    #[serde(default)]
+    pub keys: Vec<SamlSigningKeyConfig>,
     /// Audiences a caller may request for an assertion; the first is used when none is requested.
     pub audiences: Vec<String>,
     /// Scopes a caller may ask for, per audience; a granted scope travels as the profile's `session.scope`
@@ -393,7 +427,7 @@ fn default_value_chars() -> usize {
 
 /// Replay protection (`src/replay.rs`): each assertion ID (per issuer) and each JWT `jti` (per issuer) is
 /// exchanged once, and remembered until the token expires plus the clock skew.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayConfig {
     /// Refuse a SAML assertion that was already exchanged. Assertions with `OneTimeUse` are refused on
@@ -445,7 +479,7 @@ pub enum AuditStore {
     Postgres,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// The access log; empty keeps records in memory only (tests; `serve` refuses it).
@@ -516,7 +550,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
     #[serde(default)]

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, LoadedConfig};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// The server certificate chain (PEM, leaf first).

@@ -21,6 +21,9 @@ pub fn error_response(rejection: &Rejection) -> HttpResponse {
         ErrorClass::Proof => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
         ErrorClass::Nonce => (StatusCode::BAD_REQUEST, "use_dpop_nonce"),
         ErrorClass::Binding => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        // A block is the policy refusing a valid subject token: RFC 8693 §2.2.2 asks for invalid_request
+        // then, like every other refusal here (a 403 would be a second convention beside `error_class`).
+        ErrorClass::Blocked => (StatusCode::BAD_REQUEST, "invalid_request"),
         _ => (StatusCode::BAD_REQUEST, "invalid_request"),
     };
     error_json(status, error, rejection.class, &rejection.message)

@@ -1,4 +1,5 @@
-//! `GET /readyz`: 200 when this instance can issue tokens now, 503 with the failing checks otherwise.
+//! `GET /readyz`: 200 when this instance can issue tokens now, 503 with the failing checks otherwise. A check
+//! that passes with a warning (a certificate expiring soon) shows `{"warning": ...}` and stays 200.
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -8,16 +9,22 @@ use crate::startup::Gateway;
 pub async fn readyz(gateway: web::Data<Gateway>) -> HttpResponse {
     let gw = gateway.into_inner();
     // The audit probe touches the database file: keep it off the async workers.
-    let checks = match web::block(move || gw.readiness_checks()).await {
-        Ok(c) => c,
-        Err(_) => vec![("worker", Err("the readiness worker failed".to_string()))],
-    };
+    let (checks, warnings) =
+        match web::block(move || (gw.readiness_checks(), gw.readiness_warnings())).await {
+            Ok(c) => c,
+            Err(_) => (
+                vec![("worker", Err("the readiness worker failed".to_string()))],
+                Vec::new(),
+            ),
+        };
     let ready = checks.iter().all(|(_, r)| r.is_ok());
     let mut detail = Map::new();
     for (name, result) in checks {
-        let v = match result {
-            Ok(()) => json!("ok"),
-            Err(reason) => json!({ "error": reason }),
+        let warning = warnings.iter().find(|(n, _)| *n == name).map(|(_, w)| w);
+        let v = match (result, warning) {
+            (Ok(()), Some(w)) => json!({ "warning": w }),
+            (Ok(()), None) => json!("ok"),
+            (Err(reason), _) => json!({ "error": reason }),
         };
         detail.insert(name.to_string(), v);
     }

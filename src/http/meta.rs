@@ -2,11 +2,15 @@ use actix_web::{web, HttpResponse};
 
 use crate::startup::Gateway;
 
+/// Every signing key not retired: the current one, the next, and those retired after an instant to come.
 pub async fn jwks(gateway: web::Data<Gateway>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/jwk-set+json")
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .body(gateway.pipeline().jwt_issuer().jwks_json().to_string())
+    match gateway.pipeline().jwks_json() {
+        Ok(jwks) => HttpResponse::Ok()
+            .content_type("application/jwk-set+json")
+            .insert_header(("Cache-Control", "public, max-age=300"))
+            .body(jwks),
+        Err(e) => super::errors::error_response(&e),
+    }
 }
 
 pub async fn healthz() -> HttpResponse {

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use crate::startup::Gateway;
 
 pub async fn metrics(gateway: web::Data<Gateway>) -> HttpResponse {
-    match gateway.pipeline().metrics().render() {
+    match gateway.metrics_text() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))

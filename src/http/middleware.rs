@@ -9,7 +9,19 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpMessage};
 use tracing::Instrument;
 
-use crate::startup::Gateway;
+use crate::startup::{Gateway, LiveGateway};
+
+/// The swap point of a reload: the gateway running when the request starts becomes its `web::Data<Gateway>`
+/// for its whole life (held by the request, so it finishes there even if a reload swaps in another).
+pub fn current_gateway<S, B>(live: &LiveGateway, mut req: ServiceRequest, srv: &S) -> S::Future
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let mut data = actix_web::dev::Extensions::new();
+    data.insert(web::Data::from(live.load()));
+    req.add_data_container(std::rc::Rc::new(data));
+    srv.call(req)
+}
 
 /// A request id: the caller's `X-Request-Id` when it is short and plain, otherwise a fresh one.
 #[derive(Debug, Clone)]

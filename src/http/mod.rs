@@ -13,6 +13,7 @@ mod metrics;
 mod middleware;
 pub mod security;
 pub mod shed;
+mod soap;
 mod tls;
 mod token;
 mod translate;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpServer};
 
-use crate::startup::Gateway;
+use crate::startup::{Gateway, LiveGateway};
 
 pub use errors::error_response;
 pub use middleware::RequestId;
@@ -108,6 +109,7 @@ pub struct Application {
 }
 
 impl Application {
+    /// A server on one gateway for its whole life (tests, benchmarks).
     pub fn build(gateway: Arc<Gateway>, listen: &str, workers: usize) -> std::io::Result<Self> {
         Self::build_on(gateway, TcpListener::bind(listen)?, workers)
     }
@@ -119,14 +121,37 @@ impl Application {
         listener: TcpListener,
         workers: usize,
     ) -> std::io::Result<Self> {
+        Self::build_live_on(Arc::new(LiveGateway::new(gateway)), listener, workers)
+    }
+
+    /// A server on the gateway `live` holds at each request's start (swapped by a reload).
+    pub fn build_live(
+        live: Arc<LiveGateway>,
+        listen: &str,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        Self::build_live_on(live, TcpListener::bind(listen)?, workers)
+    }
+
+    /// The listener, the TLS settings, the connection bounds and the gates come from the first gateway and
+    /// stay for the server's life; a reload swaps everything else.
+    fn build_live_on(
+        live: Arc<LiveGateway>,
+        listener: TcpListener,
+        workers: usize,
+    ) -> std::io::Result<Self> {
         let local = listener.local_addr()?;
-        gateway
+        let first = live.load();
+        first
             .server()
             .exposure
             .check(local.ip())
             .map_err(|why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))?;
         let port = local.port();
-        let settings = gateway.server().clone();
+        let settings = first.server().clone();
+        // The SOAP paths are mounted once; a reload changes what each route does, not where it is.
+        let soap_paths = soap::SoapPaths::of(first.soap());
+        drop(first);
         let workers = if workers > 0 {
             workers
         } else {
@@ -142,16 +167,18 @@ impl Application {
             inspections: shed::Gate::new(settings.max_inspections),
             retry_after_secs: settings.retry_after_secs,
         });
-        let data = web::Data::from(gateway);
         let body_limit = settings.body_limit;
         let server = HttpServer::new(move || {
+            let live = live.clone();
             App::new()
-                .app_data(data.clone())
                 .app_data(gates.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap_fn(middleware::trace_request)
                 .wrap(security::headers())
+                // Outermost, so every handler and the middleware inside see this request's gateway.
+                .wrap_fn(move |req, srv| middleware::current_gateway(&live, req, srv))
                 .configure(configure)
+                .configure(|cfg| soap_paths.configure(cfg))
         })
         .on_connect(tls::capture_client_certificate)
         .shutdown_timeout(5)

@@ -61,7 +61,6 @@ pub async fn translate(
         );
         return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
     }
-    let mut exchange = exchange;
     let (result, content_type) = match sniff(&body) {
         TokenKind::Saml => (
             web::block(move || {

@@ -163,7 +163,7 @@ pub(super) fn inspect(
     }
     let verdict = match payload_only {
         true => Ok(()),
-        false => p.dry_run(Direction::JwtToSaml, token.as_bytes(), options, now),
+        false => p.dry_run(Direction::JwtToSaml, token.as_bytes(), options, now, &mut t),
     };
     t.settle(verdict, rule::JWT_REPLAY);
     report.tokens.push(t);

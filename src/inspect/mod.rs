@@ -8,6 +8,7 @@
 pub mod catalog;
 mod classify;
 mod jwt;
+mod registers;
 mod render;
 pub mod supplied;
 pub mod unverified;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 pub use catalog::{Cite, RuleId, RULES};
+pub use registers::RegisterItem;
 pub use render::render_text;
 
 use crate::clock::rfc3339;
@@ -117,6 +119,9 @@ pub struct TokenReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<AccessContext>,
     pub findings: Vec<ValueFinding>,
+    /// What each register the rules asked answered (empty when the exchange did not get that far).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registers: Vec<RegisterItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub translation: Option<Translation>,
 }
@@ -174,6 +179,7 @@ impl TokenReport {
             items: Vec::new(),
             model: None,
             findings: Vec::new(),
+            registers: Vec::new(),
             translation: None,
         }
     }
@@ -273,13 +279,15 @@ impl Pipeline {
         report
     }
 
-    /// The exchange's verdict on a token, by its own stages in [`Mode::Inspect`], as of `now`.
+    /// The exchange's verdict on a token, by its own stages in [`Mode::Inspect`], as of `now`; what the
+    /// registers answered goes into `t`'s register items.
     fn dry_run(
         &self,
         direction: Direction,
         token: &[u8],
         options: &InspectOptions,
         now: OffsetDateTime,
+        t: &mut TokenReport,
     ) -> Result<(), Rejection> {
         let request = ExchangeRequest {
             profile: options.profile.clone(),
@@ -287,14 +295,15 @@ impl Pipeline {
         };
         let mut x = Exchange::begin(self, direction, &request, Mode::Inspect);
         x.now = now;
-        match direction {
+        let verdict = match direction {
             Direction::SamlToJwt => self.prepare_jwt(&mut x, token).map(drop),
-            Direction::JwtToSaml => {
-                let token = std::str::from_utf8(token)
-                    .map_err(|_| Rejection::parse("the JWT is not UTF-8"))?;
-                self.prepare_saml(&mut x, token).map(drop)
-            }
-        }
+            Direction::JwtToSaml => match std::str::from_utf8(token) {
+                Ok(token) => self.prepare_saml(&mut x, token).map(drop),
+                Err(_) => Err(Rejection::parse("the JWT is not UTF-8")),
+            },
+        };
+        t.registers = registers::items(&x.rules.decisions, &x.checks);
+        verdict
     }
 
     /// Picks the requested profile, the issuer's configured one, or the one that reads the most items.
@@ -358,7 +367,7 @@ impl Pipeline {
         t.translation = if to_jwt {
             profile.encode_claims(model).ok().map(|claims| Translation {
                 kind: "jwt-claims",
-                header: self.jwt_out.issuer.header_json(),
+                header: self.jwt_out.keys.current().header_json(),
                 unsigned_preview: true,
                 content: Value::Object(claims),
             })

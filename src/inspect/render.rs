@@ -65,6 +65,12 @@ pub fn render_text(r: &Report) -> String {
                 out.push_str(&format!("             {}\n", cite(f.cite)));
             }
         }
+        if !t.registers.is_empty() {
+            out.push_str("  registers:\n");
+            for i in &t.registers {
+                out.push_str(&format!("  [{:>8}] {}: {}\n", i.answer, i.id, i.detail));
+            }
+        }
         if let Some(tr) = &t.translation {
             out.push_str(&format!("  would issue ({}, unsigned preview):\n", tr.kind));
             let pretty = serde_json::to_string_pretty(&tr.content).unwrap_or_default();

@@ -113,14 +113,22 @@ pub(super) fn inspect(
         } else {
             unverified::extracted(text, node, &ancestors)
         };
-        let sig = match trust.get(&issuer) {
-            Some(a) => check(
+        let trusted = !trust.anchors(&issuer).is_empty();
+        let sig = match trusted {
+            true => check(
                 rule::SAML_SIGNATURE,
                 "signature",
-                verify::verify_signature(p.saml_in.verifier, &signed_bytes, a, limits)
-                    .map(|_| format!("verifies with the certificate configured for {issuer}")),
+                verify::verify_signature_with(
+                    p.saml_in.verifier,
+                    &signed_bytes,
+                    trust,
+                    &issuer,
+                    limits,
+                    now,
+                )
+                .map(|_| format!("verifies with a certificate configured for {issuer}")),
             ),
-            None if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
+            false if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
                 rule::SAML_SIGNATURE,
                 "signature",
                 Status::Fail,
@@ -129,10 +137,10 @@ pub(super) fn inspect(
                     shown(&issuer)
                 ),
             ),
-            None => {
+            false => {
                 let carried = unverified::keyinfo_certificate(node);
                 let msg = match carried {
-                    Ok(a) => match verify::verify_signature(p.saml_in.verifier, &signed_bytes, &a, limits) {
+                    Ok(a) => match verify::verify_with_anchor(p.saml_in.verifier, &signed_bytes, &a, limits) {
                         Ok(_) => "valid for the certificate the assertion carries, but that certificate is not configured as trusted".to_string(),
                         Err(e) => format!("{} (checked with the certificate the assertion carries, which is not trusted)", e.message),
                     },
@@ -207,7 +215,7 @@ pub(super) fn inspect(
                 .push(check(rule::PROFILE_MAPPING, "mapping", Err(e))),
         }
         let verdict = if standalone {
-            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now)
+            p.dry_run(Direction::SamlToJwt, &signed_bytes, options, now, &mut t)
         } else {
             Ok(())
         };

@@ -14,6 +14,9 @@ use time::OffsetDateTime;
 use super::alg::JwtAlgorithm;
 use crate::error::Rejection;
 
+/// Signers one thread keeps; far more than the keys of one configuration.
+const SIGNER_CACHE_CAPACITY: usize = 16;
+
 /// Each issuer's id in the per-thread signer cache.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -35,6 +38,8 @@ pub struct JwtIssuer {
     /// aws-lc (jsonwebtoken's backend) takes about 750 µs, and the RSA signature is most of an RS256 exchange.
     rsa: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
     kid: String,
+    /// The public key as published (`kid`, `use`, `alg`).
+    jwk: Jwk,
     jwks: String,
     issuer: String,
 }
@@ -102,7 +107,7 @@ impl JwtIssuer {
             .map_err(|e| format!("cannot compute the key thumbprint: {e}"))?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        let jwks = serde_json::to_string(&JwkSet { keys: vec![jwk] }).map_err(|e| e.to_string())?;
+        let jwks = jwks_of([&jwk])?;
         // Fail at start-up, not on the first request, if the key cannot sign.
         let mut header = Header::new(algorithm);
         header.kid = Some(kid.clone());
@@ -116,6 +121,7 @@ impl JwtIssuer {
             key,
             rsa,
             kid,
+            jwk,
             jwks,
             issuer: issuer.to_string(),
         };
@@ -146,6 +152,10 @@ impl JwtIssuer {
             return signer.sign_oneshot_to_vec(message).map_err(ssl);
         }
         let sign = |signers: &mut HashMap<u64, Box<dyn JwtSigner>>| -> Result<Vec<u8>, String> {
+            // Each reload brings keys with new ids: the signers of keys no longer used go with the next clear.
+            if signers.len() >= SIGNER_CACHE_CAPACITY && !signers.contains_key(&self.id) {
+                signers.clear();
+            }
             let signer = match signers.entry(self.id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(
@@ -184,9 +194,14 @@ impl JwtIssuer {
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// The public key set, serialised once.
+    /// The public key set of this key alone, serialised once.
     pub fn jwks_json(&self) -> &str {
         &self.jwks
+    }
+
+    /// The public key as published in a JWKS.
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
     }
 
     /// Signs `claims` (from a profile) plus the registered claims.
@@ -227,4 +242,12 @@ impl JwtIssuer {
         b64.encode_string(&signature, &mut token);
         Ok(token)
     }
+}
+
+/// The JWK set of the given public keys, serialised.
+pub fn jwks_of<'a>(keys: impl IntoIterator<Item = &'a Jwk>) -> Result<String, String> {
+    let set = JwkSet {
+        keys: keys.into_iter().cloned().collect(),
+    };
+    serde_json::to_string(&set).map_err(|e| e.to_string())
 }

@@ -10,7 +10,7 @@ pub mod proof;
 mod verify;
 
 pub use alg::JwtAlgorithm;
-pub use issue::{JwtIssuer, RegisteredClaims};
+pub use issue::{jwks_of, JwtIssuer, RegisteredClaims};
 pub(crate) use verify::{check_audience, check_header, check_times, split, verify_signature};
 pub use verify::{
     verify, ClaimFacts, HeaderFacts, JwtLimits, JwtPolicy, JwtTrust, Parts, TrustedIssuer,

@@ -25,6 +25,9 @@ impl Direction {
 pub enum Outcome {
     Issued,
     Rejected,
+    /// The XCA proxy sent the request with the issued assertion to its upstream, which answered (the
+    /// second record of a proxied request, beside the exchange's `issued` one).
+    Forwarded,
 }
 
 impl Outcome {
@@ -32,6 +35,7 @@ impl Outcome {
         match self {
             Outcome::Issued => "issued",
             Outcome::Rejected => "rejected",
+            Outcome::Forwarded => "forwarded",
         }
     }
 }

@@ -94,13 +94,21 @@ impl StageTimer {
     }
 }
 
-/// The outcome of one fastlege register lookup (label `outcome` of `xua_register_lookups_total`).
+/// The outcome of one register lookup (label `outcome` of `xua_register_lookups_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegisterOutcome {
-    /// The practitioner is the patient's regular GP.
+    /// Fastlege: the practitioner is the patient's regular GP.
     Listed,
-    /// The register answered: not the patient's GP.
+    /// Fastlege: the register answered: not the patient's GP.
     NotListed,
+    /// HPR: the authorization is confirmed.
+    Confirmed,
+    /// HPR: the register does not confirm the authorization.
+    NotAuthorized,
+    /// Blocks: a block applies.
+    Blocked,
+    /// Blocks: no block applies.
+    NotBlocked,
     /// Served from the lookup cache (counted beside the answer it gave).
     CacheHit,
     Timeout,
@@ -112,6 +120,10 @@ impl RegisterOutcome {
         match self {
             RegisterOutcome::Listed => "listed",
             RegisterOutcome::NotListed => "not-listed",
+            RegisterOutcome::Confirmed => "confirmed",
+            RegisterOutcome::NotAuthorized => "not-authorized",
+            RegisterOutcome::Blocked => "blocked",
+            RegisterOutcome::NotBlocked => "not-blocked",
             RegisterOutcome::CacheHit => "cache-hit",
             RegisterOutcome::Timeout => "timeout",
             RegisterOutcome::Error => "error",
@@ -207,16 +219,16 @@ impl Metrics {
         let register_lookups = IntCounterVec::new(
             Opts::new(
                 "xua_register_lookups_total",
-                "Fastlege register lookups by backend and outcome",
+                "Register lookups (fastlege, hpr, blocks) by backend and outcome",
             ),
-            &["backend", "outcome"],
+            &["register", "backend", "outcome"],
         )?;
         let register_errors = IntCounterVec::new(
             Opts::new(
                 "xua_register_errors_total",
-                "Fastlege register lookups that failed (timeout or error)",
+                "Register lookups that failed (timeout or error)",
             ),
-            &["backend"],
+            &["register", "backend"],
         )?;
         let replay_cache_entries = IntGauge::new(
             "xua_replay_cache_entries",
@@ -307,13 +319,21 @@ impl Metrics {
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
-    /// For the fastlege rule's register backends. `backend` is the backend's fixed name (`file`, `http`).
-    pub fn register_lookup(&self, backend: &'static str, outcome: RegisterOutcome) {
+    /// For the registers the rules ask. `register` is the register's fixed name (`fastlege`, `hpr`,
+    /// `blocks`), `backend` the backend's (`file`, `http`, `none`).
+    pub fn register_lookup(
+        &self,
+        register: &'static str,
+        backend: &'static str,
+        outcome: RegisterOutcome,
+    ) {
         self.register_lookups
-            .with_label_values(&[backend, outcome.as_str()])
+            .with_label_values(&[register, backend, outcome.as_str()])
             .inc();
         if outcome.is_error() {
-            self.register_errors.with_label_values(&[backend]).inc();
+            self.register_errors
+                .with_label_values(&[register, backend])
+                .inc();
         }
     }
 
@@ -351,6 +371,11 @@ impl Metrics {
             .find(|k| **k == route)
             .copied()
             .unwrap_or("other")
+    }
+
+    /// The registry, for metrics kept beside these (`observability::rotation`).
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The registry in Prometheus text format.
@@ -396,7 +421,7 @@ mod tests {
             Some(ErrorClass::Sig),
             &t,
         );
-        m.register_lookup("file", RegisterOutcome::Timeout);
+        m.register_lookup("fastlege", "file", RegisterOutcome::Timeout);
         m.replay_cache_size(3);
         m.http_request("/some/21868534521", 404, Duration::from_millis(1));
         let text = m.render().unwrap();
@@ -405,7 +430,7 @@ mod tests {
         ));
         assert!(text.contains(r#"stage="decode""#));
         assert!(!text.contains(r#"stage="sign""#));
-        assert!(text.contains(r#"xua_register_errors_total{backend="file"} 1"#));
+        assert!(text.contains(r#"xua_register_errors_total{backend="file",register="fastlege"} 1"#));
         assert!(text.contains("xua_replay_cache_entries 3"));
         assert!(text.contains(r#"route="other""#));
         assert!(!text.contains("21868534521"));

@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod readiness;
 pub mod redact;
 pub mod request_id;
+pub mod rotation;

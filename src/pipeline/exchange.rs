@@ -9,11 +9,12 @@ use time::OffsetDateTime;
 use super::Pipeline;
 use crate::audit::AuditRecord;
 use crate::clients::{AuthenticatedClient, VerifiedProof};
+use crate::error::ErrorClass;
 use crate::error::Rejection;
 use crate::model::{AccessContext, Direction, Outcome};
 use crate::observability::metrics::{Stage, StageTimer};
 use crate::replay::{self, ReplayKey, Reservation};
-use crate::rules::RulesOutcome;
+use crate::rules::{CheckDecision, RulesOutcome};
 
 /// What a caller asks for, beside the token itself.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,21 @@ pub struct ExchangeRequest {
     pub client_certificate: Option<String>,
     /// An RFC 8693 actor token (delegation).
     pub actor: Option<super::ActorToken>,
+    /// Where a SOAP request came in (the XCA proxy, WS-Trust), for the access-log record.
+    pub soap: Option<SoapOrigin>,
+}
+
+/// The SOAP side of a request: its WS-Addressing Action and the proxy route it came in on.
+#[derive(Debug, Clone, Default)]
+pub struct SoapOrigin {
+    pub action: Option<String>,
+    pub route: Option<String>,
+    /// The token came as `Authorization: DPoP`: it must be DPoP-bound, and the proof is by its key.
+    pub presented_as_dpop: bool,
+    /// The JWT is presented as an access token (an XCA proxy route), which its holder uses for every call
+    /// until it expires (RFC 9068), not exchanged once: it is not reserved against replay. Each call still
+    /// gets its own assertion and record, and a DPoP proof is still used once.
+    pub access_token: bool,
 }
 
 /// An issued token.
@@ -50,6 +66,10 @@ pub struct Issued {
     pub token: String,
     pub token_id: String,
     pub expires_in: i64,
+    /// The issued token's validity: its issue instant (an assertion's IssueInstant, a JWT's iat) and its
+    /// end (NotOnOrAfter, exp).
+    pub valid_from: OffsetDateTime,
+    pub valid_until: OffsetDateTime,
     pub audience: String,
     /// The issued JWT is bound to the request's DPoP key (`cnf.jkt`): its `token_type` is `DPoP`.
     pub dpop_bound: bool,
@@ -75,6 +95,8 @@ pub(crate) struct Exchange<'p> {
     /// The model as the stages have made it so far; moved into the record when the exchange ends.
     pub context: Option<AccessContext>,
     pub rules: RulesOutcome,
+    /// The checks against registers (HPR, access blocks), up to the first refusal.
+    pub checks: Vec<CheckDecision>,
     reservations: Vec<Reservation<'p>>,
 }
 
@@ -103,6 +125,10 @@ impl<'p> Exchange<'p> {
             .map(|c| c.method().as_str().to_string());
         record.dpop_jkt = request.proof.as_ref().map(|p| p.thumbprint.clone());
         record.client_cert_thumbprint = request.client_certificate.clone();
+        if let Some(soap) = &request.soap {
+            record.soap_action = soap.action.clone();
+            record.proxy_route = soap.route.clone();
+        }
         Self {
             pipeline,
             request,
@@ -112,6 +138,7 @@ impl<'p> Exchange<'p> {
             stages: StageTimer::start(),
             context: None,
             rules: RulesOutcome::default(),
+            checks: Vec::new(),
             reservations: Vec::new(),
         }
     }
@@ -162,7 +189,7 @@ impl<'p> Exchange<'p> {
 
     /// Ends an exchange that issues: writes the audit record (an accepted exchange whose record cannot be
     /// written issues nothing), keeps or gives back its replay slots, counts it in the metrics and logs its
-    /// outcome (class and message only: no identifiers).
+    /// outcome (class and message only: no identifiers; for a block, the class alone).
     pub fn finish(self, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
         let Exchange {
             pipeline,
@@ -170,10 +197,12 @@ impl<'p> Exchange<'p> {
             mut stages,
             context,
             rules,
+            checks,
             reservations,
             ..
         } = self;
         record.context = context;
+        record.checks = checks;
         if !rules.is_empty() {
             record.fastlege = crate::audit::OverrideAudit::of(&rules);
             record.rules = Some(rules);
@@ -228,6 +257,12 @@ impl<'p> Exchange<'p> {
             .exchange(record.direction, outcome, class, &stages);
         match &result {
             Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            // Blocks never reach ordinary logs beyond the class; which rule and block stay in the access log.
+            Err(e) if e.class == ErrorClass::Blocked => tracing::info!(
+                direction = record.direction.as_str(),
+                error_class = e.class.as_str(),
+                "exchange rejected"
+            ),
             Err(e) => tracing::info!(
                 direction = record.direction.as_str(),
                 error_class = e.class.as_str(),

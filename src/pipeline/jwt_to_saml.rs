@@ -84,7 +84,8 @@ impl Pipeline {
         policy::subject_issuer(x, &verified.issuer)?;
         // A sender-constrained token goes no further without its proof (nothing is reserved for it).
         let binding = policy::binding(x, verified.claims())?;
-        if self.replay.jwt {
+        let reused = x.request.soap.as_ref().is_some_and(|s| s.access_token);
+        if self.replay.jwt && !reused {
             let key = match &verified.token_id {
                 Some(jti) => ReplayKey::jwt(&verified.issuer, jti),
                 // RFC 9068 requires jti, but not every issuer sends one; the signed bytes name the token then.
@@ -171,6 +172,13 @@ impl Pipeline {
         let Some(out) = &self.saml_out else {
             return Err(Rejection::internal("no SAML signing identity"));
         };
+        let identity = out.identities.current();
+        // An expired signing certificate stops issuing: relying parties would refuse what it signs.
+        if let Some(why) = identity.validity().why_not(x.now) {
+            return Err(Rejection::unavailable(format!(
+                "the gateway's XUA signing certificate {why}: no assertion is issued until a valid one is current ([saml.signing])"
+            )));
+        }
         let spec = build::AssertionSpec {
             id: &draft.id,
             issuer: &out.issuer,
@@ -188,11 +196,11 @@ impl Pipeline {
         let signed = match out.signer {
             // The bytes are written in canonical form and signed as they stand: no second parse.
             VerifierEngine::Streaming => {
-                build::signed_assertion_with(&spec, &draft.attributes, &extra, &out.identity)?
+                build::signed_assertion_with(&spec, &draft.attributes, &extra, identity)?
             }
             VerifierEngine::Libxmlsec => {
                 let unsigned = build::assertion_with(&spec, &draft.attributes, &extra)?;
-                dsig::sign_assertion(&unsigned, &out.identity)?
+                dsig::sign_assertion(&unsigned, identity)?
             }
         };
         let token = String::from_utf8(signed)
@@ -204,6 +212,8 @@ impl Pipeline {
             token,
             token_id: draft.id,
             expires_in: (draft.expires - x.now).whole_seconds(),
+            valid_from: x.now,
+            valid_until: draft.expires,
             audience: draft.audience,
             dpop_bound: false,
         })

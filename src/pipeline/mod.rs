@@ -12,6 +12,7 @@
 
 mod actor;
 mod exchange;
+mod forwarded;
 mod jwt_to_saml;
 mod parts;
 mod patient;
@@ -26,7 +27,8 @@ use time::OffsetDateTime;
 
 pub use actor::ActorToken;
 pub(crate) use exchange::Exchange;
-pub use exchange::{ExchangeRequest, Issued, Mode};
+pub use exchange::{ExchangeRequest, Issued, Mode, SoapOrigin};
+pub use forwarded::Forwarding;
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;
@@ -93,14 +95,32 @@ impl Pipeline {
         &self.audit
     }
 
-    /// The key the gateway signs its JWTs with (published at `/.well-known/jwks.json`).
+    /// The key the gateway signs its JWTs with now (the current one of `[jwt]`'s keys).
     pub fn jwt_issuer(&self) -> &JwtIssuer {
-        &self.jwt_out.issuer
+        self.jwt_out.keys.current()
     }
 
-    /// The certificate the gateway signs assertions with (for `/saml/metadata`), when it issues any.
+    /// `/.well-known/jwks.json`: every signing key not retired at the gateway's now, the current one first.
+    pub fn jwks_json(&self) -> Result<String, Rejection> {
+        let now = self.clock.now();
+        crate::jwt::jwks_of(self.jwt_out.keys.published(now).map(JwtIssuer::jwk))
+            .map_err(|e| Rejection::internal(format!("cannot serialise the JWKS: {e}")))
+    }
+
+    /// The certificate the gateway signs assertions with now, when it issues any.
     pub fn saml_signing_certificate(&self) -> Option<&[u8]> {
-        self.saml_out.as_ref().map(|s| s.identity.cert_pem())
+        self.saml_out
+            .as_ref()
+            .map(|s| s.identities.current().cert_pem())
+    }
+
+    /// The certificates `/saml/metadata` lists: the current one first, then the next and the not yet retired.
+    pub fn saml_published_certificates(&self) -> Vec<&[u8]> {
+        let now = self.clock.now();
+        self.saml_out
+            .as_ref()
+            .map(|s| s.identities.published(now).map(|i| i.cert_pem()).collect())
+            .unwrap_or_default()
     }
 
     /// Audits a request refused before its pipeline ran (e.g. a `subject_token` that is not base64) and
@@ -120,7 +140,7 @@ impl Pipeline {
         }
     }
 
-    /// Counts the register's answers in the metrics (backend and outcome only, never a person).
+    /// Counts the fastlege register's answers in the metrics (backend and outcome only, never a person).
     fn count_register_lookups(&self, outcome: &crate::rules::RulesOutcome) {
         use crate::observability::metrics::RegisterOutcome;
         use crate::rules::{RegisterAnswer, RegisterError};
@@ -133,7 +153,40 @@ impl Pipeline {
                 RegisterAnswer::Unavailable(_) => RegisterOutcome::Error,
                 RegisterAnswer::NotAsked(_) => continue,
             };
-            self.metrics.register_lookup(backend, counted);
+            self.metrics.register_lookup("fastlege", backend, counted);
+        }
+    }
+
+    /// Counts the answers of the registers the checks asked (register, backend and outcome; a cached answer
+    /// also as `cache-hit`). Checks that asked nothing (no HPR number, no patient) are not lookups.
+    fn count_check_lookups(&self, decisions: &[crate::rules::CheckDecision]) {
+        use crate::observability::metrics::RegisterOutcome;
+        use crate::rules::{CheckAnswer, RegisterError, BLOCKS, HPR};
+        let registers = self.rules.check_registers();
+        for d in decisions {
+            let (register, backend) = if d.register == HPR {
+                (HPR, registers.hpr.register.kind())
+            } else {
+                (BLOCKS, registers.blocks.register.kind())
+            };
+            let counted = match &d.answer {
+                CheckAnswer::Confirmed { .. } => RegisterOutcome::Confirmed,
+                CheckAnswer::NotAuthorized { .. } => RegisterOutcome::NotAuthorized,
+                CheckAnswer::Blocked { .. } => RegisterOutcome::Blocked,
+                CheckAnswer::NotBlocked { .. } => RegisterOutcome::NotBlocked,
+                CheckAnswer::Unavailable {
+                    reason: RegisterError::Timeout,
+                } => RegisterOutcome::Timeout,
+                CheckAnswer::Unavailable { .. } => RegisterOutcome::Error,
+                CheckAnswer::Exempt { .. }
+                | CheckAnswer::NoHprNumber { .. }
+                | CheckAnswer::NotAsked { .. } => continue,
+            };
+            self.metrics.register_lookup(register, backend, counted);
+            if d.cached {
+                self.metrics
+                    .register_lookup(register, backend, RegisterOutcome::CacheHit);
+            }
         }
     }
 

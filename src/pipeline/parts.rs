@@ -9,6 +9,7 @@ use time::Duration;
 use super::targets::Targets;
 use crate::jwt::{JwtIssuer, JwtPolicy, JwtTrust};
 use crate::replay::ReplayCache;
+use crate::rotation::KeyRing;
 use crate::saml::checks::SamlPolicy;
 use crate::saml::dsig::SigningIdentity;
 use crate::saml::prescan::XmlLimits;
@@ -34,18 +35,20 @@ pub struct JwtInput {
     pub profile_by_issuer: HashMap<String, usize>,
 }
 
-/// JWT output: the gateway's signing key and the audiences (and their scopes) it issues for.
+/// JWT output: the gateway's signing keys (the current one signs, the others are published beside it) and
+/// the audiences (and their scopes) it issues for.
 #[derive(Debug)]
 pub struct JwtOutput {
-    pub issuer: JwtIssuer,
+    pub keys: KeyRing<JwtIssuer>,
     pub targets: Targets,
     /// No issued JWT lives longer than this, and never longer than its input.
     pub max_lifetime: Duration,
 }
 
-/// SAML output: the gateway's XUA signing identity and policy.
+/// SAML output: the gateway's XUA signing identities (the current one signs; the metadata lists the others
+/// beside it) and policy.
 pub struct SamlOutput {
-    pub identity: SigningIdentity,
+    pub identities: KeyRing<SigningIdentity>,
     /// Who signs: the direct signer (`Streaming`: the assertion is signed as it is written) or libxmlsec1
     /// (`[saml] verifier`).
     pub signer: VerifierEngine,

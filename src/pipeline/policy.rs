@@ -84,7 +84,14 @@ pub(super) fn subject_issuer(x: &Exchange<'_>, issuer: &str) -> Result<(), Rejec
 /// §6.1), `x5t#S256` a TLS client certificate with that thumbprint (RFC 8705 §3.1). Any other confirmation
 /// method cannot be checked, so the token is refused.
 pub(super) fn binding(x: &Exchange<'_>, claims: &Map<String, Value>) -> Result<Binding, Rejection> {
+    let presented_as_dpop = x.request.soap.as_ref().is_some_and(|s| s.presented_as_dpop);
     let cnf = match claims.get("cnf") {
+        // RFC 9449 §7.1: the DPoP scheme names a DPoP-bound token; a bearer token sent so is a mistake.
+        None if presented_as_dpop => {
+            return Err(Rejection::binding(
+                "the token is presented with Authorization: DPoP but is not bound to a DPoP key (cnf.jkt)",
+            ))
+        }
         None => return Ok(Binding::None),
         Some(Value::Object(cnf)) if !cnf.is_empty() => cnf,
         Some(_) => {

@@ -113,8 +113,9 @@ impl Pipeline {
         let act = self.actor_claim(x, &view.issuer, &audience)?;
         x.lap(Stage::Decode);
 
-        // rules: validate the decoded values, then run what is declared for this direction (by default
-        // nothing: the fastlege override applies when encoding XUA)
+        // rules: validate the decoded values, then run what is declared for this direction (the fastlege
+        // override applies when encoding XUA, so nothing here), then the checks for encoding a JWT
+        // (HPR, access blocks, when the deployment turns them on)
         let context = self.run_rules(
             x,
             profile,
@@ -168,7 +169,7 @@ impl Pipeline {
             registered: r,
             dpop_bound,
         } = draft;
-        let token = self.jwt_out.issuer.issue(claims, &r)?;
+        let token = self.jwt_out.keys.current().issue(claims, &r)?;
         x.record.output_token_id = Some(r.token_id.clone());
         x.record.output_expires = Some(r.expires);
         x.lap(Stage::Sign);
@@ -176,13 +177,16 @@ impl Pipeline {
             token,
             token_id: r.token_id,
             expires_in: (r.expires - x.now).whole_seconds(),
+            valid_from: x.now,
+            valid_until: r.expires,
             audience: r.audience,
             dpop_bound,
         })
     }
 
-    /// The rules stage of either direction: validation and the declared rules, with the register lookups
-    /// counted. The model after the rules is the one the exchange carries (and the audit record keeps).
+    /// The rules stage of either direction: validation, the declared rules, then the checks against
+    /// registers (as of the exchange's time), with the register lookups counted. The model after the rules
+    /// is the one the exchange carries (and the audit record keeps, with every check's decision).
     pub(crate) fn run_rules<'x>(
         &self,
         x: &'x mut Exchange<'_>,
@@ -200,6 +204,13 @@ impl Pipeline {
             Ok(outcome) => {
                 self.count_register_lookups(&outcome);
                 x.rules = outcome;
+                let checked = self.rules.check(&profile.name, directions, &context, x.now);
+                self.count_check_lookups(&checked.decisions);
+                x.checks = checked.decisions;
+                if let Err(e) = checked.verdict {
+                    x.context = Some(context);
+                    return Err(e);
+                }
                 x.lap(Stage::Rules);
                 Ok(x.context.insert(context))
             }

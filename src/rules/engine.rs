@@ -251,7 +251,7 @@ impl RuleEngine {
 
 /// The identifier a condition needs, or why it cannot be used (no identifier, or one of another system:
 /// HelseNorge's tokens carry the fødselsnummer in provider-identifier when there is no HPR number).
-fn identifier(
+pub(super) fn identifier(
     ctx: &AccessContext,
     field: FieldId,
     systems: &[String],

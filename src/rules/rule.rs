@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Coded, FieldId};
 
 /// Where in the pipeline a rule applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuleDirection {
     /// After decoding a XUA assertion.

@@ -1,12 +1,15 @@
-//! The rules stage as the pipeline runs it: per profile a validator and a rule engine, the code tables and
-//! the fastlege register with its counters. The pipeline calls [`Rules::run`] after decoding and keeps the
-//! returned [`RulesOutcome`] for the audit record.
+//! The rules stage as the pipeline runs it: per profile a validator, a rule engine and the checks the
+//! deployment turned on; the code tables; the fastlege register with its counters, and the registers the
+//! checks ask. The pipeline calls [`Rules::run`] after decoding and keeps the returned [`RulesOutcome`] for
+//! the audit record, then [`Rules::check`] before encoding, whose decisions go into the record too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use super::checks::{self, Check, CheckKind, CheckRegisters, CheckSettings, ChecksOutcome};
 use super::codes::CodeTables;
 use super::engine::{EngineSettings, RuleDecision, RuleEngine};
 use super::register::{FastlegeRegister, RegisterStats};
@@ -25,6 +28,8 @@ pub struct RulesSettings {
     /// Accept synthetic test fødselsnumre and D-numbers. Never in production.
     pub synthetic_nin: bool,
     pub engine: EngineSettings,
+    /// The checks against registers this deployment runs (none unless configured).
+    pub checks: CheckSettings,
 }
 
 /// What the rules stage did to one exchange, for the audit record.
@@ -48,6 +53,7 @@ impl RulesOutcome {
 struct ProfileRules {
     validator: Validator,
     engine: RuleEngine,
+    checks: Vec<Check>,
 }
 
 /// The rules stage for every profile the gateway runs.
@@ -57,6 +63,41 @@ pub struct Rules {
     profiles: HashMap<String, ProfileRules>,
     register: Arc<dyn FastlegeRegister>,
     stats: Arc<RegisterStats>,
+    check_registers: CheckRegisters,
+    check_settings: CheckSettings,
+}
+
+/// Codes a configuration lets through without an HPR number must be `none` or codes of the check's system.
+fn check_exemptions(
+    set: &RuleSet,
+    codes: &CodeTables,
+    settings: &RulesSettings,
+) -> Result<(), MappingError> {
+    let Some(hpr) = &settings.checks.hpr else {
+        return Ok(());
+    };
+    for check in &set.checks {
+        let CheckKind::HprAuthorization(h) = &check.kind else {
+            continue;
+        };
+        for code in &hpr.allow_without_hpr_number {
+            let known = code == checks::NONE
+                || codes
+                    .system(&h.authorization_system)
+                    .is_some_and(|t| t.display(code).is_some());
+            if !known {
+                return Err(MappingError {
+                    file: set.source.clone(),
+                    line: None,
+                    message: format!(
+                        "rule {}: allow_without_hpr_number names {code:?}, which is neither \"none\" nor a code of {} (asked for by the configuration)",
+                        check.name, h.authorization_system
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Rules {
@@ -78,9 +119,11 @@ impl Rules {
                     .unwrap_or(set.unknown_codes),
                 synthetic_nin: settings.synthetic_nin,
             };
+            check_exemptions(&set, &codes, settings)?;
             let rules = ProfileRules {
                 validator: Validator::new(&set, codes.clone(), validation),
                 engine: RuleEngine::new(&set, &codes, &settings.engine, stats.clone())?,
+                checks: settings.checks.enabled(&set.checks),
             };
             if profiles.insert(set.profile.clone(), rules).is_some() {
                 return Err(MappingError {
@@ -95,7 +138,39 @@ impl Rules {
             profiles,
             register,
             stats,
+            check_registers: CheckRegisters::default(),
+            check_settings: settings.checks.clone(),
         })
+    }
+
+    /// The registers the checks ask (HPR, access blocks); without them a check that is on finds its
+    /// register unavailable.
+    pub fn with_check_registers(mut self, registers: CheckRegisters) -> Self {
+        self.check_registers = registers;
+        self
+    }
+
+    pub fn check_registers(&self) -> &CheckRegisters {
+        &self.check_registers
+    }
+
+    /// The checks `profile` runs, as `(name, register, directions, description)`.
+    pub fn checks(
+        &self,
+        profile: &str,
+    ) -> impl Iterator<Item = (&str, &'static str, &[RuleDirection], &str)> {
+        self.profiles
+            .get(profile)
+            .into_iter()
+            .flat_map(|p| p.checks.iter())
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.register(),
+                    c.directions.as_slice(),
+                    c.description.as_str(),
+                )
+            })
     }
 
     /// The code tables: `display()` and `system_name()` fill display texts and `codeSystemName` on output.
@@ -158,5 +233,31 @@ impl Rules {
             warnings,
             decisions,
         })
+    }
+
+    /// What the pipeline calls after the rules, before encoding: the checks against registers declared for
+    /// any of `directions` (each once), as of `now`, on the model as it will be issued. Their decisions are
+    /// kept whatever the verdict, for the audit record.
+    pub fn check(
+        &self,
+        profile: &str,
+        directions: &[RuleDirection],
+        ctx: &AccessContext,
+        now: OffsetDateTime,
+    ) -> ChecksOutcome {
+        match self.profiles.get(profile) {
+            Some(p) if !p.checks.is_empty() => checks::run(
+                &p.checks,
+                &self.check_registers,
+                &self.check_settings,
+                directions,
+                ctx,
+                now,
+            ),
+            _ => ChecksOutcome {
+                decisions: Vec::new(),
+                verdict: Ok(()),
+            },
+        }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! A rules file belongs to one profile. It declares the value checks per model field (`[validation."field"]`),
 //! the groups of which one must be present (`[[one_of]]`), the character sets free text may use, which check
-//! an identifier gets by its system, and the rules that change the model (`[[rule]]`, e.g. the fastlege
-//! override). Everything it names (fields, code systems, replacement codes) is checked here, so a typo stops
+//! an identifier gets by its system, the rules that change the model (`[[rule]]`, e.g. the fastlege
+//! override) and the checks against registers that gate issuing (`[[check]]`: HPR, access blocks). Everything it names (fields, code systems, replacement codes) is checked here, so a typo stops
 //! the gateway at start-up instead of silently disabling a check.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::checks::declared::{compile_check, CheckEntry};
+use super::checks::Check;
 use super::codes::CodeTables;
 use super::declared::{compile_rule, RuleEntry};
 use super::ident::IdKind;
@@ -34,6 +36,8 @@ struct RulesFile {
     one_of: Vec<Spanned<OneOfEntry>>,
     #[serde(default)]
     rule: Vec<Spanned<RuleEntry>>,
+    #[serde(default)]
+    check: Vec<Spanned<CheckEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +151,8 @@ pub struct RuleSet {
     pub unknown_codes: UnknownCodes,
     pub(crate) validation: ValidationSpec,
     pub(crate) rules: Vec<Rule>,
+    /// The checks against registers (`[[check]]`), run only when the deployment turns them on.
+    pub(crate) checks: Vec<Check>,
 }
 
 impl RuleSet {
@@ -158,6 +164,11 @@ impl RuleSet {
     /// The names of the rules this set declares, in order.
     pub fn rule_names(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// The names of the checks this set declares, with the register each asks (`hpr`, `blocks`), in order.
+    pub fn check_names(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.checks.iter().map(|c| (c.name.as_str(), c.register()))
     }
 }
 
@@ -413,6 +424,10 @@ fn compile(src: &Source<'_>, codes: &CodeTables) -> Result<RuleSet, MappingError
     for entry in &parsed.rule {
         rules.push(compile_rule(src, entry, codes, &mut rule_names)?);
     }
+    let mut checks = Vec::new();
+    for entry in &parsed.check {
+        checks.push(compile_check(src, entry, codes, &mut rule_names)?);
+    }
 
     Ok(RuleSet {
         profile: parsed.ruleset.profile,
@@ -420,5 +435,6 @@ fn compile(src: &Source<'_>, codes: &CodeTables) -> Result<RuleSet, MappingError
         unknown_codes,
         validation: spec,
         rules,
+        checks,
     })
 }

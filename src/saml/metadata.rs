@@ -1,5 +1,7 @@
-//! SAML 2.0 metadata for the gateway as an issuer of XUA assertions: the signing certificate that
-//! relying parties (XCA responding gateways) configure to trust the assertions it issues.
+//! SAML 2.0 metadata for the gateway as an issuer of XUA assertions: the signing certificates that
+//! relying parties (XCA responding gateways) configure to trust the assertions it issues. During a rollover
+//! it lists the current certificate and the next (and one being retired) side by side, one KeyDescriptor
+//! each, so relying parties that refresh it trust the new certificate before the first assertion it signs.
 
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -20,13 +22,17 @@ fn cert_base64(pem: &[u8]) -> Result<String, Rejection> {
     Ok(base64::engine::general_purpose::STANDARD.encode(der))
 }
 
-/// The metadata of `entity_id`, reached at `public_url`, signing with the certificate `cert_pem`.
+/// The metadata of `entity_id`, reached at `public_url`, signing with the certificates `cert_pems` (PEM,
+/// the current one first).
 pub fn entity_descriptor(
     entity_id: &str,
     public_url: &str,
-    cert_pem: &[u8],
+    cert_pems: &[&[u8]],
 ) -> Result<String, Rejection> {
-    let cert = cert_base64(cert_pem)?;
+    let certs = cert_pems
+        .iter()
+        .map(|pem| cert_base64(pem))
+        .collect::<Result<Vec<_>, _>>()?;
     let io = |_| Rejection::internal("cannot write the metadata");
     let mut w = Writer::new(Vec::new());
     let mut root = BytesStart::new("md:EntityDescriptor");
@@ -37,22 +43,24 @@ pub fn entity_descriptor(
     let mut idp = BytesStart::new("md:IDPSSODescriptor");
     idp.push_attribute(("protocolSupportEnumeration", ns::SAMLP));
     w.write_event(Event::Start(idp)).map_err(io)?;
-    let mut kd = BytesStart::new("md:KeyDescriptor");
-    kd.push_attribute(("use", "signing"));
-    w.write_event(Event::Start(kd)).map_err(io)?;
-    for name in ["ds:KeyInfo", "ds:X509Data", "ds:X509Certificate"] {
-        w.write_event(Event::Start(BytesStart::new(name)))
+    for cert in &certs {
+        let mut kd = BytesStart::new("md:KeyDescriptor");
+        kd.push_attribute(("use", "signing"));
+        w.write_event(Event::Start(kd)).map_err(io)?;
+        for name in ["ds:KeyInfo", "ds:X509Data", "ds:X509Certificate"] {
+            w.write_event(Event::Start(BytesStart::new(name)))
+                .map_err(io)?;
+        }
+        w.write_event(Event::Text(BytesText::new(cert)))
             .map_err(io)?;
-    }
-    w.write_event(Event::Text(BytesText::new(&cert)))
-        .map_err(io)?;
-    for name in [
-        "ds:X509Certificate",
-        "ds:X509Data",
-        "ds:KeyInfo",
-        "md:KeyDescriptor",
-    ] {
-        w.write_event(Event::End(BytesEnd::new(name))).map_err(io)?;
+        for name in [
+            "ds:X509Certificate",
+            "ds:X509Data",
+            "ds:KeyInfo",
+            "md:KeyDescriptor",
+        ] {
+            w.write_event(Event::End(BytesEnd::new(name))).map_err(io)?;
+        }
     }
     // Assertions are obtained by token exchange at /token; the URI binding is SAML's name for "fetch it".
     let mut sso = BytesStart::new("md:SingleSignOnService");

@@ -11,13 +11,15 @@ use super::extract;
 use super::prescan::{self, Root, Shape, XmlLimits};
 use super::stream;
 use super::view::AssertionView;
-use crate::error::{shown, Rejection};
+use crate::error::{shown, ErrorClass, Rejection};
 use crate::saml::uri;
 
 /// The certificates of the issuers we trust, by entity id. Nothing else is ever used to verify.
+///
+/// An issuer may have several (its own rollover): any of them that is inside its validity period verifies.
 #[derive(Debug, Default)]
 pub struct TrustStore {
-    anchors: HashMap<String, TrustAnchor>,
+    anchors: HashMap<String, Vec<TrustAnchor>>,
 }
 
 impl TrustStore {
@@ -25,8 +27,12 @@ impl TrustStore {
         Self::default()
     }
 
+    /// Adds one of `entity_id`'s certificates beside those it already has.
     pub fn add(&mut self, entity_id: &str, anchor: TrustAnchor) {
-        self.anchors.insert(entity_id.to_string(), anchor);
+        self.anchors
+            .entry(entity_id.to_string())
+            .or_default()
+            .push(anchor);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -37,9 +43,124 @@ impl TrustStore {
         self.anchors.keys().map(String::as_str)
     }
 
-    pub fn get(&self, issuer: &str) -> Option<&TrustAnchor> {
-        self.anchors.get(issuer)
+    /// Every certificate configured for `issuer`, whatever its validity (empty when the issuer is not trusted).
+    pub fn anchors(&self, issuer: &str) -> &[TrustAnchor] {
+        self.anchors.get(issuer).map_or(&[], Vec::as_slice)
     }
+
+    /// The certificates that may verify `issuer`'s signatures at `now`. ISS when the issuer is not trusted,
+    /// SIG when none of its certificates is inside its validity period: an expired anchor never verifies.
+    pub fn usable(
+        &self,
+        issuer: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<&TrustAnchor>, Rejection> {
+        let all = self.anchors(issuer);
+        if all.is_empty() {
+            return Err(Rejection::iss(format!(
+                "issuer {} is not trusted",
+                shown(issuer)
+            )));
+        }
+        let usable: Vec<&TrustAnchor> = all.iter().filter(|a| a.validity().contains(now)).collect();
+        if usable.is_empty() {
+            let why: Vec<String> = all
+                .iter()
+                .filter_map(|a| a.validity().why_not(now))
+                .collect();
+            return Err(Rejection::sig(format!(
+                "no certificate configured for issuer {} is valid now (it {}): an expired trust anchor verifies nothing",
+                shown(issuer),
+                why.join("; another ")
+            )));
+        }
+        Ok(usable)
+    }
+}
+
+/// The signature of the assertion in `xml`, checked by libxmlsec1 with `issuer`'s certificates valid at
+/// `now`: the first that verifies wins. A refusal that does not depend on the key (structure, a forbidden
+/// transform) is the same with every certificate and is returned as it is.
+pub fn verify_signature(
+    xml: &[u8],
+    trust: &TrustStore,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<dsig::VerifiedAssertion, Rejection> {
+    with_usable_anchors(trust, issuer, now, |anchor| {
+        dsig::verify_assertion(xml, anchor)
+    })
+}
+
+/// [`verify_signature`] with either engine (the streaming one with the pre-scan it is part of).
+pub fn verify_signature_with(
+    engine: VerifierEngine,
+    xml: &[u8],
+    trust: &TrustStore,
+    issuer: &str,
+    limits: &XmlLimits,
+    now: OffsetDateTime,
+) -> Result<dsig::VerifiedAssertion, Rejection> {
+    match engine {
+        VerifierEngine::Libxmlsec => verify_signature(xml, trust, issuer, now),
+        VerifierEngine::Streaming => stream::verify_document_with(xml, limits, |_, with_anchor| {
+            with_usable_anchors(trust, issuer, now, |anchor| {
+                with_anchor(anchor).map(|s| s.verified)
+            })
+        }),
+    }
+}
+
+/// The signature with one given certificate, as `engine` checks it (the streaming verifier with the
+/// pre-scan it is part of): for the inspector's view of a certificate that is not configured.
+pub fn verify_with_anchor(
+    engine: VerifierEngine,
+    xml: &[u8],
+    anchor: &TrustAnchor,
+    limits: &XmlLimits,
+) -> Result<dsig::VerifiedAssertion, Rejection> {
+    match engine {
+        VerifierEngine::Libxmlsec => dsig::verify_assertion(xml, anchor),
+        VerifierEngine::Streaming => {
+            stream::verify_assertion(xml, anchor, limits).map(|s| s.verified)
+        }
+    }
+}
+
+/// Runs `check` with each of `issuer`'s certificates valid at `now` until one verifies; the refusals are
+/// combined the same way whichever engine checks.
+fn with_usable_anchors<T>(
+    trust: &TrustStore,
+    issuer: &str,
+    now: OffsetDateTime,
+    mut check: impl FnMut(&TrustAnchor) -> Result<T, Rejection>,
+) -> Result<T, Rejection> {
+    let usable = trust.usable(issuer, now)?;
+    let outside = trust.anchors(issuer).len().saturating_sub(usable.len());
+    let mut refused = None;
+    for anchor in &usable {
+        match check(anchor) {
+            Ok(verified) => return Ok(verified),
+            Err(e) if e.class != ErrorClass::Sig => return Err(e),
+            Err(e) => {
+                refused.get_or_insert(e);
+            }
+        }
+    }
+    let first = refused.unwrap_or_else(|| Rejection::sig("the signature does not verify"));
+    if usable.len() == 1 && outside == 0 {
+        return Err(first);
+    }
+    Err(Rejection::sig(format!(
+        "{} with none of the {} valid certificates configured for the issuer{}",
+        first.message,
+        usable.len(),
+        if outside > 0 {
+            format!(" ({outside} more outside their validity period)")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// An assertion whose signature verified with a trusted issuer's certificate and that passed the protocol
@@ -99,20 +220,20 @@ pub struct SignedAssertion {
     pub assertion_id: String,
 }
 
-/// The issuer's anchor (and the issuer), chosen from the unverified shape, with the Response-level checks.
-pub fn select_anchor<'t>(
-    shape: &Shape,
-    trust: &'t TrustStore,
-) -> Result<(&'t TrustAnchor, String), Rejection> {
+/// The issuer, from the unverified shape, with the checks before any signature: it is named and trusted, and
+/// a Response names the same issuer and says Success.
+pub fn check_shape<'s>(shape: &'s Shape, trust: &TrustStore) -> Result<&'s str, Rejection> {
     let issuer = shape
         .assertion_issuer
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Rejection::iss("the assertion has no Issuer"))?;
-    let anchor = trust
-        .anchors
-        .get(issuer)
-        .ok_or_else(|| Rejection::iss(format!("issuer {} is not trusted", shown(issuer))))?;
+    if trust.anchors(issuer).is_empty() {
+        return Err(Rejection::iss(format!(
+            "issuer {} is not trusted",
+            shown(issuer)
+        )));
+    }
     if shape.root == Root::Response {
         if let Some(response_issuer) = &shape.response_issuer {
             if response_issuer != issuer {
@@ -127,48 +248,33 @@ pub fn select_anchor<'t>(
             None => return Err(Rejection::structure("the Response has no StatusCode")),
         }
     }
-    Ok((anchor, issuer.to_string()))
+    Ok(issuer)
 }
 
-/// The signature alone, as `engine` checks it (the streaming verifier with the pre-scan it is part of): for
-/// the inspector's signature item, which must agree with what the exchange would say.
-pub fn verify_signature(
-    engine: VerifierEngine,
-    xml: &[u8],
-    anchor: &TrustAnchor,
-    limits: &XmlLimits,
-) -> Result<dsig::VerifiedAssertion, Rejection> {
-    match engine {
-        VerifierEngine::Libxmlsec => dsig::verify_assertion(xml, anchor),
-        VerifierEngine::Streaming => {
-            stream::verify_assertion(xml, anchor, limits).map(|s| s.verified)
-        }
-    }
-}
-
-/// Everything up to the protocol checks: pre-scan, issuer, signature, claims from the signed bytes.
+/// Everything up to the protocol checks: pre-scan, issuer, signature (with the issuer's certificates valid
+/// at `now`), claims from the signed bytes.
 pub fn verify_signed(
     engine: VerifierEngine,
     xml: &[u8],
     trust: &TrustStore,
     limits: &XmlLimits,
+    now: OffsetDateTime,
 ) -> Result<SignedAssertion, Rejection> {
     let (view, signed, issuer) = match engine {
         VerifierEngine::Libxmlsec => {
             let shape = prescan::scan(xml, limits)?;
-            let (anchor, issuer) = select_anchor(&shape, trust)?;
-            let signed = dsig::verify_assertion(xml, anchor)?;
+            let issuer = check_shape(&shape, trust)?.to_string();
+            let signed = verify_signature(xml, trust, &issuer, now)?;
             let view = extract::assertion_view(&signed.signed_bytes)?;
             (view, signed, issuer)
         }
         VerifierEngine::Streaming => {
-            let mut issuer = String::new();
-            let verified = stream::verify_document(xml, limits, |shape| {
-                let (anchor, name) = select_anchor(shape, trust)?;
-                issuer = name;
-                Ok(anchor)
-            })?;
-            (verified.view?, verified.verified, issuer)
+            stream::verify_document_with(xml, limits, |shape, with_anchor| {
+                let issuer = check_shape(shape, trust)?.to_string();
+                let verified =
+                    with_usable_anchors(trust, &issuer, now, |anchor| with_anchor(anchor))?;
+                Ok((verified.view?, verified.verified, issuer))
+            })?
         }
     };
     if view.issuer != issuer {
@@ -218,7 +324,7 @@ pub fn verify_with(
     requested_audience: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Verified, Rejection> {
-    let signed = verify_signed(engine, xml, trust, limits)?;
+    let signed = verify_signed(engine, xml, trust, limits, now)?;
     let checked = checks::check(&signed.view, policy, requested_audience, now)?;
     Ok(Verified {
         view: signed.view,

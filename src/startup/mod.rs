@@ -4,14 +4,18 @@
 //! audiences) is resolved here once, so the pipeline never reads configuration. A problem stops start-up
 //! with the file and the setting that caused it.
 
+mod certificates;
 mod clients;
 mod issuers;
 pub mod open_files;
+mod reload;
 mod rules;
+mod soap;
 mod stores;
 mod tls;
 mod trust;
 
+pub use soap::{ProxyRoute, SoapEdge, WsTrustEndpoint};
 pub use tls::{Exposure, TlsSettings};
 
 use std::sync::Arc;
@@ -22,11 +26,16 @@ use crate::clock::SharedClock;
 use crate::config::{LoadedConfig, RegisterBackend};
 use crate::error::Rejection;
 use crate::mapping::ProfileSet;
-use crate::observability::metrics::Metrics;
-use crate::observability::readiness::{FnCheck, Readiness};
-use crate::pipeline::Pipeline;
-use crate::rules::OnUnavailable;
+use crate::observability::metrics::{Metrics, MetricsError};
+use crate::observability::readiness::{FnCheck, Readiness, ReadinessCheck};
+use crate::observability::rotation::RotationMetrics;
+use crate::pipeline::{JwtInput, JwtOutput, Pipeline, ReplayPolicy, SamlInput, SamlOutput};
+use crate::replay::ReplayCache;
+use crate::rules::{OnUnavailable, Rules};
 use crate::saml::dsig;
+
+pub use certificates::CertificateReport;
+pub use reload::{LiveGateway, ReloadError, Reloaded};
 
 /// Why the gateway cannot start. Names the file and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +50,8 @@ pub enum StartupError {
     Audit(String),
     #[error("{0}")]
     Store(String),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// How the HTTP server runs (from `[server]` and `[limits]`).
@@ -75,14 +86,78 @@ pub struct Metadata {
     pub public_url: String,
 }
 
+/// What outlives a reload: the stores (the access log with its writer and chain, the replay store and their
+/// connection pools), the metrics registry and the clock. A reload hands them to the new gateway as they are.
+#[derive(Clone)]
+struct Stores {
+    audit: Arc<dyn AuditSink>,
+    replay: Arc<dyn ReplayCache>,
+    replay_checks: Vec<Arc<dyn ReadinessCheck>>,
+    metrics: Arc<Metrics>,
+    rotation: Arc<RotationMetrics>,
+    clock: SharedClock,
+}
+
+/// Everything built from the configuration alone: keys, certificates, tables, rules, clients.
+struct Parts {
+    profiles: ProfileSet,
+    rules: Rules,
+    callers: Callers,
+    soap: soap::SoapEdge,
+    tls: Option<TlsSettings>,
+    saml_in: SamlInput,
+    jwt_in: Option<JwtInput>,
+    jwt_out: JwtOutput,
+    saml_out: Option<SamlOutput>,
+}
+
+impl Parts {
+    fn load(loaded: &LoadedConfig) -> Result<Self, StartupError> {
+        dsig::init().map_err(|e| {
+            StartupError::Key(format!("cannot initialise XML signature support: {e}"))
+        })?;
+        let c = &loaded.config;
+        let mut profiles = if c.gateway.mappings.is_empty() {
+            ProfileSet::embedded(&c.gateway.profile)?
+        } else {
+            ProfileSet::load_dir(&loaded.resolve_dir(&c.gateway.mappings), &c.gateway.profile)?
+        };
+        profiles.set_max_value_chars(c.limits.max_value_chars);
+        let rules = rules::build(loaded, &profiles)?;
+        let callers = clients::callers(loaded, &profiles)?;
+        let soap = soap::soap_edge(loaded, &profiles, &callers)?;
+        let tls = tls::tls(loaded)?;
+        let saml_in = trust::saml_input(loaded, &profiles)?;
+        let jwt_in = trust::jwt_input(loaded, &profiles)?;
+        let jwt_out = issuers::jwt_output(loaded)?;
+        let saml_out = issuers::saml_output(loaded)?;
+        Ok(Self {
+            profiles,
+            rules,
+            callers,
+            soap,
+            tls,
+            saml_in,
+            jwt_in,
+            jwt_out,
+            saml_out,
+        })
+    }
+}
+
 /// The assembled service: the pipeline, what `/readyz` asks, and how the server runs.
 pub struct Gateway {
     pipeline: Pipeline,
     callers: Callers,
+    soap: SoapEdge,
     readiness: Readiness,
     server: ServerSettings,
     metadata: Metadata,
     uses_test_keys: bool,
+    certificates: certificates::CertificateWatch,
+    stores: Stores,
+    /// The configuration it was built from: a reload re-reads its origin and compares.
+    loaded: LoadedConfig,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -102,40 +177,34 @@ impl Gateway {
         clock: SharedClock,
         audit: Option<Arc<dyn AuditSink>>,
     ) -> Result<Self, StartupError> {
-        dsig::init().map_err(|e| {
-            StartupError::Key(format!("cannot initialise XML signature support: {e}"))
-        })?;
-        let c = &loaded.config;
-        let mut profiles = if c.gateway.mappings.is_empty() {
-            ProfileSet::embedded(&c.gateway.profile)?
-        } else {
-            ProfileSet::load_dir(&loaded.resolve_dir(&c.gateway.mappings), &c.gateway.profile)?
-        };
-        profiles.set_max_value_chars(c.limits.max_value_chars);
-        let rules = rules::build(&loaded, &profiles)?;
-        let callers = clients::callers(&loaded, &profiles)?;
-
-        let saml_in = trust::saml_input(&loaded, &profiles)?;
-        let jwt_in = trust::jwt_input(&loaded, &profiles)?;
-        let jwt_out = issuers::jwt_output(&loaded)?;
-        let saml_out = issuers::saml_output(&loaded)?;
-
-        let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Audit(e.to_string()))?);
+        let parts = Parts::load(&loaded)?;
+        let metrics = Arc::new(Metrics::new()?);
+        let rotation = Arc::new(RotationMetrics::register(&metrics)?);
         let (replay, replay_checks) = stores::replay(&loaded, clock.clone())?;
         let audit = match audit {
             Some(a) => a,
-            None => stores::audit(
-                &loaded,
-                metrics.clone(),
-                clock.clone(),
-                replay.cache.as_ref(),
-            )?,
+            None => stores::audit(&loaded, metrics.clone(), clock.clone(), replay.as_ref())?,
         };
+        let stores = Stores {
+            audit,
+            replay,
+            replay_checks,
+            metrics,
+            rotation,
+            clock,
+        };
+        Ok(Self::assemble(loaded, parts, stores))
+    }
+
+    /// The gateway from its parts and the stores it writes to (new at start-up, the running ones on reload).
+    fn assemble(loaded: LoadedConfig, parts: Parts, stores: Stores) -> Self {
+        let c = &loaded.config;
         let readiness = Readiness::default();
-        replay_checks
-            .into_iter()
-            .for_each(|check| readiness.register(check));
-        register_readiness(&loaded, &rules, &readiness);
+        stores
+            .replay_checks
+            .iter()
+            .for_each(|check| readiness.register(check.clone()));
+        register_readiness(&loaded, &parts.rules, &readiness);
 
         let server = ServerSettings {
             listen: c.server.listen.clone(),
@@ -143,7 +212,7 @@ impl Gateway {
             blocking_threads: c.server.blocking_threads,
             body_limit: c.limits.max_body_bytes.saturating_mul(4) / 3 + 4096,
             inspector: c.inspector.enabled,
-            tls: tls::tls(&loaded)?,
+            tls: parts.tls,
             exposure: Exposure::of(&loaded),
             max_queued: c.server.max_queued,
             retry_after_secs: c.server.retry_after_secs,
@@ -157,7 +226,7 @@ impl Gateway {
             public_url: c.gateway.public_url.clone(),
         };
         let uses_test_keys = loaded.uses_test_keys();
-        let inspect_jwt_policy = match &jwt_in {
+        let inspect_jwt_policy = match &parts.jwt_in {
             Some(i) => i.policy.clone(),
             None => crate::jwt::JwtPolicy {
                 audiences: vec![c.gateway.entity_id.clone()],
@@ -169,27 +238,41 @@ impl Gateway {
                 },
             },
         };
+        let certificates = certificates::CertificateWatch::new(
+            &parts.saml_in,
+            parts.saml_out.as_ref(),
+            c.gateway.expiry_warning_days,
+        );
+        certificates.log(stores.clock.now());
         let pipeline = Pipeline {
-            profiles,
-            rules,
-            saml_in,
-            jwt_in,
-            jwt_out,
-            saml_out,
-            replay,
+            profiles: parts.profiles,
+            rules: parts.rules,
+            saml_in: parts.saml_in,
+            jwt_in: parts.jwt_in,
+            jwt_out: parts.jwt_out,
+            saml_out: parts.saml_out,
+            replay: ReplayPolicy {
+                cache: stores.replay.clone(),
+                saml: c.replay.saml,
+                jwt: c.replay.jwt,
+            },
             inspect_jwt_policy,
-            audit,
-            metrics,
-            clock,
+            audit: stores.audit.clone(),
+            metrics: stores.metrics.clone(),
+            clock: stores.clock.clone(),
         };
-        Ok(Self {
+        Self {
             pipeline,
-            callers,
+            callers: parts.callers,
+            soap: parts.soap,
             readiness,
             server,
             metadata,
             uses_test_keys,
-        })
+            certificates,
+            stores,
+            loaded,
+        }
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -203,6 +286,11 @@ impl Gateway {
     /// Who may call: the client registry and the DPoP verifier.
     pub fn callers(&self) -> &Callers {
         &self.callers
+    }
+
+    /// The XCA proxy routes and the WS-Trust endpoint.
+    pub fn soap(&self) -> &SoapEdge {
+        &self.soap
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -226,37 +314,101 @@ impl Gateway {
         } else {
             Ok(())
         };
+        let certificates = match self.certificate_report().error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
         let mut checks = vec![
             ("keys", keys),
+            ("certificates", certificates),
             ("audit", self.pipeline.audit.ready().map_err(|e| e.0)),
         ];
         checks.extend(self.readiness.run());
         checks
     }
 
+    /// `/readyz` warnings that leave the instance ready: certificates expiring within `[gateway]
+    /// expiry_warning_days`, or expired while others remain. By check name.
+    pub fn readiness_warnings(&self) -> Vec<(&'static str, String)> {
+        let warnings = self.certificate_report().warnings;
+        if warnings.is_empty() {
+            Vec::new()
+        } else {
+            vec![("certificates", warnings.join("; "))]
+        }
+    }
+
+    /// Every configured certificate's standing at the gateway's now.
+    pub fn certificate_report(&self) -> CertificateReport {
+        self.certificates.report(self.stores.clock.now())
+    }
+
+    /// `/metrics`: the registry, with the certificate gauges measured now.
+    pub fn metrics_text(&self) -> Result<String, MetricsError> {
+        let now = self.stores.clock.now();
+        self.stores.rotation.render_with(
+            &self.stores.metrics,
+            self.certificates.warning_seconds(),
+            self.certificates.samples(now),
+        )
+    }
+
     /// SAML 2.0 metadata naming the gateway as an assertion issuer, when it issues any.
     pub fn saml_metadata(&self) -> Result<Option<String>, Rejection> {
-        let Some(cert) = self.pipeline.saml_signing_certificate() else {
+        let certificates = self.pipeline.saml_published_certificates();
+        if certificates.is_empty() {
             return Ok(None);
-        };
+        }
         crate::saml::metadata::entity_descriptor(
             &self.metadata.entity_id,
             &self.metadata.public_url,
-            cert,
+            &certificates,
         )
         .map(Some)
     }
 }
 
-/// "Register reachable, or the policy allows going on without it": with `keep` (or a local file) an
-/// unreachable register changes no answer; with `reject` over HTTP, an instance whose every lookup so far
-/// failed should not take traffic.
-fn register_readiness(loaded: &LoadedConfig, rules: &crate::rules::Rules, readiness: &Readiness) {
-    let f = &loaded.config.rules.fastlege;
-    let strict_http =
-        f.register == RegisterBackend::Http && f.on_unavailable == OnUnavailable::Reject;
-    let stats = rules.stats_handle();
-    readiness.register(Arc::new(FnCheck::new("fastlege_register", move || {
+/// "Register reachable, or the policy allows going on without it", for each configured register (fastlege,
+/// and HPR and blocks when their checks are on): with `keep` (or a local file) an unreachable register
+/// changes no answer; with `reject` over HTTP, an instance whose every lookup so far failed should not take
+/// traffic.
+fn register_readiness(loaded: &LoadedConfig, rules: &Rules, readiness: &Readiness) {
+    let c = &loaded.config.rules;
+    let strict = |backend: RegisterBackend, policy: OnUnavailable| {
+        backend == RegisterBackend::Http && policy == OnUnavailable::Reject
+    };
+    let f = &c.fastlege;
+    register_check(
+        readiness,
+        "fastlege_register",
+        strict(f.register, f.on_unavailable),
+        rules.stats_handle(),
+    );
+    if let Some(h) = &c.hpr {
+        register_check(
+            readiness,
+            "hpr_register",
+            strict(h.register, h.on_unavailable),
+            rules.check_registers().hpr.stats.clone(),
+        );
+    }
+    if let Some(b) = &c.blocks {
+        register_check(
+            readiness,
+            "block_register",
+            strict(b.register, b.on_unavailable),
+            rules.check_registers().blocks.stats.clone(),
+        );
+    }
+}
+
+fn register_check(
+    readiness: &Readiness,
+    name: &'static str,
+    strict_http: bool,
+    stats: Arc<crate::rules::RegisterStats>,
+) {
+    readiness.register(Arc::new(FnCheck::new(name, move || {
         let s = stats.snapshot();
         if strict_http && s.lookups > 0 && s.unavailable == s.lookups {
             Err(format!(

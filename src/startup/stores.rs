@@ -8,8 +8,6 @@ use crate::audit::{AuditSink, JsonLinesSink, MemorySink};
 use crate::clock::SharedClock;
 use crate::config::{AuditConfig, AuditStore, LoadedConfig};
 use crate::observability::metrics::Metrics;
-use crate::observability::readiness::ReadinessCheck;
-use crate::pipeline::ReplayPolicy;
 use crate::replay::ReplayCache;
 
 /// The SQLite store's settings from `[audit]` (`head_file` is resolved against the configuration in `audit`).
@@ -106,19 +104,10 @@ fn remember_exchanged(
     Ok(())
 }
 
-/// The replay policy with the configured store, and the `/readyz` checks that store brings.
+/// The configured replay store, and the `/readyz` checks that store brings.
 pub(super) fn replay(
     loaded: &LoadedConfig,
     clock: SharedClock,
-) -> Result<(ReplayPolicy, Vec<Arc<dyn ReadinessCheck>>), StartupError> {
-    let r = &loaded.config.replay;
-    let (cache, checks) = crate::store::open_replay(loaded, clock).map_err(StartupError::Store)?;
-    Ok((
-        ReplayPolicy {
-            cache,
-            saml: r.saml,
-            jwt: r.jwt,
-        },
-        checks,
-    ))
+) -> Result<crate::store::OpenedReplay, StartupError> {
+    crate::store::open_replay(loaded, clock).map_err(StartupError::Store)
 }

@@ -47,14 +47,27 @@ pub(super) fn saml_input(
         if let Some(i) = issuer_profile(profiles, &t.entity_id, t.profile.as_ref())? {
             profile_by_issuer.insert(t.entity_id.clone(), i);
         }
-        let pem = loaded.read_file(&t.certificate)?;
-        let anchor = TrustAnchor::from_cert_pem(&pem).map_err(|e| {
-            StartupError::Key(format!(
-                "saml.trusted_issuers {:?}: certificate {}: {}",
-                t.entity_id, t.certificate, e.message
-            ))
-        })?;
-        trust.add(&t.entity_id, anchor);
+        // Several certificates while the issuer rolls its key over: any valid one verifies.
+        for file in t.certificate_files() {
+            let pem = loaded.read_file(file)?;
+            let anchor = TrustAnchor::from_cert_pem(&pem).map_err(|e| {
+                StartupError::Key(format!(
+                    "saml.trusted_issuers {:?}: certificate {file}: {}",
+                    t.entity_id, e.message
+                ))
+            })?;
+            if trust
+                .anchors(&t.entity_id)
+                .iter()
+                .any(|a| a.sha256_fingerprint() == anchor.sha256_fingerprint())
+            {
+                return Err(StartupError::Key(format!(
+                    "saml.trusted_issuers {:?}: certificate {file} is configured twice",
+                    t.entity_id
+                )));
+            }
+            trust.add(&t.entity_id, anchor);
+        }
     }
     if trust.is_empty() {
         tracing::warn!("no trusted SAML issuers are configured: every assertion will be rejected");

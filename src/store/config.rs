@@ -21,7 +21,7 @@ pub enum ReplayStore {
     Postgres,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// The environment variable holding the connection string (`postgres://user:password@host/db?sslmode=require`

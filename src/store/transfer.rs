@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::postgres::read::{self, Row, Walk};
 use super::postgres::Database;
 use crate::audit::chain;
-use crate::audit::columns::{Cell, COLUMNS};
+use crate::audit::columns::{self, Cell, COLUMNS};
 use crate::audit::{sqlite, AuditError};
 
 pub const FORMAT: &str = "xua-gateway audit export";
@@ -58,6 +58,19 @@ fn current_format() -> u8 {
     chain::CURRENT
 }
 
+/// The chain format an export's header names, when its columns are that format's: an export written by an
+/// older build is read with its own columns, and the columns added since are empty in each of its records.
+fn export_format(header: &Header) -> Option<u8> {
+    (2..=chain::CURRENT).rev().find(|&f| {
+        header.chain == chain_name(f)
+            && header
+                .columns
+                .iter()
+                .map(String::as_str)
+                .eq(columns::columns_of(f).iter().copied())
+    })
+}
+
 /// What was moved: how many records, and the chain's head (record number and hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -66,7 +79,13 @@ pub struct Summary {
 }
 
 fn chain_format() -> String {
-    String::from_utf8_lossy(chain::FORMAT)
+    chain_name(chain::CURRENT)
+}
+
+/// The name of chain format `format` as an export header writes it (the hashed prefix without its
+/// terminator).
+fn chain_name(format: u8) -> String {
+    String::from_utf8_lossy(chain::prefix(format))
         .trim_end_matches('\0')
         .to_string()
 }
@@ -109,7 +128,7 @@ fn json_of(v: ValueRef<'_>, seq: i64) -> Result<Value, AuditError> {
 pub fn export(db: &Path, out: &Path) -> Result<Summary, AuditError> {
     let mut conn = sqlite::connect(db, false)?;
     let tx = conn.transaction().map_err(sq("export"))?;
-    let format_2_from = sqlite::format_2_from(&tx)?;
+    let formats = sqlite::formats(&tx)?;
     let anchor: Option<Anchor> = tx
         .query_row("SELECT seq, hash FROM audit_anchor WHERE id = 1", [], |r| {
             Ok(Anchor {
@@ -155,11 +174,7 @@ pub fn export(db: &Path, out: &Path) -> Result<Summary, AuditError> {
             prev_hash: row.get(n + 1).map_err(sq("export"))?,
             hash: row.get(n + 2).map_err(sq("export"))?,
             cells,
-            format: if seq < format_2_from {
-                1
-            } else {
-                chain::CURRENT
-            },
+            format: formats.of(seq),
         };
         write_line(&mut w, &line)?;
         summary.records += 1;
@@ -209,11 +224,12 @@ pub fn import(db: &Database, file: &Path, now: &str) -> Result<Summary, AuditErr
             header.format, header.version
         )));
     }
-    if header.chain != chain_format() || header.columns != COLUMNS {
+    let Some(written_in) = export_format(&header) else {
         return Err(AuditError(
-            "the export's chain format or columns differ from this build's".into(),
+            "the export's chain format or columns are not ones this build reads".into(),
         ));
-    }
+    };
+    let exported_columns = columns::columns_of(written_in).len();
     let anchor = match &header.anchor {
         None => None,
         Some(a) => Some((
@@ -264,11 +280,17 @@ pub fn import(db: &Database, file: &Path, now: &str) -> Result<Summary, AuditErr
         let line = line.map_err(io("reading the export"))?;
         let line: Line = serde_json::from_str(&line)
             .map_err(|_| AuditError(format!("line {number} is not an exported record")))?;
-        let cells = line
+        if line.cells.len() != exported_columns || line.format > written_in {
+            return Err(AuditError(format!(
+                "line {number} does not have the columns of the export's chain format"
+            )));
+        }
+        let mut cells = line
             .cells
             .iter()
             .map(|v| cell_of(v, line.seq))
             .collect::<Result<Vec<_>, _>>()?;
+        cells.resize(COLUMNS.len(), Cell::Null);
         let row = Row {
             seq: line.seq,
             cells,
@@ -294,4 +316,34 @@ pub fn import(db: &Database, file: &Path, now: &str) -> Result<Summary, AuditErr
         records: walk.records,
         head: walk.head,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(chain: &str, columns: &[&str]) -> Header {
+        Header {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            chain: chain.to_string(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            anchor: None,
+        }
+    }
+
+    #[test]
+    fn exports_of_this_and_the_previous_chain_format_are_read() {
+        assert_eq!(
+            export_format(&header(&chain_format(), COLUMNS)),
+            Some(chain::CURRENT)
+        );
+        let v2 = header("xua-gateway audit chain v2", columns::columns_of(2));
+        assert_eq!(export_format(&v2), Some(2));
+        // A header whose columns are not its format's is refused, as is an unknown format.
+        let mixed = header("xua-gateway audit chain v2", COLUMNS);
+        assert_eq!(export_format(&mixed), None);
+        let unknown = header("xua-gateway audit chain v9", COLUMNS);
+        assert_eq!(export_format(&unknown), None);
+    }
 }

@@ -454,6 +454,7 @@ async fn metrics_count_exchanges_and_time_every_stage() {
         .await;
     assert_eq!(status, 400);
     app.gateway.pipeline().metrics().register_lookup(
+        "fastlege",
         "file",
         xua_gateway::observability::metrics::RegisterOutcome::Listed,
     );
@@ -465,7 +466,7 @@ async fn metrics_count_exchanges_and_time_every_stage() {
         r#"xua_exchanges_total{direction="saml-to-jwt",error_class="none",outcome="issued"} 1"#,
         r#"xua_exchanges_total{direction="saml-to-jwt",error_class="SIG",outcome="rejected"} 1"#,
         r#"xua_audit_write_duration_seconds_count{result="ok"} 2"#,
-        r#"xua_register_lookups_total{backend="file",outcome="listed"} 1"#,
+        r#"xua_register_lookups_total{backend="file",outcome="listed",register="fastlege"} 1"#,
         "xua_replay_cache_entries 2",
         r#"xua_http_requests_total{route="/token",status="200"} 1"#,
         r#"xua_http_requests_total{route="/token",status="400"} 1"#,

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::helpers::repo;
+use crate::helpers::{repo, SAMPLE_REGISTERS};
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_xua-gateway")
@@ -31,18 +31,15 @@ pub fn write_config(dir: &Path, audit: &Path, audit_extra: &str, logging: &str) 
         if (section == "[audit]" || section == "[logging]") && is_key {
             continue;
         }
-        let register = keys
-            .parent()
-            .map(|d| d.join("fastlege-register.toml"))
-            .unwrap_or_default();
-        text.push_str(
-            &line
-                .replace("\"keys/", &format!("\"{}/", keys.display()))
-                .replace(
-                    "\"fastlege-register.toml\"",
-                    &format!("\"{}\"", register.display()),
-                ),
-        );
+        let mut line = line.replace("\"keys/", &format!("\"{}/", keys.display()));
+        for register in SAMPLE_REGISTERS {
+            let path = repo().join("samples").join(register);
+            line = line.replace(
+                &format!("\"{register}\""),
+                &format!("\"{}\"", path.display()),
+            );
+        }
+        text.push_str(&line);
         text.push('\n');
         if trimmed == "[logging]" {
             text.push_str(logging);

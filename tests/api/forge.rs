@@ -19,8 +19,7 @@ use xua_gateway::samples;
 
 use crate::helpers::*;
 
-#[path = "../support/xmlsec1.rs"]
-mod xmlsec1;
+use crate::xmlsec1;
 pub use xmlsec1::xmlsec1_available;
 
 /// The patient in samples/claims/fastlege.json.

@@ -176,16 +176,27 @@ pub fn run(cmd: &mut Command) -> std::process::Output {
 /// from anywhere.
 pub fn sample_config_text() -> String {
     let keys = repo().join("samples/keys");
-    let register = repo().join("samples/fastlege-register.toml");
-    std::fs::read_to_string(repo().join("samples/config.toml"))
+    let mut text = std::fs::read_to_string(repo().join("samples/config.toml"))
         .unwrap()
-        .replace("\"keys/", &format!("\"{}/", keys.display()))
-        .replace(
-            "file = \"fastlege-register.toml\"",
-            &format!("file = \"{}\"", register.display()),
-        )
-        .replace("path = \"xua-gateway-audit.jsonl\"", "path = \"\"")
+        .replace("\"keys/", &format!("\"{}/", keys.display()));
+    for register in SAMPLE_REGISTERS {
+        text = text.replace(
+            &format!("file = \"{register}\""),
+            &format!(
+                "file = \"{}\"",
+                repo().join("samples").join(register).display()
+            ),
+        );
+    }
+    text.replace("path = \"xua-gateway-audit.jsonl\"", "path = \"\"")
 }
+
+/// The register files the sample configuration names, relative to `samples/`.
+pub const SAMPLE_REGISTERS: [&str; 3] = [
+    "fastlege-register.toml",
+    "hpr-register.toml",
+    "block-register.toml",
+];
 
 /// Starts the gateway on a configuration text (written into `dir`, so relative paths resolve there).
 pub async fn spawn_app_with_text(text: &str, dir: &Path) -> TestApp {

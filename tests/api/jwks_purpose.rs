@@ -101,8 +101,7 @@ fn an_rsa_key_with_exponent_one_stops_start_up() {
         xua_gateway::clock::system(),
         None,
     )
-    .err()
-    .expect("a degenerate RSA key must stop start-up")
+    .expect_err("a degenerate RSA key must stop start-up")
     .to_string();
     assert!(
         err.contains("e-is-one") && err.contains("exponent"),

@@ -1,9 +1,13 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP.
 
+#[path = "../support/certs.rs"]
+mod certs;
+
 mod audit;
 mod audit_vanishing;
 mod binary;
 mod browser;
+mod certificates;
 mod cli;
 mod client_auth;
 mod client_policy;
@@ -32,15 +36,30 @@ mod limits_and_replay;
 mod load_bounds;
 mod logging;
 mod mtls;
+#[allow(dead_code)]
+#[path = "../support/multipart.rs"]
+mod multipart;
 mod oauth;
 mod patients;
 mod profiles;
+mod register_checks;
+mod register_samples;
+#[path = "../support/registers.rs"]
+mod registers;
 mod rejections;
+mod reload;
 mod replay_restart;
 mod roundtrip;
 mod rules;
 mod sec_saml;
 mod server_threads;
+mod soap_helpers;
+mod soap_proxy;
 mod targets;
 mod time_edges;
 mod token_exchange;
+#[path = "../support/upstream.rs"]
+mod upstream;
+mod ws_trust;
+#[path = "../support/xmlsec1.rs"]
+mod xmlsec1;

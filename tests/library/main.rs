@@ -4,6 +4,8 @@
 #[path = "../support/engine.rs"]
 mod engine;
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
+#[path = "../support/certs.rs"]
+mod certs;
 #[path = "../support/corpus_file.rs"]
 mod corpus_file;
 #[path = "../../fuzz/harness/input.rs"]
@@ -12,6 +14,8 @@ mod input;
 mod multipart;
 #[path = "../support/postgres.rs"]
 mod pg;
+#[path = "../support/registers.rs"]
+mod registers;
 #[path = "../support/upstream.rs"]
 mod upstream;
 #[path = "../support/xmlsec1.rs"]
@@ -26,6 +30,8 @@ mod ihe_profile;
 mod inspector_rules_doc;
 mod pg_stores;
 mod pg_tls;
+mod register_checks;
+mod rotation;
 mod roundtrip_props;
 mod rules;
 mod rules_register;

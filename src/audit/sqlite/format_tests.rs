@@ -15,8 +15,13 @@ fn record(id: &str) -> AuditRecord {
 
 /// A database as the previous build wrote it: format 1 columns, schema version 1, format 1 hashes.
 fn write_version_1(path: &Path, ids: &[&str]) {
+    write_old(path, 1, ids)
+}
+
+/// A database as an older build wrote it: that format's columns, schema version and hashes.
+fn write_old(path: &Path, format: u8, ids: &[&str]) {
     let conn = connect(path, true).unwrap();
-    let old = columns::columns_of(1);
+    let old = columns::columns_of(format);
     let mut ddl = String::from("CREATE TABLE audit_record (seq INTEGER PRIMARY KEY");
     for c in old {
         ddl.push_str(&format!(", {c}"));
@@ -25,16 +30,21 @@ fn write_version_1(path: &Path, ids: &[&str]) {
         ", prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
         CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL,
           pruned_at TEXT NOT NULL);
-        CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        INSERT INTO audit_meta VALUES ('schema_version', '1');",
+        CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     );
+    ddl.push_str(&format!(
+        "INSERT INTO audit_meta VALUES ('schema_version', '{format}');"
+    ));
+    if format == 2 {
+        ddl.push_str("INSERT INTO audit_meta VALUES ('chain_format_2_from', '1');");
+    }
     conn.execute_batch(&ddl).unwrap();
     let mut prev = GENESIS;
     for (i, id) in ids.iter().enumerate() {
         let seq = i as i64 + 1;
         let mut cells = columns::cells(&record(id)).unwrap();
         cells.truncate(old.len());
-        let hash = chain::link_as(1, &prev, seq, &cells);
+        let hash = chain::link_as(format, &prev, seq, &cells);
         let marks = (1..=old.len() + 3)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
@@ -112,15 +122,67 @@ fn a_version_1_log_verifies_before_and_after_migration_and_keeps_growing() {
 }
 
 #[test]
-fn a_fresh_log_is_format_2_from_its_first_record() {
+fn a_version_2_log_gets_the_soap_columns_and_its_records_keep_format_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    write_old(&path, 2, &["old-1", "old-2"]);
+    assert_eq!(verify(&connect(&path, false).unwrap()).unwrap().records, 2);
+
+    let sink = SqliteSink::open(&path, Settings::default(), None, crate::clock::system()).unwrap();
+    let mut new = record("new-1");
+    new.soap_action = Some("urn:ihe:iti:2007:CrossGatewayQuery".into());
+    new.proxy_route = Some("/xca".into());
+    new.upstream_status = Some(200);
+    sink.write(&new).unwrap();
+    drop(sink);
+
+    let conn = connect(&path, false).unwrap();
+    let f = formats(&conn).unwrap();
+    assert_eq!((f.of(1), f.of(2), f.of(3)), (2, 2, 3));
+    let report = verify(&conn).unwrap();
+    assert_eq!((report.records, report.broken), (3, None));
+    // The status is stored as an integer and covered by the hash.
+    let status: i64 = conn
+        .query_row(
+            "SELECT upstream_status FROM audit_record WHERE seq = 3",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    conn.execute(
+        "UPDATE audit_record SET upstream_status = 500 WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    assert_eq!(verify(&conn).unwrap().broken.map(|b| b.seq), Some(3));
+    conn.execute(
+        "UPDATE audit_record SET upstream_status = 200 WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    // Nothing can be slipped into an old record's new column.
+    conn.execute(
+        "UPDATE audit_record SET proxy_route = '/elsewhere' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    let broken = verify(&conn).unwrap().broken.unwrap();
+    assert_eq!(broken.seq, 2);
+    assert!(broken.reason.contains("proxy_route"), "{}", broken.reason);
+}
+
+#[test]
+fn a_fresh_log_is_the_current_format_from_its_first_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
     let sink = SqliteSink::open(&path, Settings::default(), None, crate::clock::system()).unwrap();
     sink.write(&record("r")).unwrap();
     drop(sink);
     let conn = connect(&path, false).unwrap();
-    assert_eq!(format_2_from(&conn).unwrap(), 1);
+    assert_eq!(formats(&conn).unwrap().of(1), chain::CURRENT);
     assert_eq!(verify(&conn).unwrap().broken, None);
-    assert_eq!(columns::columns_of(2), COLUMNS);
+    assert_eq!(columns::columns_of(3), COLUMNS);
+    assert_eq!(columns::columns_of(2).last(), Some(&"actor_subject"));
     assert_eq!(columns::columns_of(1).last(), Some(&"record_json"));
 }

@@ -34,12 +34,13 @@ use crate::clock::SharedClock;
 use crate::observability::metrics::Metrics;
 
 /// Schema version, kept in `audit_meta`; a database written by a newer format is refused. Version 2 added
-/// the columns of chain format 2; a version 1 database gets them on open, and its old records keep
-/// verifying in format 1.
-const SCHEMA_VERSION: &str = "2";
+/// the columns of chain format 2, version 3 those of chain format 3; an older database gets them on open,
+/// and its old records keep verifying in their own format.
+const SCHEMA_VERSION: &str = "3";
 
-/// `audit_meta` key: the sequence number of the first record written in chain format 2.
+/// `audit_meta` keys: the sequence number of the first record written in chain format 2, and in 3.
 const FORMAT_2_FROM: &str = "chain_format_2_from";
+const FORMAT_3_FROM: &str = "chain_format_3_from";
 
 /// How often the writer looks at retention when idle or busy.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -136,9 +137,10 @@ fn create_schema(conn: &Connection) -> Result<(), AuditError> {
     let mut ddl =
         String::from("CREATE TABLE IF NOT EXISTS audit_record (\n  seq INTEGER PRIMARY KEY,\n");
     for c in COLUMNS {
-        let ty = match *c {
-            "time_ms" | "decision_ref_user_selected" => "INTEGER",
-            _ => "TEXT",
+        let ty = if columns::is_integer(c) {
+            "INTEGER"
+        } else {
+            "TEXT"
         };
         let not_null = matches!(
             *c,
@@ -182,9 +184,10 @@ fn create_schema(conn: &Connection) -> Result<(), AuditError> {
                 [SCHEMA_VERSION],
             )
             .map_err(db_err("writing the schema version"))?;
-            mark_format_2(conn)?;
+            mark_format(conn, FORMAT_2_FROM)?;
+            mark_format(conn, FORMAT_3_FROM)?;
         }
-        Some("1") => migrate_from_1(conn)?,
+        Some(old @ ("1" | "2")) => migrate(conn, old == "1")?,
         Some(SCHEMA_VERSION) => {}
         Some(other) => {
             return Err(AuditError(format!(
@@ -195,25 +198,25 @@ fn create_schema(conn: &Connection) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// Records from the next one on are chain format 2.
-fn mark_format_2(conn: &Connection) -> Result<(), AuditError> {
+/// Records from the next one on are of the chain format `key` names.
+fn mark_format(conn: &Connection, key: &str) -> Result<(), AuditError> {
     let next = load_head(conn)?.seq + 1;
     conn.execute(
         "INSERT INTO audit_meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        rusqlite::params![FORMAT_2_FROM, next.to_string()],
+        rusqlite::params![key, next.to_string()],
     )
     .map_err(db_err("writing the chain format"))?;
     Ok(())
 }
 
-/// A version 1 database: add the format 2 columns, and note where format 2 records begin, in one
-/// transaction.
-fn migrate_from_1(conn: &Connection) -> Result<(), AuditError> {
+/// An older database: add the columns of the newer formats, and note where each newer format begins, in one
+/// transaction. A version 1 database has no format 2 records: formats 2 and 3 begin at the same record.
+fn migrate(conn: &Connection, from_1: bool) -> Result<(), AuditError> {
     let present = table_columns(conn)?;
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(db_err("migrating the schema"))?;
-    let migrated = add_format_2(conn, &present);
+    let migrated = add_columns(conn, &present, from_1);
     let end = if migrated.is_ok() {
         "COMMIT"
     } else {
@@ -224,12 +227,20 @@ fn migrate_from_1(conn: &Connection) -> Result<(), AuditError> {
     migrated
 }
 
-fn add_format_2(conn: &Connection, present: &[String]) -> Result<(), AuditError> {
+fn add_columns(conn: &Connection, present: &[String], from_1: bool) -> Result<(), AuditError> {
     for c in COLUMNS.iter().filter(|c| !present.iter().any(|p| p == *c)) {
-        conn.execute_batch(&format!("ALTER TABLE audit_record ADD COLUMN {c} TEXT"))
+        let ty = if columns::is_integer(c) {
+            "INTEGER"
+        } else {
+            "TEXT"
+        };
+        conn.execute_batch(&format!("ALTER TABLE audit_record ADD COLUMN {c} {ty}"))
             .map_err(db_err("migrating the schema"))?;
     }
-    mark_format_2(conn)?;
+    if from_1 {
+        mark_format(conn, FORMAT_2_FROM)?;
+    }
+    mark_format(conn, FORMAT_3_FROM)?;
     conn.execute(
         "UPDATE audit_meta SET value = ?1 WHERE key = 'schema_version'",
         [SCHEMA_VERSION],
@@ -251,23 +262,47 @@ pub(crate) fn table_columns(conn: &Connection) -> Result<Vec<String>, AuditError
     Ok(names)
 }
 
-/// Where chain format 2 begins: the recorded sequence number, or (a version 1 database not migrated yet)
-/// past every record.
-pub(crate) fn format_2_from(conn: &Connection) -> Result<i64, AuditError> {
-    let value: Option<String> = conn
-        .query_row(
-            "SELECT value FROM audit_meta WHERE key = ?1",
-            [FORMAT_2_FROM],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_err("reading the chain format"))?;
-    match value {
-        Some(v) => v
-            .parse()
-            .map_err(|_| AuditError("the chain format boundary is not a number".into())),
-        None => Ok(i64::MAX),
+/// Where each newer chain format begins in a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Formats {
+    pub v2_from: i64,
+    pub v3_from: i64,
+}
+
+impl Formats {
+    /// The chain format of record `seq`.
+    pub fn of(&self, seq: i64) -> u8 {
+        if seq < self.v2_from {
+            1
+        } else if seq < self.v3_from {
+            2
+        } else {
+            3
+        }
     }
+}
+
+/// Where the newer chain formats begin: the recorded sequence numbers, or (a database not migrated yet) past
+/// every record.
+pub(crate) fn formats(conn: &Connection) -> Result<Formats, AuditError> {
+    let boundary = |key: &str| -> Result<i64, AuditError> {
+        let value: Option<String> = conn
+            .query_row("SELECT value FROM audit_meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err("reading the chain format"))?;
+        match value {
+            Some(v) => v
+                .parse()
+                .map_err(|_| AuditError("the chain format boundary is not a number".into())),
+            None => Ok(i64::MAX),
+        }
+    };
+    Ok(Formats {
+        v2_from: boundary(FORMAT_2_FROM)?,
+        v3_from: boundary(FORMAT_3_FROM)?,
+    })
 }
 
 /// Where the chain stands: the last record's sequence number and hash (or the anchor's, or genesis).

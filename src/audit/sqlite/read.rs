@@ -51,7 +51,7 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, AuditError> {
         .copied()
         .take_while(|c| present.iter().any(|p| p == c))
         .collect();
-    let format_2_from = format_2_from(conn)?;
+    let formats = formats(conn)?;
     let sql = format!(
         "SELECT seq, {}, prev_hash, hash FROM audit_record ORDER BY seq",
         columns.join(", ")
@@ -73,11 +73,7 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, AuditError> {
             );
             break;
         }
-        let format = if seq < format_2_from {
-            1
-        } else {
-            chain::CURRENT
-        };
+        let format = formats.of(seq);
         let hashed = columns::columns_of(format).len();
         if hashed > n {
             report.broken = broken(

@@ -268,6 +268,11 @@
         itemBox(ITEM_CLASS[it.status] || 'warn', it.status, it.field ? `${it.source} → ${it.field}` : it.source,
           it.detail, it, it.values))));
     }
+    if (t.registers && t.registers.length) {
+      box.append(el('h4', {}, 'Registers asked'));
+      box.append(el('ol', { class: 'items', id: `registers-${i}` }, t.registers.map((r) =>
+        itemBox(CHECK_CLASS[r.status] || 'warn', r.answer, `${r.register} (rule ${r.rule})`, r.detail, r))));
+    }
     box.append(el('h4', {}, 'Value rules'));
     box.append(t.findings.length
       ? el('ol', { class: 'items' }, t.findings.map((f) =>

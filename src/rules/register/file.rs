@@ -1,10 +1,12 @@
-//! A fastlege register read from a TOML file at start-up: `patient fødselsnummer = GP's HPR number`.
+//! Registers read from a TOML file at start-up: the fastlege register (`patient fødselsnummer = GP's HPR
+//! number`) here, and the reader the HPR and access-block files share ([`keyed_section`]).
 //!
-//! For development, test events and small deployments that receive an extract of the register; the file is
-//! read once, never per request.
+//! For development, test events and small deployments that receive an extract of a register; a file is read
+//! once, never per request.
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -42,12 +44,7 @@ impl FileRegister {
         let mut gp = HashMap::with_capacity(parsed.gp.len());
         for (patient, hpr) in parsed.gp {
             let span = hpr.span();
-            if patient.len() != 11 || !patient.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(src.err(
-                    span,
-                    "a patient key must be an 11-digit fødselsnummer or D-number",
-                ));
-            }
+            patient_key(&patient).map_err(|why| src.err(span.clone(), why))?;
             let hpr = HprNumber::parse(hpr.get_ref())
                 .map_err(|_| src.err(span, "a GP must be given by HPR number (1 to 9 digits)"))?;
             gp.insert(patient, hpr);
@@ -72,6 +69,39 @@ impl FastlegeRegister for FileRegister {
     fn kind(&self) -> &'static str {
         "file"
     }
+}
+
+/// A patient key: an 11-digit fødselsnummer or D-number.
+pub(crate) fn patient_key(key: &str) -> Result<(), &'static str> {
+    if key.len() == 11 && key.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("a patient key must be an 11-digit fødselsnummer or D-number")
+    }
+}
+
+/// A register file of one section of entries keyed by an identifier (`[practitioner."565501872"]`), each
+/// key checked by `key_ok`. Errors name the file and the line.
+pub(crate) fn keyed_section<T: DeserializeOwned>(
+    src: &Source<'_>,
+    section: &str,
+    key_ok: fn(&str) -> Result<(), &'static str>,
+) -> Result<Vec<(String, Spanned<T>)>, MappingError> {
+    let parsed: BTreeMap<String, Spanned<BTreeMap<String, Spanned<T>>>> = src.parse()?;
+    let mut out = Vec::new();
+    for (name, entries) in parsed {
+        if name != section {
+            return Err(src.err(
+                entries.span(),
+                format!("unknown table [{name}]; this register file has [{section}] entries only"),
+            ));
+        }
+        for (key, entry) in entries.into_inner() {
+            key_ok(&key).map_err(|why| src.err(entry.span(), why))?;
+            out.push((key, entry));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

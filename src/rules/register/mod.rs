@@ -1,10 +1,16 @@
-//! The fastlege (regular GP) register: who is the registered GP of a patient.
+//! The sector's registers the rules ask: the fastlege (regular GP) register (who is the registered GP of a
+//! patient), HPR (which authorizations a health professional holds) and the access-block register (which
+//! blocks a patient has placed).
 //!
-//! A trait with backends: a local file ([`FileRegister`], the default; `samples/fastlege-register.toml`) and
-//! an HTTP lookup ([`HttpRegister`]) with timeouts, a TTL cache and bounded concurrency. The trait is
-//! synchronous because the pipeline runs on actix's blocking thread pool.
+//! Each is a trait with backends: a local file (TEST-ONLY samples under `samples/`, or an extract a small
+//! deployment receives) and an HTTP lookup over the shared transport in `client.rs` (timeouts, a TTL cache
+//! with a shorter TTL for negative answers, bounded concurrency). The traits are synchronous because the
+//! pipeline runs on actix's blocking thread pool.
 
+mod blocks;
+mod client;
 mod file;
+mod hpr;
 mod http;
 
 use std::fmt;
@@ -16,7 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use super::ident::HprNumber;
 
+pub use blocks::{
+    Block, BlockFile, BlockHttp, BlockHttpSettings, BlockPointers, BlockRegister, BlockScope,
+};
+pub use client::{HttpClientSettings, Looked};
 pub use file::FileRegister;
+pub use hpr::{
+    Authorization, HprFile, HprHttp, HprHttpSettings, HprPointers, HprRegister, Validity,
+};
 pub use http::{HttpRegister, HttpRegisterSettings};
 
 /// Why the register could not answer. The texts name no person and no URL (the URL holds the patient's
@@ -38,6 +51,9 @@ pub enum RegisterError {
     Malformed(Cow<'static, str>),
     #[error("no fastlege register is configured")]
     NotConfigured,
+    /// Another register than the fastlege register (`HPR`, `access-block`) is not configured.
+    #[error("no {0} register is configured")]
+    NotConfiguredFor(Cow<'static, str>),
     #[error("the register lookup failed: {0}")]
     Other(Cow<'static, str>),
 }
@@ -65,6 +81,12 @@ impl From<String> for RegisterError {
             .and_then(|c| c.parse().ok())
         {
             return RegisterError::Status(code);
+        }
+        if let Some(which) = message
+            .strip_prefix("no ")
+            .and_then(|m| m.strip_suffix(" register is configured"))
+        {
+            return RegisterError::NotConfiguredFor(Cow::Owned(which.to_string()));
         }
         if let Some(why) = message.strip_prefix("the register's answer is malformed: ") {
             return RegisterError::Malformed(Cow::Owned(why.to_string()));
@@ -101,8 +123,34 @@ impl FastlegeRegister for NoRegister {
     }
 }
 
+impl HprRegister for NoRegister {
+    fn authorizations(
+        &self,
+        _hpr: &HprNumber,
+    ) -> Result<Looked<Option<std::sync::Arc<[Authorization]>>>, RegisterError> {
+        Err(RegisterError::NotConfiguredFor(Cow::Borrowed("HPR")))
+    }
+
+    fn kind(&self) -> &'static str {
+        "none"
+    }
+}
+
+impl BlockRegister for NoRegister {
+    fn blocks(&self, _patient: &str) -> Result<Looked<std::sync::Arc<[Block]>>, RegisterError> {
+        Err(RegisterError::NotConfiguredFor(Cow::Borrowed(
+            "access-block",
+        )))
+    }
+
+    fn kind(&self) -> &'static str {
+        "none"
+    }
+}
+
 /// Counters for metrics: lookups and their outcomes as the rule engine saw them, and what the HTTP backend
-/// did to answer them. Read with [`RegisterStats::snapshot`].
+/// did to answer them. Read with [`RegisterStats::snapshot`]. Each register has its own; the HPR and block
+/// checks count `lookups`, `unavailable` and the policy counters (their answers are counted in `/metrics`).
 #[derive(Debug, Default)]
 pub struct RegisterStats {
     /// Lookups the rule engine made.

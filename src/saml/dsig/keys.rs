@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
@@ -15,6 +16,7 @@ use openssl::x509::X509;
 
 use super::ffi::{self, KeyMaterial, OwnedKey, SignatureAlgorithms};
 use crate::error::Rejection;
+use crate::rotation::Validity;
 
 /// The weakest RSA modulus accepted, for trust anchors and for our own key.
 const MIN_RSA_BITS: u32 = 2048;
@@ -68,6 +70,23 @@ fn algorithms_for<T: HasPublic>(key: &PKeyRef<T>) -> Result<SignatureAlgorithms,
     }
 }
 
+/// An ASN.1 time as an instant: its distance from the Unix epoch, as OpenSSL computes it.
+fn instant(t: &Asn1TimeRef) -> Result<time::OffsetDateTime, Rejection> {
+    let bad = || Rejection::parse("the certificate's validity period cannot be read");
+    let epoch = Asn1Time::from_unix(0).map_err(|_| bad())?;
+    let diff = epoch.diff(t).map_err(|_| bad())?;
+    let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+    time::OffsetDateTime::from_unix_timestamp(secs).map_err(|_| bad())
+}
+
+/// The certificate's notBefore and notAfter.
+fn validity_of(certificate: &X509) -> Result<Validity, Rejection> {
+    Ok(Validity {
+        not_before: instant(certificate.not_before())?,
+        not_after: instant(certificate.not_after())?,
+    })
+}
+
 fn sha256_hex(certificate: &X509) -> Result<String, Rejection> {
     certificate
         .digest(MessageDigest::sha256())
@@ -77,8 +96,8 @@ fn sha256_hex(certificate: &X509) -> Result<String, Rejection> {
 
 /// A certificate we trust for one issuer: only its public key verifies that issuer's assertions.
 ///
-/// Send + Sync; cheap to share behind an `Arc`. The certificate's validity period and chain are not evaluated:
-/// the anchor is a pinned key, and when to stop trusting it is configuration.
+/// Send + Sync; cheap to share behind an `Arc`. The anchor is a pinned key: no chain is evaluated, but its
+/// certificate's validity period is kept, and an anchor outside it verifies nothing (`saml::verify::TrustStore`).
 #[derive(Clone)]
 pub struct TrustAnchor {
     id: u64,
@@ -91,6 +110,7 @@ pub struct TrustAnchor {
     /// The same public key for the streaming verifier, parsed once here: nothing is exported or re-parsed per
     /// verification.
     public_key: PKey<Public>,
+    validity: Validity,
 }
 
 impl TrustAnchor {
@@ -113,6 +133,7 @@ impl TrustAnchor {
             algorithms,
             fingerprint: sha256_hex(&certificate)?,
             public_key,
+            validity: validity_of(&certificate)?,
         };
         drop(anchor.key()?);
         Ok(anchor)
@@ -121,6 +142,11 @@ impl TrustAnchor {
     /// SHA-256 over the certificate's DER encoding, lowercase hex without separators.
     pub fn sha256_fingerprint(&self) -> String {
         self.fingerprint.clone()
+    }
+
+    /// The certificate's validity period.
+    pub fn validity(&self) -> Validity {
+        self.validity
     }
 
     pub(crate) fn algorithms(&self) -> SignatureAlgorithms {
@@ -145,6 +171,7 @@ impl fmt::Debug for TrustAnchor {
         f.debug_struct("TrustAnchor")
             .field("sha256", &self.fingerprint)
             .field("algorithms", &self.algorithms)
+            .field("not_after", &self.validity.not_after)
             .finish()
     }
 }
@@ -163,6 +190,7 @@ pub struct SigningIdentity {
     fingerprint: String,
     /// The private key as an OpenSSL key, for the direct signer (parsed once here).
     private_key: PKey<Private>,
+    validity: Validity,
 }
 
 impl SigningIdentity {
@@ -206,6 +234,7 @@ impl SigningIdentity {
             },
             fingerprint: sha256_hex(&certificate)?,
             private_key: key,
+            validity: validity_of(&certificate)?,
         };
         drop(identity.key()?);
         Ok(identity)
@@ -219,6 +248,11 @@ impl SigningIdentity {
     /// SHA-256 over our certificate's DER encoding, lowercase hex without separators.
     pub fn sha256_fingerprint(&self) -> String {
         self.fingerprint.clone()
+    }
+
+    /// The certificate's validity period: outside it the gateway issues nothing with this identity.
+    pub fn validity(&self) -> Validity {
+        self.validity
     }
 
     /// The certificate for KeyInfo/X509Data/X509Certificate (base64 DER).

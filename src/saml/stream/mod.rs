@@ -61,12 +61,29 @@ pub fn verify_document<'t>(
     limits: &XmlLimits,
     select: impl FnOnce(&Shape) -> Result<&'t TrustAnchor, Rejection>,
 ) -> Result<StreamVerified, Rejection> {
+    verify_document_with(xml, limits, |shape, with_anchor| {
+        with_anchor(select(shape)?)
+    })
+}
+
+/// Reads `xml` once, then hands `verify` the unverified shape and a check of the signature with one anchor,
+/// which it may call for each of an issuer's certificates (the reading is not repeated).
+pub fn verify_document_with<T>(
+    xml: &[u8],
+    limits: &XmlLimits,
+    verify: impl FnOnce(
+        &Shape,
+        &mut dyn FnMut(&TrustAnchor) -> Result<StreamVerified, Rejection>,
+    ) -> Result<T, Rejection>,
+) -> Result<T, Rejection> {
     let text = prescan::text_of(xml, limits)?;
     let reading = read::read(text, limits)?;
-    let anchor = select(&reading.shape)?;
-    if let Some(problem) = reading.not_well_formed {
-        return Err(problem);
-    }
-    let (verified, view) = verify::verify_tape(&reading.tape, anchor)?;
-    Ok(StreamVerified { verified, view })
+    let mut with_anchor = |anchor: &TrustAnchor| {
+        if let Some(problem) = &reading.not_well_formed {
+            return Err(problem.clone());
+        }
+        let (verified, view) = verify::verify_tape(&reading.tape, anchor)?;
+        Ok(StreamVerified { verified, view })
+    };
+    verify(&reading.shape, &mut with_anchor)
 }

@@ -190,6 +190,8 @@ pub fn fault_for(rejection: &Rejection) -> Fault {
         | ErrorClass::Limit
         | ErrorClass::Struct
         | ErrorClass::Claim
+        // A block is the policy refusing this request, as RFC 8693's invalid_request on /token.
+        | ErrorClass::Blocked
         | ErrorClass::Request => (Code::Sender, "InvalidRequest"),
     };
     Fault {

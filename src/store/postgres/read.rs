@@ -18,7 +18,7 @@ const PAGE: i64 = 5000;
 const PRUNE_LOCK: i64 = 0x0078_7561_7072_756e;
 
 fn is_int(column: &str) -> bool {
-    matches!(column, "time_ms" | "decision_ref_user_selected")
+    crate::audit::columns::is_integer(column)
 }
 
 fn quoted_columns() -> String {
@@ -186,7 +186,7 @@ impl Walk {
         // A record of an older format is hashed over that format's columns; the columns added later must
         // be empty in it, or something was written into it after the fact.
         let hashed = crate::audit::columns::columns_of(row.format).len();
-        let known = row.format == 1 || row.format == chain::CURRENT;
+        let known = chain::known(row.format);
         if !known || row.cells.iter().skip(hashed).any(|c| *c != Cell::Null) {
             return Err(Broken {
                 seq: row.seq,

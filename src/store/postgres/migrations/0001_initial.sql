@@ -51,11 +51,14 @@ CREATE TABLE audit_record (
   "client_cert_thumbprint" text,
   "actor_issuer" text,
   "actor_subject" text,
+  "soap_action" text,
+  "proxy_route" text,
+  "upstream_status" bigint,
   prev_hash text NOT NULL,
   hash text NOT NULL,
   -- The chain format the record was hashed in (src/audit/chain.rs): a log moved here from SQLite keeps
   -- records of an older format, hashed over that format's columns.
-  chain_format smallint NOT NULL DEFAULT 2
+  chain_format smallint NOT NULL DEFAULT 3
 );
 CREATE INDEX audit_by_patient ON audit_record (patient_id, time_ms);
 CREATE INDEX audit_by_practitioner ON audit_record (practitioner_id, time_ms);

@@ -55,16 +55,16 @@ const TYPES: &[&str] = &["xs:string", "xs:anyURI", "xs:token"];
 
 fn hl7(input: &mut Cursor<'_>) -> Option<XmlFragment> {
     let mut f = XmlFragment::new(["Role", "PurposeOfUse", "id"][usize::from(input.byte() % 3)]);
-    if input.byte() % 2 == 0 {
+    if input.byte().is_multiple_of(2) {
         f.namespace = Some("urn:hl7-org:v3".to_string());
     }
     f = f
         .with_attr("xsi:type", "CE")
         .with_attr("code", xml_text(input.text(16))?);
-    if input.byte() % 2 == 0 {
+    if input.byte().is_multiple_of(2) {
         f = f.with_attr("displayName", xml_text(input.text(40))?);
     }
-    if input.byte() % 3 == 0 {
+    if input.byte().is_multiple_of(3) {
         let mut child = XmlFragment::new("value");
         child.text = xml_text(input.text(20))?;
         f.children.push(child);

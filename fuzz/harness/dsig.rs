@@ -256,7 +256,7 @@ fn params_from(byte: u8, more: u8) -> Params {
         digest: xmlsign::DIGESTS[usize::from(byte % 3)],
         rsa_method: xmlsign::RSA_METHODS[usize::from((byte / 3) % 3)],
         reference_prefixes: xmlsign::PREFIX_LISTS[usize::from(more % 8)],
-        c14n_prefixes: if (byte / 9) % 4 == 0 {
+        c14n_prefixes: if (byte / 9).is_multiple_of(4) {
             xmlsign::PREFIX_LISTS[usize::from((more / 8) % 8)]
         } else {
             None

@@ -194,7 +194,7 @@ pub fn apply(doc: &str, input: &mut Cursor<'_>) -> Option<String> {
                 doc,
                 at,
                 c.len_utf8(),
-                &char_reference(c, input.byte() % 2 == 0),
+                &char_reference(c, input.byte().is_multiple_of(2)),
             )
         }
         1 => {
@@ -251,7 +251,11 @@ pub fn apply(doc: &str, input: &mut Cursor<'_>) -> Option<String> {
                 doc,
                 at,
                 1,
-                if input.byte() % 2 == 0 { "\r\n" } else { "\r" },
+                if input.byte().is_multiple_of(2) {
+                    "\r\n"
+                } else {
+                    "\r"
+                },
             )
         }
         6 => {
@@ -308,7 +312,7 @@ pub fn apply(doc: &str, input: &mut Cursor<'_>) -> Option<String> {
         11 => {
             let (open, _) = pick(&start_tags(doc), input)?;
             let name_end = open + doc.get(open..)?.find([' ', '>', '/'])?;
-            let value = if input.byte() % 2 == 0 {
+            let value = if input.byte().is_multiple_of(2) {
                 ""
             } else {
                 "urn:example:default"

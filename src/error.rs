@@ -122,7 +122,7 @@ impl std::error::Error for Rejection {}
 
 /// Caller input repeated in a message (an issuer, an audience, a parameter name): control characters
 /// dropped, cut at 80 characters (marked with `…` when cut), and then passed through the same redaction as
-/// the logs (`observability::redact::scrub_text`), so that a value shaped like a fødselsnummer is never
+/// the logs (`redact::scrub_text`), so that a value shaped like a fødselsnummer is never
 /// echoed, whatever field it was sent in. The one helper every message that echoes input goes through.
 pub fn shown(s: &str) -> String {
     const MAX: usize = 80;
@@ -130,7 +130,7 @@ pub fn shown(s: &str) -> String {
     if s.chars().filter(|c| !c.is_control()).nth(MAX).is_some() {
         out.push('…');
     }
-    crate::observability::redact::scrub_text(&out).into_owned()
+    crate::redact::scrub_text(&out).into_owned()
 }
 
 /// Shorthand constructors, one per class, so call sites read like the checklist.

@@ -27,6 +27,7 @@ pub mod model;
 pub mod ns;
 pub mod observability;
 pub mod pipeline;
+pub mod redact;
 pub mod replay;
 pub mod rotation;
 pub mod rules;

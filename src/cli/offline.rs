@@ -64,7 +64,7 @@ pub fn inspect(
     // Inspection issues nothing, so its attempts are not access-log records, and it remembers no token: it
     // needs no database.
     let mut loaded = loaded;
-    loaded.config.replay.store = xua_gateway::store::config::ReplayStore::Memory;
+    loaded.config.replay.store = xua_gateway::config::database::ReplayStore::Memory;
     let gateway = Gateway::build(
         loaded,
         xua_gateway::clock::system(),

@@ -154,12 +154,12 @@ impl LoadedConfig {
                 "limits.max_saml_attributes must be at least 1 and limits.max_value_chars at least 64",
             ));
         }
-        crate::observability::log_filter::check(&c.logging.level)
+        crate::config::log_filter::check(&c.logging.level)
             .map_err(|e| self.invalid(format!("logging.level: {e}")))?;
         if c.replay.capacity == 0 {
             return Err(self.invalid("replay.capacity must be at least 1"));
         }
-        crate::store::config::check(c).map_err(|m| self.invalid(m))?;
+        crate::config::database::check(c).map_err(|m| self.invalid(m))?;
         self.check_tls()?;
         self.check_proxy()?;
         self.check_clients()?;

@@ -3,7 +3,9 @@
 
 mod check;
 mod clients;
+pub mod database;
 mod keys;
+pub mod log_filter;
 mod proxy;
 mod rules;
 mod sections;

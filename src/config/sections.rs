@@ -25,9 +25,9 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
-    /// The PostgreSQL connection of the `postgres` stores (`src/store/config.rs`).
+    /// The PostgreSQL connection of the `postgres` stores (`src/config/database.rs`).
     #[serde(default)]
-    pub database: crate::store::config::DatabaseConfig,
+    pub database: crate::config::database::DatabaseConfig,
     /// Value validation and the fastlege rule (`src/rules`).
     #[serde(default)]
     pub rules: RulesConfig,
@@ -445,7 +445,7 @@ pub struct ReplayConfig {
     pub capacity: usize,
     /// `memory` (this process) or `postgres` (shared by every instance on `[database]`).
     #[serde(default)]
-    pub store: crate::store::config::ReplayStore,
+    pub store: crate::config::database::ReplayStore,
 }
 
 impl Default for ReplayConfig {

@@ -3,9 +3,103 @@
 
 use std::collections::HashSet;
 
-use super::table::{parse_oid_form, JwtEntry, Lines, XuaEntry};
+use serde::Deserialize;
+use toml::Spanned;
+
 use super::{JwtCodec, JwtField, MappingError, OidForm, XuaCodec, XuaField, XuaSource};
 use crate::model::{FieldId, FieldKind, FieldPart};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct XuaEntry {
+    #[serde(default)]
+    pub(super) source: Option<String>,
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    #[serde(default)]
+    pub(super) legacy: Vec<String>,
+    #[serde(default)]
+    pub(super) encoding: Option<String>,
+    #[serde(default)]
+    pub(super) element: Option<String>,
+    #[serde(default)]
+    pub(super) text_fallback: bool,
+    #[serde(default)]
+    pub(super) separator: Option<String>,
+    #[serde(default)]
+    pub(super) oid_form: Option<String>,
+    #[serde(default)]
+    pub(super) name_format: Option<String>,
+    #[serde(default)]
+    pub(super) xsi_type: Option<String>,
+    #[serde(default)]
+    pub(super) default: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JwtEntry {
+    /// Where the value is written (and read).
+    #[serde(default)]
+    pub(super) claim: Option<Vec<String>>,
+    /// Other places it is read from, never written (older or national variants).
+    #[serde(default)]
+    pub(super) legacy: Vec<Vec<String>>,
+    pub(super) encoding: String,
+}
+
+/// Turns byte offsets into line numbers for error messages.
+pub(super) struct Lines<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
+}
+
+impl Lines<'_> {
+    pub(super) fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> MappingError {
+        let line = if span.start == 0 && span.end == 0 {
+            None
+        } else {
+            Some(
+                self.text[..span.start.min(self.text.len())]
+                    .matches('\n')
+                    .count()
+                    + 1,
+            )
+        };
+        MappingError {
+            file: self.file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) fn oid_form(
+    lines: &Lines<'_>,
+    value: &Spanned<String>,
+) -> Result<OidForm, MappingError> {
+    parse_oid_form(value.get_ref()).ok_or_else(|| {
+        lines.err(
+            value.span(),
+            format!(
+                "an OID form must be \"urn\" or \"bare\", not {:?}",
+                value.get_ref()
+            ),
+        )
+    })
+}
+
+pub(super) fn parse_oid_form(s: &str) -> Option<OidForm> {
+    match s {
+        "urn" => Some(OidForm::Urn),
+        "bare" => Some(OidForm::Bare),
+        _ => None,
+    }
+}
 
 pub(super) fn compile_xua(
     lines: &Lines<'_>,

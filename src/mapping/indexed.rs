@@ -116,7 +116,8 @@ mod tests {
     use crate::mapping::ProfileSet;
 
     fn claims(patients: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-        let mut c = crate::samples::parse_claims(crate::samples::FASTLEGE_CLAIMS).unwrap();
+        let mut c: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(include_str!("../../samples/claims/fastlege.json")).unwrap();
         c["nhn:tillitsrammeverk:parameters"]["patients"] = patients;
         c
     }

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::entry::{compile_jwt, compile_xua, known_attribute_names};
+use super::entry::{
+    compile_jwt, compile_xua, known_attribute_names, oid_form, JwtEntry, Lines, XuaEntry,
+};
 use super::{
-    JwtSettings, MappingError, OidForm, Profile, RepeatPolicy, UnknownPolicy, XuaSettings,
-    XuaSource,
+    JwtSettings, MappingError, Profile, RepeatPolicy, UnknownPolicy, XuaSettings, XuaSource,
 };
 use crate::model::{FieldId, FieldKind, FieldPart};
 
@@ -113,80 +114,11 @@ struct FieldEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct XuaEntry {
-    #[serde(default)]
-    pub(super) source: Option<String>,
-    #[serde(default)]
-    pub(super) name: Option<String>,
-    #[serde(default)]
-    pub(super) legacy: Vec<String>,
-    #[serde(default)]
-    pub(super) encoding: Option<String>,
-    #[serde(default)]
-    pub(super) element: Option<String>,
-    #[serde(default)]
-    pub(super) text_fallback: bool,
-    #[serde(default)]
-    pub(super) separator: Option<String>,
-    #[serde(default)]
-    pub(super) oid_form: Option<String>,
-    #[serde(default)]
-    pub(super) name_format: Option<String>,
-    #[serde(default)]
-    pub(super) xsi_type: Option<String>,
-    #[serde(default)]
-    pub(super) default: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct JwtEntry {
-    /// Where the value is written (and read).
-    #[serde(default)]
-    pub(super) claim: Option<Vec<String>>,
-    /// Other places it is read from, never written (older or national variants).
-    #[serde(default)]
-    pub(super) legacy: Vec<Vec<String>>,
-    pub(super) encoding: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SystemAlias {
     /// The code system as the model (and XUA) names it, e.g. `urn:oid:2.16.840.1.113883.5.8`.
     model: String,
     /// The same system as JWT Codings name it, e.g. `http://terminology.hl7.org/CodeSystem/v3-ActReason`.
     jwt: String,
-}
-
-/// Turns byte offsets into line numbers for error messages.
-pub(super) struct Lines<'a> {
-    pub(super) file: &'a str,
-    pub(super) text: &'a str,
-}
-
-impl Lines<'_> {
-    pub(super) fn err(
-        &self,
-        span: std::ops::Range<usize>,
-        message: impl Into<String>,
-    ) -> MappingError {
-        let line = if span.start == 0 && span.end == 0 {
-            None
-        } else {
-            Some(
-                self.text[..span.start.min(self.text.len())]
-                    .matches('\n')
-                    .count()
-                    + 1,
-            )
-        };
-        MappingError {
-            file: self.file.to_string(),
-            line,
-            message: message.into(),
-        }
-    }
 }
 
 /// Parses and checks one profile file.
@@ -418,29 +350,6 @@ pub(super) fn non_empty(s: String) -> Option<String> {
         None
     } else {
         Some(s)
-    }
-}
-
-pub(super) fn oid_form(
-    lines: &Lines<'_>,
-    value: &Spanned<String>,
-) -> Result<OidForm, MappingError> {
-    parse_oid_form(value.get_ref()).ok_or_else(|| {
-        lines.err(
-            value.span(),
-            format!(
-                "an OID form must be \"urn\" or \"bare\", not {:?}",
-                value.get_ref()
-            ),
-        )
-    })
-}
-
-pub(super) fn parse_oid_form(s: &str) -> Option<OidForm> {
-    match s {
-        "urn" => Some(OidForm::Urn),
-        "bare" => Some(OidForm::Bare),
-        _ => None,
     }
 }
 

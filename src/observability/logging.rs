@@ -5,8 +5,8 @@ use std::io::{self, Write};
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::redact;
 use crate::config::{LogFormat, LoggingConfig};
+use crate::redact;
 
 /// Wraps a writer so that every formatted event passes through [`redact::scrub`] on its way out.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let rust_log = std::env::var("RUST_LOG").ok();
-    let filter = super::log_filter::build(&config.level, rust_log.as_deref())?;
+    let filter = crate::config::log_filter::build(&config.level, rust_log.as_deref())?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)

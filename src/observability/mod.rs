@@ -3,10 +3,8 @@
 //! code that never records them, and the log writer scrubs anything shaped like a fødselsnummer as a last
 //! line of defence. Metric labels are small fixed sets.
 
-pub mod log_filter;
 pub mod logging;
 pub mod metrics;
 pub mod readiness;
-pub mod redact;
 pub mod request_id;
 pub mod rotation;

@@ -34,7 +34,7 @@ pub fn from_caller(header: Option<&str>) -> String {
                 && v.len() <= MAX_LEN
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && matches!(super::redact::scrub_text(v), std::borrow::Cow::Borrowed(_))
+                && matches!(crate::redact::scrub_text(v), std::borrow::Cow::Borrowed(_))
         })
         .map(str::to_string)
         .unwrap_or_else(fresh)
@@ -59,7 +59,7 @@ mod tests {
             assert_eq!(id.len(), 36, "{id}");
             assert!(id.starts_with('r'));
             assert!(longest_digit_run(&id) <= 8, "{id}");
-            assert_eq!(crate::observability::redact::scrub_text(&id), id);
+            assert_eq!(crate::redact::scrub_text(&id), id);
             assert!(seen.insert(id));
         }
     }

@@ -8,8 +8,8 @@ use toml::Spanned;
 
 use super::codes::CodeTables;
 use super::rule::{Condition, Rule, RuleDirection, SetCoded, SetText};
+use super::source::whole_field;
 use super::source::Source;
-use super::table::whole_field;
 use crate::mapping::hl7::normalize_system;
 use crate::mapping::MappingError;
 use crate::model::{Coded, FieldKind};

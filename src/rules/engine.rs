@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use super::codes::CodeTables;
 use super::declared::replacement;
-use super::ident::HprNumber;
+use super::ident::{identifier, HprNumber};
 use super::register::{FastlegeRegister, RegisterError, RegisterStats};
 use super::rule::{Condition, OnUnavailable, Rule, RuleDirection};
 use super::table::RuleSet;
 use crate::error::Rejection;
 use crate::mapping::MappingError;
-use crate::model::{AccessContext, Coded, FieldId, FieldValue, Identifier};
+use crate::model::{AccessContext, Coded, FieldId, FieldValue};
 
 /// What the fastlege register said about this request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,26 +246,5 @@ impl RuleEngine {
                 RegisterAnswer::Unavailable(e)
             }
         }
-    }
-}
-
-/// The identifier a condition needs, or why it cannot be used (no identifier, or one of another system:
-/// HelseNorge's tokens carry the fødselsnummer in provider-identifier when there is no HPR number).
-pub(super) fn identifier(
-    ctx: &AccessContext,
-    field: FieldId,
-    systems: &[String],
-) -> Result<Identifier, String> {
-    let Some(id) = ctx.field_values(field).into_iter().find_map(|v| match v {
-        FieldValue::Identifier(i) if !i.id.trim().is_empty() => Some(i),
-        _ => None,
-    }) else {
-        return Err(format!("{field} is absent"));
-    };
-    match &id.system {
-        Some(s) if !systems.is_empty() && !systems.iter().any(|x| x == s) => Err(format!(
-            "{field} is of another identifier system than the rule asks for"
-        )),
-        _ => Ok(id),
     }
 }

@@ -284,6 +284,28 @@ fn check_serial(id: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The identifier a condition needs, or why it cannot be used (no identifier, or one of another system:
+/// HelseNorge's tokens carry the fødselsnummer in provider-identifier when there is no HPR number).
+pub(super) fn identifier(
+    ctx: &crate::model::AccessContext,
+    field: crate::model::FieldId,
+    systems: &[String],
+) -> Result<crate::model::Identifier, String> {
+    use crate::model::FieldValue;
+    let Some(id) = ctx.field_values(field).into_iter().find_map(|v| match v {
+        FieldValue::Identifier(i) if !i.id.trim().is_empty() => Some(i),
+        _ => None,
+    }) else {
+        return Err(format!("{field} is absent"));
+    };
+    match &id.system {
+        Some(s) if !systems.is_empty() && !systems.iter().any(|x| x == s) => Err(format!(
+            "{field} is of another identifier system than the rule asks for"
+        )),
+        _ => Ok(id),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use crate::mapping::MappingError;
+use crate::model::{FieldId, FieldKind, FieldPart};
 
 /// One table's text and the name used for it in messages (a path or `embedded:...`).
 pub(crate) struct Source<'a> {
@@ -74,4 +75,48 @@ pub(crate) fn read_tables(dir: &Path) -> Result<Vec<(String, String)>, MappingEr
                 .map_err(|e| io_err(&path, format!("cannot read: {e}")))
         })
         .collect()
+}
+
+/// The model field a path in a rules file names (`practitioner.hpr_nr`, optionally with a part).
+pub(super) fn field_path(
+    src: &Source<'_>,
+    span: std::ops::Range<usize>,
+    path: &str,
+) -> Result<(FieldId, FieldPart), MappingError> {
+    FieldId::parse_path(path).ok_or_else(|| {
+        let known: Vec<&str> = FieldId::all().iter().map(|f| f.name()).collect();
+        src.err(
+            span,
+            format!(
+                "unknown model field {path:?}; known fields are {} (optionally followed by a part such as .id or .name)",
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+/// A path that must name a whole field (of `kind`, when given); `what` names the setting in messages.
+pub(super) fn whole_field(
+    src: &Source<'_>,
+    span: std::ops::Range<usize>,
+    path: &str,
+    kind: Option<FieldKind>,
+    what: &str,
+) -> Result<FieldId, MappingError> {
+    let (field, part) = field_path(src, span.clone(), path)?;
+    if part != FieldPart::Whole {
+        return Err(src.err(
+            span,
+            format!("{what} names a whole field, not a part ({path})"),
+        ));
+    }
+    if let Some(kind) = kind {
+        if field.kind() != kind {
+            return Err(src.err(
+                span,
+                format!("{what}: {field} is not a field of kind {kind:?}"),
+            ));
+        }
+    }
+    Ok(field)
 }

@@ -17,7 +17,7 @@ use super::codes::CodeTables;
 use super::declared::{compile_rule, RuleEntry};
 use super::ident::IdKind;
 use super::rule::{Rule, UnknownCodes};
-use super::source::Source;
+use super::source::{field_path, whole_field, Source};
 use crate::mapping::hl7::normalize_system;
 use crate::mapping::MappingError;
 use crate::model::{FieldId, FieldKind, FieldPart};
@@ -170,48 +170,6 @@ impl RuleSet {
     pub fn check_names(&self) -> impl Iterator<Item = (&str, &'static str)> {
         self.checks.iter().map(|c| (c.name.as_str(), c.register()))
     }
-}
-
-pub(super) fn field_path(
-    src: &Source<'_>,
-    span: std::ops::Range<usize>,
-    path: &str,
-) -> Result<(FieldId, FieldPart), MappingError> {
-    FieldId::parse_path(path).ok_or_else(|| {
-        let known: Vec<&str> = FieldId::all().iter().map(|f| f.name()).collect();
-        src.err(
-            span,
-            format!(
-                "unknown model field {path:?}; known fields are {} (optionally followed by a part such as .id or .name)",
-                known.join(", ")
-            ),
-        )
-    })
-}
-
-pub(super) fn whole_field(
-    src: &Source<'_>,
-    span: std::ops::Range<usize>,
-    path: &str,
-    kind: Option<FieldKind>,
-    what: &str,
-) -> Result<FieldId, MappingError> {
-    let (field, part) = field_path(src, span.clone(), path)?;
-    if part != FieldPart::Whole {
-        return Err(src.err(
-            span,
-            format!("{what} names a whole field, not a part ({path})"),
-        ));
-    }
-    if let Some(kind) = kind {
-        if field.kind() != kind {
-            return Err(src.err(
-                span,
-                format!("{what}: {field} is not a field of kind {kind:?}"),
-            ));
-        }
-    }
-    Ok(field)
 }
 
 /// Whether a plain string lives at this address (a text field, or a string part of a structured one).

@@ -3,7 +3,7 @@
 //! `[audit] store` = `"postgres"`, connection in `[database]`).
 
 pub mod cli;
-pub mod config;
+
 pub mod group_commit;
 pub mod postgres;
 pub mod transfer;
@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use crate::audit::{AuditError, AuditSink};
 use crate::clock::SharedClock;
+use crate::config::database::ReplayStore;
 use crate::config::LoadedConfig;
 use crate::observability::metrics::Metrics;
 use crate::observability::readiness::{FnCheck, ReadinessCheck};
 use crate::replay::{MemoryReplayCache, ReplayCache};
-use config::ReplayStore;
 
 /// Connections of the access log's own pool: the writer, and the readiness probe beside it.
 const AUDIT_POOL_SIZE: u32 = 2;

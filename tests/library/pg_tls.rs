@@ -3,7 +3,7 @@
 //! answered by falling back to plain TCP.
 
 use crate::pg::PgServer;
-use xua_gateway::store::config::DatabaseConfig;
+use xua_gateway::config::database::DatabaseConfig;
 use xua_gateway::store::postgres::{migrations, Database, Settings};
 
 fn settings(url: &str) -> Settings {

@@ -271,10 +271,14 @@ fn readiness_and_metrics_warn_before_a_trust_anchor_expires_and_fail_only_when_n
 
     // The only trusted issuer's only certificate expired: nothing valid remains, readiness fails.
     let alone = config_file(dir.path(), |s| {
-        with_second_issuer(s, &cert).replace(
-            "[[saml.trusted_issuers]]\nentity_id = \"https://idp.test.xua-gateway.example\"\ncertificate = ",
-            "# removed: ",
-        )
+        // The sample issuer's entry, up to its certificate (comments may stand between), is taken out.
+        let s = with_second_issuer(s, &cert);
+        let start = s
+            .find("[[saml.trusted_issuers]]\nentity_id = \"https://idp.test.xua-gateway.example\"")
+            .unwrap();
+        let cert_at =
+            start + s[start..].find("\ncertificate = ").unwrap() + "\ncertificate = ".len();
+        format!("{}# removed: {}", &s[..start], &s[cert_at..])
     });
     let text = std::fs::read_to_string(&alone).unwrap();
     assert!(!text.contains("entity_id = \"https://idp.test.xua-gateway.example\""));

@@ -1,7 +1,7 @@
 //! The access-block check: none of the blocks the patient has placed may apply to this practitioner, point
 //! of care or legal entity (a block for everyone except named ones applies unless it names one of them).
 
-use super::super::engine::identifier;
+use super::super::ident::identifier;
 use super::super::register::{Block, BlockRegister, BlockScope, RegisterStats};
 use super::super::rule::OnUnavailable;
 use super::{unavailable, BlockCheck, Check, CheckAnswer, CheckDecision, Evaluated, Registered};

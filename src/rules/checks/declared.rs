@@ -8,8 +8,8 @@ use toml::Spanned;
 
 use super::super::codes::CodeTables;
 use super::super::rule::RuleDirection;
+use super::super::source::whole_field;
 use super::super::source::Source;
-use super::super::table::whole_field;
 use super::{BlockCheck, Check, CheckKind, HprCheck};
 use crate::mapping::hl7::normalize_system;
 use crate::mapping::MappingError;

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::super::engine::identifier;
+use super::super::ident::identifier;
 use super::super::ident::HprNumber;
 use super::super::register::{Authorization, HprRegister, RegisterStats};
 use super::super::rule::OnUnavailable;

@@ -17,8 +17,8 @@ use postgres_openssl::MakeTlsConnector;
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::DbError;
+use crate::config::database::DatabaseConfig;
 use crate::config::LoadedConfig;
-use crate::store::config::DatabaseConfig;
 
 type Manager = PostgresConnectionManager<MakeTlsConnector>;
 pub type Conn = r2d2::PooledConnection<Manager>;
@@ -60,7 +60,7 @@ impl Settings {
     /// file read relative to the configuration.
     pub fn from_config(loaded: &LoadedConfig) -> Result<Self, DbError> {
         let d = &loaded.config.database;
-        let url = crate::store::config::connection_string(loaded).map_err(DbError)?;
+        let url = crate::config::database::connection_string(loaded).map_err(DbError)?;
         let mut s = Self::new(&url, d);
         if let Some(ca) = &d.ca_file {
             s.ca_pem = Some(loaded.read_file(ca).map_err(|e| DbError(e.to_string()))?);

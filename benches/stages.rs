@@ -27,18 +27,29 @@ use xua_gateway::mapping::XuaInput;
 use xua_gateway::pipeline::ExchangeRequest;
 use xua_gateway::rules::RuleDirection;
 use xua_gateway::saml::build::{self, AssertionSpec, AC_X509};
-use xua_gateway::saml::{dsig, prescan};
+use xua_gateway::saml::verify::{self, TrustStore, VerifierEngine};
+use xua_gateway::saml::{dsig, prescan, stream};
 use xua_gateway::samples::{self, MintOptions};
 use xua_gateway::startup::Gateway;
 
-fn gateway_with(alg: &str) -> Gateway {
-    gateway_edited(alg, "", |t| t)
+fn gateway_with(alg: &str, engine: VerifierEngine) -> Gateway {
+    gateway_edited(alg, engine, "", |t| t)
 }
 
-/// The sample configuration for `alg`, its rules sections edited by `edit` (after the paths are made
-/// absolute); `tag` keeps the temp folders of variants apart.
-fn gateway_edited(alg: &str, tag: &str, edit: impl Fn(String) -> String) -> Gateway {
+/// The sample configuration for `alg` and the XML-DSig `engine`, its rules sections edited by `edit` (after
+/// the paths are made absolute); `tag` keeps the temp folders of variants apart.
+fn gateway_edited(
+    alg: &str,
+    engine: VerifierEngine,
+    tag: &str,
+    edit: impl Fn(String) -> String,
+) -> Gateway {
     let text = include_str!("../samples/config.toml")
+        .replacen(
+            "[saml]\n",
+            &format!("[saml]\nverifier = \"{}\"\n", engine.name()),
+            1,
+        )
         .replace("algorithm = \"ES256\"", &format!("algorithm = \"{alg}\""))
         .replace(
             "TEST-ONLY-gateway-jwt-es256.key.pem",
@@ -48,7 +59,11 @@ fn gateway_edited(alg: &str, tag: &str, edit: impl Fn(String) -> String) -> Gate
                 "TEST-ONLY-gateway-jwt-rsa.key.pem"
             },
         );
-    let dir = std::env::temp_dir().join(format!("xua-bench-{alg}{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "xua-bench-{alg}-{}{tag}-{}",
+        engine.name(),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
@@ -80,7 +95,7 @@ fn gateway_edited(alg: &str, tag: &str, edit: impl Fn(String) -> String) -> Gate
 }
 
 fn stages(c: &mut Criterion) {
-    let gw = gateway_with("ES256");
+    let gw = gateway_with("ES256", VerifierEngine::DEFAULT);
     let profile = gw.pipeline().profiles().default_profile().clone();
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let now = OffsetDateTime::now_utc();
@@ -96,6 +111,20 @@ fn stages(c: &mut Criterion) {
     c.bench_function("stage/verify_xmldsig", |b| {
         b.iter(|| dsig::verify_assertion(&xml, &anchor).expect("verify"))
     });
+    c.bench_function("stage/verify_streaming", |b| {
+        b.iter(|| stream::verify_assertion(&xml, &anchor, &limits).expect("verify"))
+    });
+    // The whole signature stage either way: pre-scan, issuer, signature, claims from the signed bytes.
+    let mut trust = TrustStore::new();
+    trust.add(
+        samples::SAMPLE_IDP,
+        dsig::TrustAnchor::from_cert_pem(samples::SAMPLE_IDP_CERT).expect("anchor"),
+    );
+    for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
+        c.bench_function(&format!("stage/verify_signed/{}", engine.name()), |b| {
+            b.iter(|| verify::verify_signed(engine, &xml, &trust, &limits, now).expect("verify"))
+        });
+    }
     let signed = dsig::verify_assertion(&xml, &anchor)
         .expect("verify")
         .signed_bytes;
@@ -137,7 +166,7 @@ fn stages(c: &mut Criterion) {
         token_id: "bench".into(),
     };
     for alg in ["ES256", "RS256", "PS256"] {
-        let g = gateway_with(alg);
+        let g = gateway_with(alg, VerifierEngine::DEFAULT);
         c.bench_function(&format!("stage/sign_jwt/{alg}"), |b| {
             b.iter(|| {
                 g.pipeline()
@@ -189,6 +218,29 @@ fn stages(c: &mut Criterion) {
     c.bench_function("stage/sign_xmldsig", |b| {
         b.iter(|| dsig::sign_assertion(&unsigned, &signer).expect("sign"))
     });
+    let canonical = build::canonical_assertion(&spec, &out.attributes).expect("build");
+    c.bench_function("stage/sign_direct", |b| {
+        b.iter(|| stream::sign::sign(&canonical, &signer).expect("sign"))
+    });
+    c.bench_function("stage/build_then_sign_xmldsig", |b| {
+        b.iter(|| {
+            let unsigned = build::assertion(&spec, &out.attributes).expect("build");
+            dsig::sign_assertion(&unsigned, &signer).expect("sign")
+        })
+    });
+    c.bench_function("stage/build_and_sign_direct", |b| {
+        b.iter(|| build::signed_assertion(&spec, &out.attributes, &signer).expect("sign"))
+    });
+}
+
+/// A pipeline bench's id: the plain id for the default XML-DSig engine (the one `benches/peers` reads),
+/// `/<engine>` after it for the other.
+fn engine_id(id: &str, engine: VerifierEngine) -> String {
+    if engine == VerifierEngine::DEFAULT {
+        id.to_string()
+    } else {
+        format!("{id}/{}", engine.name())
+    }
 }
 
 fn pipelines(c: &mut Criterion) {
@@ -196,24 +248,33 @@ fn pipelines(c: &mut Criterion) {
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");
     let request = ExchangeRequest::default();
     for alg in ["ES256", "RS256", "PS256"] {
-        let gw = gateway_with(alg);
         let xml = samples::mint_assertion(
-            gw.pipeline().profiles().default_profile(),
+            gateway_with(alg, VerifierEngine::DEFAULT)
+                .pipeline()
+                .profiles()
+                .default_profile(),
             &claims,
             &MintOptions::default(),
             &samples::sample_idp().expect("idp"),
             now,
         )
         .expect("mint");
-        c.bench_function(&format!("pipeline/saml_to_jwt/{alg}"), |b| {
-            b.iter(|| gw.pipeline().saml_to_jwt(&xml, &request).expect("exchange"))
+        for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
+            let gw = gateway_with(alg, engine);
+            c.bench_function(
+                &engine_id(&format!("pipeline/saml_to_jwt/{alg}"), engine),
+                |b| b.iter(|| gw.pipeline().saml_to_jwt(&xml, &request).expect("exchange")),
+            );
+        }
+    }
+    let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
+    // The signer follows `[saml] verifier`: libxmlsec1, or the direct signer.
+    for engine in [VerifierEngine::Libxmlsec, VerifierEngine::Streaming] {
+        let gw = gateway_with("ES256", engine);
+        c.bench_function(&engine_id("pipeline/jwt_to_saml/ES256-in", engine), |b| {
+            b.iter(|| gw.pipeline().jwt_to_saml(&jwt, &request).expect("exchange"))
         });
     }
-    let gw = gateway_with("ES256");
-    let jwt = samples::mint_jwt(&claims, &samples::JwtMintOptions::default(), now).expect("jwt");
-    c.bench_function("pipeline/jwt_to_saml/ES256-in", |b| {
-        b.iter(|| gw.pipeline().jwt_to_saml(&jwt, &request).expect("exchange"))
-    });
 }
 
 /// The ceilings: the signatures each path must make, with OpenSSL (which libxmlsec1 uses) and with aws-lc
@@ -309,16 +370,19 @@ fn register_checks(c: &mut Criterion) {
     let variants = [
         (
             "checks_off",
-            gateway_edited("ES256", "-off", without_checks),
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-off", without_checks),
         ),
-        ("checks_file", gateway_edited("ES256", "-file", |t| t)),
+        (
+            "checks_file",
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-file", |t| t),
+        ),
         (
             "checks_http_warm",
-            gateway_edited("ES256", "-warm", over_http(3600)),
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-warm", over_http(3600)),
         ),
         (
             "checks_http_uncached",
-            gateway_edited("ES256", "-cold", over_http(0)),
+            gateway_edited("ES256", VerifierEngine::DEFAULT, "-cold", over_http(0)),
         ),
     ];
     let claims = samples::parse_claims(samples::FASTLEGE_CLAIMS).expect("claims");

@@ -26,7 +26,7 @@ pub use rules::{
 pub use sections::{
     AuditConfig, AuditStore, Config, GatewayConfig, InspectorConfig, JwtConfig, JwtIssuerConfig,
     JwtTrustConfig, LimitsConfig, LogFormat, LoggingConfig, ReplayConfig, SamlConfig,
-    SamlSigningConfig, ServerConfig, TrustedIssuerConfig,
+    SamlSigningConfig, ServerConfig, TrustedIssuerConfig, VerifierChoice,
 };
 pub use tls::TlsConfig;
 

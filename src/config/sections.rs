@@ -309,6 +309,20 @@ pub struct SamlConfig {
     /// How the gateway issues XUA assertions (JWT → SAML).
     #[serde(default)]
     pub signing: Option<SamlSigningConfig>,
+    /// The XML-DSig implementation that verifies assertions and signs the gateway's own: `streaming` (one
+    /// reading of the bytes; the gateway's assertions signed as they are written) or `libxmlsec1`. Unset:
+    /// the library's default (`saml::verify::VerifierEngine::DEFAULT`).
+    #[serde(default)]
+    pub verifier: Option<VerifierChoice>,
+}
+
+/// `[saml] verifier`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum VerifierChoice {
+    #[serde(rename = "streaming")]
+    Streaming,
+    #[serde(rename = "libxmlsec1")]
+    Libxmlsec1,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,7 +12,7 @@ use crate::model::Direction;
 use crate::ns;
 use crate::pipeline::Pipeline;
 use crate::saml::tree::Mode;
-use crate::saml::{checks, dsig, prescan};
+use crate::saml::{checks, prescan, verify};
 
 pub(super) fn inspect(
     p: &Pipeline,
@@ -118,8 +118,15 @@ pub(super) fn inspect(
             true => check(
                 rule::SAML_SIGNATURE,
                 "signature",
-                crate::saml::verify::verify_signature(&signed_bytes, trust, &issuer, now)
-                    .map(|_| format!("verifies with a certificate configured for {issuer}")),
+                verify::verify_signature_with(
+                    p.saml_in.verifier,
+                    &signed_bytes,
+                    trust,
+                    &issuer,
+                    limits,
+                    now,
+                )
+                .map(|_| format!("verifies with a certificate configured for {issuer}")),
             ),
             false if !node.children.iter().any(|c| c.is(ns::DSIG, "Signature")) => info(
                 rule::SAML_SIGNATURE,
@@ -133,7 +140,7 @@ pub(super) fn inspect(
             false => {
                 let carried = unverified::keyinfo_certificate(node);
                 let msg = match carried {
-                    Ok(a) => match dsig::verify_assertion(&signed_bytes, &a) {
+                    Ok(a) => match verify::verify_with_anchor(p.saml_in.verifier, &signed_bytes, &a, limits) {
                         Ok(_) => "valid for the certificate the assertion carries, but that certificate is not configured as trusted".to_string(),
                         Err(e) => format!("{} (checked with the certificate the assertion carries, which is not trusted)", e.message),
                     },

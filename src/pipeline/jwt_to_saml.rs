@@ -12,6 +12,7 @@ use crate::replay::ReplayKey;
 use crate::rules::RuleDirection;
 use crate::saml::build::{self, XuaAttributeOut};
 use crate::saml::dsig;
+use crate::saml::verify::VerifierEngine;
 
 /// Everything an assertion needs except its signature: what `prepare` makes of a JWT.
 #[derive(Debug, Clone)]
@@ -178,24 +179,30 @@ impl Pipeline {
                 "the gateway's XUA signing certificate {why}: no assertion is issued until a valid one is current ([saml.signing])"
             )));
         }
-        let unsigned = build::assertion_with(
-            &build::AssertionSpec {
-                id: &draft.id,
-                issuer: &out.issuer,
-                issue_instant: x.now,
-                not_on_or_after: draft.expires,
-                audience: &draft.audience,
-                name_id: &draft.name_id,
-                name_qualifier: draft.name_qualifier.as_deref(),
-                authn_instant: draft.authn_instant,
-                authn_context_class: &out.authn_context_class,
-            },
-            &draft.attributes,
-            &build::Extra {
-                one_time_use: draft.one_time_use,
-            },
-        )?;
-        let signed = dsig::sign_assertion(&unsigned, identity)?;
+        let spec = build::AssertionSpec {
+            id: &draft.id,
+            issuer: &out.issuer,
+            issue_instant: x.now,
+            not_on_or_after: draft.expires,
+            audience: &draft.audience,
+            name_id: &draft.name_id,
+            name_qualifier: draft.name_qualifier.as_deref(),
+            authn_instant: draft.authn_instant,
+            authn_context_class: &out.authn_context_class,
+        };
+        let extra = build::Extra {
+            one_time_use: draft.one_time_use,
+        };
+        let signed = match out.signer {
+            // The bytes are written in canonical form and signed as they stand: no second parse.
+            VerifierEngine::Streaming => {
+                build::signed_assertion_with(&spec, &draft.attributes, &extra, identity)?
+            }
+            VerifierEngine::Libxmlsec => {
+                let unsigned = build::assertion_with(&spec, &draft.attributes, &extra)?;
+                dsig::sign_assertion(&unsigned, identity)?
+            }
+        };
         let token = String::from_utf8(signed)
             .map_err(|_| Rejection::internal("the signed assertion is not UTF-8"))?;
         x.record.output_token_id = Some(draft.id.clone());

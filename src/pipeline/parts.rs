@@ -13,12 +13,14 @@ use crate::rotation::KeyRing;
 use crate::saml::checks::SamlPolicy;
 use crate::saml::dsig::SigningIdentity;
 use crate::saml::prescan::XmlLimits;
-use crate::saml::verify::TrustStore;
+use crate::saml::verify::{TrustStore, VerifierEngine};
 
 /// SAML input: the issuers' certificates, the protocol checks, the input limits.
 #[derive(Debug)]
 pub struct SamlInput {
     pub trust: TrustStore,
+    /// Which XML-DSig verifier checks the signature (`[saml] verifier`).
+    pub verifier: VerifierEngine,
     pub policy: SamlPolicy,
     pub limits: XmlLimits,
     /// The profile (an index into the profile set) configured for an issuer's assertions.
@@ -47,6 +49,9 @@ pub struct JwtOutput {
 /// beside it) and policy.
 pub struct SamlOutput {
     pub identities: KeyRing<SigningIdentity>,
+    /// Who signs: the direct signer (`Streaming`: the assertion is signed as it is written) or libxmlsec1
+    /// (`[saml] verifier`).
+    pub signer: VerifierEngine,
     /// The assertion's Issuer: the gateway's entity id.
     pub issuer: String,
     pub targets: Targets,
@@ -61,6 +66,7 @@ impl std::fmt::Debug for SamlOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SamlOutput")
             .field("issuer", &self.issuer)
+            .field("signer", &self.signer)
             .field("audiences", &self.targets.audiences)
             .finish_non_exhaustive()
     }

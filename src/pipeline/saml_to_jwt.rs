@@ -43,7 +43,15 @@ impl Pipeline {
         now: OffsetDateTime,
     ) -> Result<Verified, Rejection> {
         let s = &self.saml_in;
-        verify::verify(xml, &s.trust, &s.policy, &s.limits, Some(audience), now)
+        verify::verify_with(
+            s.verifier,
+            xml,
+            &s.trust,
+            &s.policy,
+            &s.limits,
+            Some(audience),
+            now,
+        )
     }
 
     /// Verify, decode, rules, encode: everything but the signature.

@@ -1,11 +1,14 @@
-//! Writing XUA assertions. Every value goes through quick-xml's escaping; nothing is spliced into a template,
-//! so a claim can never add markup to a signed assertion.
+//! Writing XUA assertions, element by element through the canonical writer (`saml::stream::sign`), which
+//! checks every name and escapes every value by the c14n rules; nothing is spliced into a template, so a
+//! claim can never add markup to a signed assertion.
 
-use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
-use quick_xml::Writer;
+use std::borrow::Cow;
+
 use time::OffsetDateTime;
 
+use super::dsig::SigningIdentity;
 use super::fragment::XmlFragment;
+use super::stream::sign::{self, CanonicalAssertion, CanonicalWriter};
 use crate::error::Rejection;
 use crate::ns;
 use crate::saml::uri;
@@ -54,29 +57,26 @@ fn time(t: OffsetDateTime) -> Result<String, Rejection> {
         .map_err(|_| Rejection::internal("cannot format a timestamp"))
 }
 
-type W = Writer<Vec<u8>>;
+type W<'a> = CanonicalWriter<'a>;
 
-fn io(_: std::io::Error) -> Rejection {
-    Rejection::internal("cannot write the assertion")
-}
-
-fn start(w: &mut W, el: BytesStart<'_>) -> Result<(), Rejection> {
-    w.write_event(Event::Start(el)).map_err(io)
-}
-
-fn end(w: &mut W, name: &str) -> Result<(), Rejection> {
-    w.write_event(Event::End(BytesEnd::new(name))).map_err(io)
-}
-
-fn empty(w: &mut W, el: BytesStart<'_>) -> Result<(), Rejection> {
-    w.write_event(Event::Empty(el)).map_err(io)
-}
-
-fn text_element(w: &mut W, name: &str, text: &str) -> Result<(), Rejection> {
-    start(w, BytesStart::new(name))?;
-    w.write_event(Event::Text(BytesText::new(text)))
-        .map_err(io)?;
-    end(w, name)
+fn fragment<'a>(w: &mut W<'a>, f: &'a XmlFragment, parent_ns: Option<&str>) {
+    let mut attributes: Vec<(&'a str, Cow<'a, str>)> = Vec::with_capacity(f.attributes.len() + 1);
+    if f.namespace.as_deref() != parent_ns {
+        if let Some(n) = &f.namespace {
+            attributes.push(("xmlns", Cow::Borrowed(n.as_str())));
+        }
+    }
+    for (k, v) in &f.attributes {
+        attributes.push((k.as_str(), Cow::Borrowed(v.as_str())));
+    }
+    w.start(&f.name, attributes);
+    if !f.text.is_empty() {
+        w.text(f.text.as_str());
+    }
+    for c in &f.children {
+        fragment(w, c, f.namespace.as_deref());
+    }
+    w.end();
 }
 
 /// What an assertion may say beyond [`AssertionSpec`].
@@ -88,7 +88,8 @@ pub struct Extra {
 
 /// Serialises an unsigned assertion: Issuer first (the signer inserts the Signature right after it),
 /// Subject with a bearer confirmation, Conditions (NotBefore = IssueInstant, as XUA requires), the
-/// AuthnStatement XUA requires, and the attributes.
+/// AuthnStatement XUA requires, and the attributes. The bytes are the Assertion's exclusive canonical form
+/// (PrefixList `xs`), so [`signed_assertion`] signs them as they stand.
 pub fn assertion(
     spec: &AssertionSpec<'_>,
     attributes: &[XuaAttributeOut],
@@ -102,6 +103,45 @@ pub fn assertion_with(
     attributes: &[XuaAttributeOut],
     extra: &Extra,
 ) -> Result<Vec<u8>, Rejection> {
+    canonical_assertion_with(spec, attributes, extra).map(CanonicalAssertion::into_bytes)
+}
+
+/// [`assertion`], signed with our identity by the direct signer (`saml::stream::sign`): no second parse.
+pub fn signed_assertion(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    identity: &SigningIdentity,
+) -> Result<Vec<u8>, Rejection> {
+    signed_assertion_with(spec, attributes, &Extra::default(), identity)
+}
+
+/// [`assertion_with`], signed by the direct signer.
+pub fn signed_assertion_with(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    extra: &Extra,
+    identity: &SigningIdentity,
+) -> Result<Vec<u8>, Rejection> {
+    sign::sign(
+        &canonical_assertion_with(spec, attributes, extra)?,
+        identity,
+    )
+}
+
+/// The unsigned assertion in canonical form, with what the direct signer needs to know about it.
+pub fn canonical_assertion(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+) -> Result<CanonicalAssertion, Rejection> {
+    canonical_assertion_with(spec, attributes, &Extra::default())
+}
+
+/// [`canonical_assertion`], with what [`Extra`] adds.
+pub fn canonical_assertion_with(
+    spec: &AssertionSpec<'_>,
+    attributes: &[XuaAttributeOut],
+    extra: &Extra,
+) -> Result<CanonicalAssertion, Rejection> {
     if spec.not_on_or_after <= spec.issue_instant {
         return Err(Rejection::time(
             "the assertion would expire before it is issued",
@@ -109,98 +149,96 @@ pub fn assertion_with(
     }
     let issued = time(spec.issue_instant)?;
     let expires = time(spec.not_on_or_after)?;
-    let mut w = Writer::new(Vec::with_capacity(4096));
-
-    let mut root = BytesStart::new("saml:Assertion");
-    root.push_attribute(("xmlns:saml", ns::SAML));
-    root.push_attribute(("xmlns:xs", ns::XS));
-    root.push_attribute(("xmlns:xsi", ns::XSI));
-    root.push_attribute(("ID", spec.id));
-    root.push_attribute(("IssueInstant", issued.as_str()));
-    root.push_attribute(("Version", "2.0"));
-    start(&mut w, root)?;
-
-    text_element(&mut w, "saml:Issuer", spec.issuer)?;
-
-    start(&mut w, BytesStart::new("saml:Subject"))?;
-    let mut name_id = BytesStart::new("saml:NameID");
-    if let Some(q) = spec.name_qualifier {
-        name_id.push_attribute(("NameQualifier", q));
-    }
-    start(&mut w, name_id)?;
-    w.write_event(Event::Text(BytesText::new(spec.name_id)))
-        .map_err(io)?;
-    end(&mut w, "saml:NameID")?;
-    let mut sc = BytesStart::new("saml:SubjectConfirmation");
-    sc.push_attribute(("Method", uri::CM_BEARER));
-    start(&mut w, sc)?;
-    let mut scd = BytesStart::new("saml:SubjectConfirmationData");
-    scd.push_attribute(("NotOnOrAfter", expires.as_str()));
-    empty(&mut w, scd)?;
-    end(&mut w, "saml:SubjectConfirmation")?;
-    end(&mut w, "saml:Subject")?;
-
-    let mut conditions = BytesStart::new("saml:Conditions");
-    conditions.push_attribute(("NotBefore", issued.as_str()));
-    conditions.push_attribute(("NotOnOrAfter", expires.as_str()));
-    start(&mut w, conditions)?;
-    start(&mut w, BytesStart::new("saml:AudienceRestriction"))?;
-    text_element(&mut w, "saml:Audience", spec.audience)?;
-    end(&mut w, "saml:AudienceRestriction")?;
-    if extra.one_time_use {
-        empty(&mut w, BytesStart::new("saml:OneTimeUse"))?;
-    }
-    end(&mut w, "saml:Conditions")?;
-
-    let mut authn = BytesStart::new("saml:AuthnStatement");
     let authn_instant = time(spec.authn_instant)?;
-    authn.push_attribute(("AuthnInstant", authn_instant.as_str()));
-    start(&mut w, authn)?;
-    start(&mut w, BytesStart::new("saml:AuthnContext"))?;
-    text_element(
-        &mut w,
-        "saml:AuthnContextClassRef",
-        spec.authn_context_class,
-    )?;
-    end(&mut w, "saml:AuthnContext")?;
-    end(&mut w, "saml:AuthnStatement")?;
+    let mut w = CanonicalWriter::new();
+
+    w.start(
+        "saml:Assertion",
+        vec![
+            ("xmlns:saml", Cow::Borrowed(ns::SAML)),
+            ("xmlns:xs", Cow::Borrowed(ns::XS)),
+            ("xmlns:xsi", Cow::Borrowed(ns::XSI)),
+            ("ID", Cow::Borrowed(spec.id)),
+            ("IssueInstant", Cow::Owned(issued.clone())),
+            ("Version", Cow::Borrowed("2.0")),
+        ],
+    );
+    w.text_element("saml:Issuer", spec.issuer);
+
+    w.start("saml:Subject", Vec::new());
+    let name_qualifier = spec
+        .name_qualifier
+        .map(|q| ("NameQualifier", Cow::Borrowed(q)));
+    w.start("saml:NameID", name_qualifier.into_iter().collect());
+    w.text(spec.name_id);
+    w.end();
+    w.start(
+        "saml:SubjectConfirmation",
+        vec![("Method", Cow::Borrowed(uri::CM_BEARER))],
+    );
+    w.start(
+        "saml:SubjectConfirmationData",
+        vec![("NotOnOrAfter", Cow::Owned(expires.clone()))],
+    );
+    w.end();
+    w.end();
+    w.end();
+
+    w.start(
+        "saml:Conditions",
+        vec![
+            ("NotBefore", Cow::Owned(issued)),
+            ("NotOnOrAfter", Cow::Owned(expires)),
+        ],
+    );
+    w.start("saml:AudienceRestriction", Vec::new());
+    w.text_element("saml:Audience", spec.audience);
+    w.end();
+    if extra.one_time_use {
+        w.start("saml:OneTimeUse", Vec::new());
+        w.end();
+    }
+    w.end();
+
+    w.start(
+        "saml:AuthnStatement",
+        vec![("AuthnInstant", Cow::Owned(authn_instant))],
+    );
+    w.start("saml:AuthnContext", Vec::new());
+    w.text_element("saml:AuthnContextClassRef", spec.authn_context_class);
+    w.end();
+    w.end();
 
     if !attributes.is_empty() {
-        start(&mut w, BytesStart::new("saml:AttributeStatement"))?;
+        w.start("saml:AttributeStatement", Vec::new());
         for a in attributes {
-            let mut el = BytesStart::new("saml:Attribute");
-            el.push_attribute(("Name", a.name.as_str()));
+            let mut el = vec![("Name", Cow::Borrowed(a.name.as_str()))];
             if let Some(f) = &a.name_format {
-                el.push_attribute(("NameFormat", f.as_str()));
+                el.push(("NameFormat", Cow::Borrowed(f.as_str())));
             }
-            start(&mut w, el)?;
+            w.start("saml:Attribute", el);
             for v in &a.values {
-                let mut av = BytesStart::new("saml:AttributeValue");
                 match v {
                     XuaValueOut::Text { text, xsi_type } => {
-                        if let Some(t) = xsi_type {
-                            av.push_attribute(("xsi:type", t.as_str()));
-                        }
-                        start(&mut w, av)?;
-                        w.write_event(Event::Text(BytesText::new(text)))
-                            .map_err(io)?;
+                        let av = xsi_type
+                            .as_ref()
+                            .map(|t| ("xsi:type", Cow::Borrowed(t.as_str())));
+                        w.start("saml:AttributeValue", av.into_iter().collect());
+                        w.text(text.as_str());
                     }
                     XuaValueOut::Element(f) => {
-                        start(&mut w, av)?;
-                        // The assertion's root declares xsi; the fragment's text and attributes are escaped.
-                        let mut xml = String::new();
-                        f.write_xml(&mut xml, None, true);
-                        w.get_mut().extend_from_slice(xml.as_bytes());
+                        w.start("saml:AttributeValue", Vec::new());
+                        fragment(&mut w, f, None);
                     }
                 }
-                end(&mut w, "saml:AttributeValue")?;
+                w.end();
             }
-            end(&mut w, "saml:Attribute")?;
+            w.end();
         }
-        end(&mut w, "saml:AttributeStatement")?;
+        w.end();
     }
-    end(&mut w, "saml:Assertion")?;
-    Ok(w.into_inner())
+    w.end();
+    w.finish()
 }
 
 /// A fresh assertion ID: an NCName (starts with '_'), unique per assertion.

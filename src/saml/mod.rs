@@ -11,6 +11,7 @@ pub mod extract;
 pub mod fragment;
 pub mod metadata;
 pub mod prescan;
+pub mod stream;
 pub mod tree;
 pub mod uri;
 pub mod verify;

@@ -123,8 +123,8 @@ pub fn check_limits(xml: &[u8], limits: &XmlLimits) -> Result<(), Rejection> {
     }
 }
 
-/// Scans the whole document once. Errors use the checklist's classes.
-pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
+/// The size check, UTF-8 check and byte-order-mark removal every reading of SAML input starts with.
+pub fn text_of<'x>(xml: &'x [u8], limits: &XmlLimits) -> Result<&'x str, Rejection> {
     if xml.len() > limits.max_bytes {
         return Err(Rejection::limit(format!(
             "SAML input is larger than {} bytes",
@@ -132,46 +132,103 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
         )));
     }
     let text = std::str::from_utf8(xml).map_err(|_| Rejection::parse("SAML input is not UTF-8"))?;
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    Ok(text.strip_prefix('\u{FEFF}').unwrap_or(text))
+}
+
+/// The reader every reading of SAML input uses, so that all of them see the same events.
+pub fn reader_of(text: &str) -> NsReader<&[u8]> {
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
+    reader
+}
 
-    let mut depth = 0usize;
-    let mut elements = 0usize;
-    let mut root: Option<Root> = None;
-    let mut root_closed = false;
-    let mut assertions = 0usize;
-    let mut saml_attributes = 0usize;
-    // Characters of text so far in the innermost NameID/AttributeValue.
-    let mut value_chars = 0usize;
-    // Path of (namespace, local name) from the root, to know where Issuer and StatusCode sit.
-    let mut path: Vec<(Option<String>, String)> = Vec::new();
-    let mut shape_issuer: Option<String> = None;
-    let mut response_issuer: Option<String> = None;
-    let mut response_status: Option<String> = None;
-    let mut capture: Option<(bool, String)> = None;
+/// A reader error, in the checklist's class.
+pub fn read_error(e: &quick_xml::Error) -> Rejection {
+    Rejection::parse(format!("SAML input is not well-formed XML ({})", kind(e)))
+}
 
+/// Scans the whole document once. Errors use the checklist's classes.
+pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
+    let text = text_of(xml, limits)?;
+    let mut reader = reader_of(text);
+    let mut scanner = Scanner::new(limits);
     loop {
-        let (resolved, event) = reader.read_resolved_event().map_err(|e| {
-            Rejection::parse(format!("SAML input is not well-formed XML ({})", kind(&e)))
-        })?;
+        let (resolved, event) = reader.read_resolved_event().map_err(|e| read_error(&e))?;
+        if matches!(event, Event::Eof) {
+            break;
+        }
+        scanner.event(&resolved, &event)?;
+    }
+    scanner.finish()
+}
+
+/// The pre-scan as a state machine over reader events, so that a reader that does more with the same events
+/// (the streaming verifier) applies exactly these rules. Feed every event but `Eof`, then call `finish`.
+pub struct Scanner<'l> {
+    limits: &'l XmlLimits,
+    depth: usize,
+    elements: usize,
+    root: Option<Root>,
+    root_closed: bool,
+    assertions: usize,
+    saml_attributes: usize,
+    /// Characters of text so far in the innermost NameID/AttributeValue.
+    value_chars: usize,
+    /// Path of (namespace, local name) from the root, to know where Issuer and StatusCode sit.
+    path: Vec<(Option<String>, String)>,
+    shape_issuer: Option<String>,
+    response_issuer: Option<String>,
+    response_status: Option<String>,
+    capture: Option<(bool, String)>,
+}
+
+impl<'l> Scanner<'l> {
+    pub fn new(limits: &'l XmlLimits) -> Self {
+        Scanner {
+            limits,
+            depth: 0,
+            elements: 0,
+            root: None,
+            root_closed: false,
+            assertions: 0,
+            saml_attributes: 0,
+            value_chars: 0,
+            path: Vec::new(),
+            shape_issuer: None,
+            response_issuer: None,
+            response_status: None,
+            capture: None,
+        }
+    }
+
+    /// True once the root element has been closed.
+    pub fn root_closed(&self) -> bool {
+        self.root_closed
+    }
+
+    pub fn event(
+        &mut self,
+        resolved: &ResolveResult<'_>,
+        event: &Event<'_>,
+    ) -> Result<(), Rejection> {
+        let limits = self.limits;
         let is_start = matches!(event, Event::Start(_));
-        match &event {
+        match event {
             Event::Start(start) | Event::Empty(start) => {
-                if root_closed {
+                if self.root_closed {
                     return Err(Rejection::structure(
                         "SAML input has more than one root element",
                     ));
                 }
-                elements += 1;
-                depth += 1;
-                if depth > limits.max_depth {
+                self.elements += 1;
+                self.depth += 1;
+                if self.depth > limits.max_depth {
                     return Err(Rejection::limit(format!(
                         "SAML input is nested deeper than {} elements",
                         limits.max_depth
                     )));
                 }
-                if elements > limits.max_elements {
+                if self.elements > limits.max_elements {
                     return Err(Rejection::limit(format!(
                         "SAML input has more than {} elements",
                         limits.max_elements
@@ -192,7 +249,7 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                         check_references_in_attribute(&attr.value)?;
                     }
                 }
-                let namespace = element_ns(&resolved);
+                let namespace = element_ns(resolved);
                 let local = start.local_name().as_ref().to_string();
                 if namespace
                     .as_deref()
@@ -216,8 +273,8 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                 }
                 let is_saml = namespace.as_deref() == Some(ns::SAML);
                 if is_saml && local == "Attribute" {
-                    saml_attributes += 1;
-                    if saml_attributes > limits.max_saml_attributes {
+                    self.saml_attributes += 1;
+                    if self.saml_attributes > limits.max_saml_attributes {
                         return Err(Rejection::limit(format!(
                             "SAML input has more than {} attributes (saml:Attribute)",
                             limits.max_saml_attributes
@@ -235,15 +292,15 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                     ));
                 }
                 if is_saml && local == "Assertion" {
-                    assertions += 1;
-                    if assertions > 1 {
+                    self.assertions += 1;
+                    if self.assertions > 1 {
                         return Err(Rejection::structure(
                             "the document holds more than one Assertion",
                         ));
                     }
                 }
-                if path.is_empty() {
-                    root =
+                if self.path.is_empty() {
+                    self.root =
                         Some(match (namespace.as_deref(), local.as_str()) {
                             (Some(ns::SAML), "Assertion") => Root::Assertion,
                             (Some(ns::SAMLP), "Response") => Root::Response,
@@ -252,23 +309,24 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                             )),
                         });
                 }
-                // Issuer directly under the Assertion (root or Response child), or under the Response.
-                let parent = path.last().map(|(n, l)| (n.as_deref(), l.as_str()));
+                // Issuer directly under the Assertion (self.root or Response child), or under the Response.
+                let parent = self.path.last().map(|(n, l)| (n.as_deref(), l.as_str()));
                 if is_saml && local == "Issuer" {
                     match parent {
                         Some((Some(ns::SAML), "Assertion")) if is_start => {
-                            capture = Some((true, String::new()))
+                            self.capture = Some((true, String::new()))
                         }
-                        Some((Some(ns::SAMLP), "Response")) if path.len() == 1 && is_start => {
-                            capture = Some((false, String::new()))
+                        Some((Some(ns::SAMLP), "Response")) if self.path.len() == 1 && is_start => {
+                            self.capture = Some((false, String::new()))
                         }
                         _ => {}
                     }
                 }
                 if namespace.as_deref() == Some(ns::SAMLP)
                     && local == "StatusCode"
-                    && path.len() == 2
-                    && path
+                    && self.path.len() == 2
+                    && self
+                        .path
                         .get(1)
                         .is_some_and(|(n, l)| n.as_deref() == Some(ns::SAMLP) && l == "Status")
                 {
@@ -277,67 +335,72 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                         .ok()
                         .flatten()
                         .map(|a| a.value.to_string());
-                    response_status = value;
+                    self.response_status = value;
                 }
                 if is_start {
-                    path.push((namespace, local));
-                    if holds_a_value(path.last()) {
-                        value_chars = 0;
+                    self.path.push((namespace, local));
+                    if holds_a_value(self.path.last()) {
+                        self.value_chars = 0;
                     }
                 } else {
-                    depth -= 1;
-                    if path.is_empty() {
-                        root_closed = true;
+                    self.depth -= 1;
+                    if self.path.is_empty() {
+                        self.root_closed = true;
                     }
                 }
             }
             Event::End(_) => {
-                if let Some((for_assertion, text)) = capture.take() {
+                if let Some((for_assertion, text)) = self.capture.take() {
                     let text = text.trim().to_string();
                     if for_assertion {
-                        shape_issuer.get_or_insert(text);
+                        self.shape_issuer.get_or_insert(text);
                     } else {
-                        response_issuer.get_or_insert(text);
+                        self.response_issuer.get_or_insert(text);
                     }
                 }
-                depth = depth.saturating_sub(1);
-                path.pop();
-                if path.is_empty() {
-                    root_closed = true;
+                self.depth = self.depth.saturating_sub(1);
+                self.path.pop();
+                if self.path.is_empty() {
+                    self.root_closed = true;
                 }
             }
             Event::Text(t) => {
                 let content = t.xml10_content();
-                if path.is_empty() && !content.trim().is_empty() {
-                    return Err(Rejection::parse(
-                        "SAML input has text outside the root element",
-                    ));
-                }
-                count_value(&path, &mut value_chars, content.chars().count(), limits)?;
-                if let Some((_, buf)) = capture.as_mut() {
-                    buf.push_str(&content);
-                }
-            }
-            Event::CData(c) => {
-                if path.is_empty() {
+                if self.path.is_empty() && !content.trim().is_empty() {
                     return Err(Rejection::parse(
                         "SAML input has text outside the root element",
                     ));
                 }
                 count_value(
-                    &path,
-                    &mut value_chars,
+                    &self.path,
+                    &mut self.value_chars,
+                    content.chars().count(),
+                    limits,
+                )?;
+                if let Some((_, buf)) = self.capture.as_mut() {
+                    buf.push_str(&content);
+                }
+            }
+            Event::CData(c) => {
+                if self.path.is_empty() {
+                    return Err(Rejection::parse(
+                        "SAML input has text outside the root element",
+                    ));
+                }
+                count_value(
+                    &self.path,
+                    &mut self.value_chars,
                     c.xml10_content().chars().count(),
                     limits,
                 )?;
-                if let Some((_, buf)) = capture.as_mut() {
+                if let Some((_, buf)) = self.capture.as_mut() {
                     buf.push_str(&c.xml10_content());
                 }
             }
             Event::GeneralRef(r) => {
                 let ch = predefined_or_char(r)?;
-                count_value(&path, &mut value_chars, 1, limits)?;
-                if let Some((_, buf)) = capture.as_mut() {
+                count_value(&self.path, &mut self.value_chars, 1, limits)?;
+                if let Some((_, buf)) = self.capture.as_mut() {
                     buf.push(ch);
                 }
             }
@@ -348,15 +411,15 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
             }
             // Inside the Signature it is the signature that is malformed (a comment in DigestValue is
             // CVE-2025-29775's truncation), which is how the signature module classes it too.
-            Event::Comment(_) if in_signature(&path) => {
+            Event::Comment(_) if in_signature(&self.path) => {
                 return Err(Rejection::sig(
                     "comments are not allowed inside ds:Signature",
                 ))
             }
-            Event::Comment(_) if !path.is_empty() => return Err(Rejection::structure(
+            Event::Comment(_) if !self.path.is_empty() => return Err(Rejection::structure(
                 "comments are not allowed inside the SAML document (they can split signed text)",
             )),
-            Event::PI(_) if !path.is_empty() || !root_closed && root.is_none() => {
+            Event::PI(_) if !self.path.is_empty() || !self.root_closed && self.root.is_none() => {
                 return Err(Rejection::structure(
                     "processing instructions are not allowed in SAML input",
                 ))
@@ -368,25 +431,28 @@ pub fn scan(xml: &[u8], limits: &XmlLimits) -> Result<Shape, Rejection> {
                     }
                 }
             }
-            Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => break,
+            Event::Comment(_) | Event::PI(_) | Event::Eof => {}
         }
+        Ok(())
     }
-    let Some(root) = root else {
-        return Err(Rejection::parse("SAML input has no root element"));
-    };
-    if !root_closed {
-        return Err(Rejection::parse("SAML input is truncated"));
+
+    pub fn finish(self) -> Result<Shape, Rejection> {
+        let Some(root) = self.root else {
+            return Err(Rejection::parse("SAML input has no root element"));
+        };
+        if !self.root_closed {
+            return Err(Rejection::parse("SAML input is truncated"));
+        }
+        if self.assertions == 0 {
+            return Err(Rejection::structure("the Response holds no Assertion"));
+        }
+        Ok(Shape {
+            root,
+            assertion_issuer: self.shape_issuer,
+            response_issuer: self.response_issuer,
+            response_status: self.response_status,
+        })
     }
-    if assertions == 0 {
-        return Err(Rejection::structure("the Response holds no Assertion"));
-    }
-    Ok(Shape {
-        root,
-        assertion_issuer: shape_issuer,
-        response_issuer,
-        response_status,
-    })
 }
 
 /// Adds `chars` to the running length of the current value when the innermost element holds one.

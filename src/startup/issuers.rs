@@ -76,6 +76,7 @@ pub(super) fn saml_output(loaded: &LoadedConfig) -> Result<Option<SamlOutput>, S
     })?;
     Ok(Some(SamlOutput {
         identities,
+        signer: super::trust::verifier(loaded),
         issuer: c.gateway.entity_id.clone(),
         targets: Targets {
             audiences: s.audiences.clone(),

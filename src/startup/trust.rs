@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use time::Duration;
 
 use super::StartupError;
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, VerifierChoice};
 use crate::jwt::keys::{bind_keys, KeySource, RemoteJwks};
 use crate::jwt::{self, JwtLimits, JwtPolicy, JwtTrust, TrustedIssuer};
 use crate::mapping::ProfileSet;
@@ -14,7 +14,7 @@ use crate::pipeline::{JwtInput, SamlInput};
 use crate::saml::checks::SamlPolicy;
 use crate::saml::dsig::TrustAnchor;
 use crate::saml::prescan::XmlLimits;
-use crate::saml::verify::TrustStore;
+use crate::saml::verify::{TrustStore, VerifierEngine};
 
 pub(super) fn secs(s: u64) -> Duration {
     Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2))
@@ -74,6 +74,7 @@ pub(super) fn saml_input(
     }
     Ok(SamlInput {
         trust,
+        verifier: verifier(loaded),
         policy: SamlPolicy {
             audiences: c.saml.audiences.clone(),
             recipients: c.saml.recipients.clone(),
@@ -193,4 +194,13 @@ pub(super) fn jwt_input(
         },
         profile_by_issuer,
     }))
+}
+
+/// `[saml] verifier`, resolved once: it picks the verifier of SAML input and the signer of our assertions.
+pub(super) fn verifier(loaded: &LoadedConfig) -> VerifierEngine {
+    match loaded.config.saml.verifier {
+        None => VerifierEngine::DEFAULT,
+        Some(VerifierChoice::Streaming) => VerifierEngine::Streaming,
+        Some(VerifierChoice::Libxmlsec1) => VerifierEngine::Libxmlsec,
+    }
 }

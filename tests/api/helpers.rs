@@ -36,7 +36,11 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(LoadedConfig::embedded().expect("embedded config")).await
 }
 
-pub async fn spawn_app_with(loaded: LoadedConfig) -> TestApp {
+pub async fn spawn_app_with(mut loaded: LoadedConfig) -> TestApp {
+    // The XML-DSig engine under test (XUA_VERIFIER=libxmlsec1|streaming), unless the test chose one.
+    if loaded.config.saml.verifier.is_none() {
+        loaded.config.saml.verifier = crate::engine::config_choice();
+    }
     let audit = Arc::new(MemorySink::default());
     let gateway = Arc::new(
         Gateway::build(loaded, xua_gateway::clock::system(), Some(audit.clone()))

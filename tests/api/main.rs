@@ -15,8 +15,11 @@ mod cluster;
 mod config_strictness;
 mod delegation;
 mod dpop;
+mod dsig_engine;
 mod durability;
 mod echoes;
+#[path = "../support/engine.rs"]
+mod engine;
 mod forge;
 mod helpers;
 mod http_conventions;

@@ -723,6 +723,7 @@ async fn sec_25_lookalike_assertion_namespace() {
 #[actix_web::test]
 async fn sec_26_xsi_type_prefix_bound_outside_the_signed_bytes() {
     let app = spawn_app().await;
+    // (Assertions in canonical form declare xsi where it is used, so the edits below declare it too.)
     // The IdP signs an assertion whose xsi:type uses a prefix ("xt") that exclusive c14n leaves out of the
     // signed bytes (it is not in the InclusiveNamespaces PrefixList); an attacker can then bind it to
     // anything outside the assertion, here on a wrapping Response.
@@ -735,7 +736,7 @@ async fn sec_26_xsi_type_prefix_bound_outside_the_signed_bytes() {
         edit(
             &xml,
             "<saml:AttributeValue>TEST FASTLEGE SVENDSEN",
-            "<saml:AttributeValue xsi:type=\"xt:string\">TEST FASTLEGE SVENDSEN",
+            "<saml:AttributeValue xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"xt:string\">TEST FASTLEGE SVENDSEN",
         )
     });
     let wrapped = edit(
@@ -763,7 +764,7 @@ async fn sec_26_xsi_type_prefix_bound_outside_the_signed_bytes() {
         edit(
             &xml,
             "<saml:AttributeValue>TEST FASTLEGE SVENDSEN",
-            "<saml:AttributeValue xsi:type=\"xs:string\">TEST FASTLEGE SVENDSEN",
+            "<saml:AttributeValue xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"xs:string\">TEST FASTLEGE SVENDSEN",
         )
     });
     expect_accepted(&app, &fine).await;

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::engine::{engine, streaming};
 use crate::xmlsec1;
 use xmlsec1::xmlsec1_available;
 
@@ -26,6 +27,9 @@ use openssl::symm::Cipher;
 use openssl::x509::{X509NameBuilder, X509};
 use xua_gateway::error::{ErrorClass, Rejection};
 use xua_gateway::saml::dsig::{self, SigningIdentity, TrustAnchor, VerifiedAssertion};
+use xua_gateway::saml::prescan::{self, XmlLimits};
+use xua_gateway::saml::stream;
+use xua_gateway::saml::verify::VerifierEngine;
 
 // =============================================================================================================
 // PKI
@@ -221,7 +225,26 @@ fn response_xml(id: &str, inner: &str) -> String {
 }
 
 fn verify(xml: &str) -> Result<VerifiedAssertion, Rejection> {
-    dsig::verify_assertion(xml.as_bytes(), idp_anchor())
+    verify_with(xml.as_bytes(), idp_anchor())
+}
+
+/// Verifies with the engine under test (`XUA_VERIFIER`). Both engines run on every document, and the test fails
+/// unless the streaming verifier agrees with what the pipeline does with libxmlsec1 (pre-scan, then
+/// `dsig::verify_assertion`): the same verdict, the same error class, the same signed bytes.
+fn verify_with(xml: &[u8], anchor: &TrustAnchor) -> Result<VerifiedAssertion, Rejection> {
+    let limits = XmlLimits::default();
+    let libxmlsec = dsig::verify_assertion(xml, anchor);
+    let streamed = stream::verify_assertion(xml, anchor, &limits).map(|s| s.verified);
+    let reference = prescan::scan(xml, &limits).and_then(|_| libxmlsec.clone());
+    match (&reference, &streamed) {
+        (Ok(a), Ok(b)) => assert_eq!(a.signed_bytes, b.signed_bytes, "signed bytes differ"),
+        (Err(a), Err(b)) => assert_eq!(a.class, b.class, "libxmlsec1: {a}; streaming: {b}"),
+        (a, b) => panic!("the verifiers disagree: libxmlsec1 {a:?}, streaming {b:?}"),
+    }
+    match engine() {
+        VerifierEngine::Libxmlsec => libxmlsec,
+        VerifierEngine::Streaming => streamed,
+    }
 }
 
 /// Replaces the first occurrence of `from`; fails the test if there is none (the attack must really be built).
@@ -635,7 +658,7 @@ fn an_ecdsa_p256_signature_verifies_with_an_ec_anchor() {
         },
         &ec,
     );
-    let verified = dsig::verify_assertion(cli_signed.as_bytes(), &ec_anchor).unwrap();
+    let verified = verify_with(cli_signed.as_bytes(), &ec_anchor).unwrap();
     assert!(String::from_utf8(verified.signed_bytes)
         .unwrap()
         .contains(NAME_ID));
@@ -648,11 +671,11 @@ fn an_ecdsa_p256_signature_verifies_with_an_ec_anchor() {
         "{rejection}"
     );
     expect_rejection(
-        dsig::verify_assertion(signed().as_bytes(), &ec_anchor),
+        verify_with(signed().as_bytes(), &ec_anchor),
         ErrorClass::Sig,
     );
     expect_rejection(
-        dsig::verify_assertion(
+        verify_with(
             edit(&cli_signed, NAME_ID, "13116900217").as_bytes(),
             &ec_anchor,
         ),
@@ -720,7 +743,7 @@ fn garbage_or_empty_signature_value_is_rejected() {
 #[test]
 fn a_different_trusted_certificate_is_rejected() {
     let rejection = expect_rejection(
-        dsig::verify_assertion(signed().as_bytes(), attacker_anchor()),
+        verify_with(signed().as_bytes(), attacker_anchor()),
         ErrorClass::Sig,
     );
     assert_eq!(
@@ -733,7 +756,7 @@ fn a_different_trusted_certificate_is_rejected() {
 fn attacker_resigned_with_own_certificate_in_key_info_is_rejected() {
     let forged = sign_with(&evil_unsigned(ASSERTION_ID), attacker_identity());
     // The forgery is a perfectly valid signature, with the attacker's certificate right there in KeyInfo ...
-    assert!(dsig::verify_assertion(forged.as_bytes(), attacker_anchor()).is_ok());
+    assert!(verify_with(forged.as_bytes(), attacker_anchor()).is_ok());
     assert!(forged.contains("<ds:X509Certificate>"));
     // ... but only the anchor decides.
     expect_rejection(verify(&forged), ErrorClass::Sig);
@@ -798,10 +821,13 @@ fn signed_assertion_moved_into_advice_of_an_evil_assertion_is_rejected() {
         &format!("</saml:Conditions><saml:Advice>{}</saml:Advice>", signed()),
     );
     let rejection = expect_rejection(verify(&xml), ErrorClass::Struct);
-    assert_eq!(
-        rejection.message,
+    // The streaming verifier's pre-scan finds it first, as the pipeline's does.
+    let expected = if streaming() {
+        "the document holds more than one Assertion"
+    } else {
         "document contains more than one Assertion element"
-    );
+    };
+    assert_eq!(rejection.message, expected);
 }
 
 #[test]
@@ -1237,7 +1263,12 @@ fn doctype_is_forbidden() {
         edit(signed(), NAME_ID, "&name;")
     );
     let rejection = expect_rejection(verify(&internal_entity), ErrorClass::Forbidden);
-    assert_eq!(rejection.message, "DOCTYPE is not allowed");
+    let expected = if streaming() {
+        "a DOCTYPE is not allowed in SAML input"
+    } else {
+        "DOCTYPE is not allowed"
+    };
+    assert_eq!(rejection.message, expected);
 
     let external = format!(
         r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>{}"#,
@@ -1283,6 +1314,15 @@ fn utf16_input_is_decoded_and_its_doctype_still_refused() {
     );
     let rejection = dsig::verify_assertion(&utf16le(&with_doctype), idp_anchor()).unwrap_err();
     assert_eq!(rejection.class, ErrorClass::Forbidden, "{rejection}");
+
+    // The streaming verifier reads UTF-8 only, as the pipeline's pre-scan does: both are refused.
+    for input in [plain, with_doctype] {
+        let rejection =
+            stream::verify_assertion(&utf16le(&input), idp_anchor(), &XmlLimits::default())
+                .unwrap_err();
+        assert_eq!(rejection.class, ErrorClass::Parse, "{rejection}");
+        assert_eq!(rejection.message, "SAML input is not UTF-8");
+    }
 }
 
 #[test]
@@ -1295,7 +1335,12 @@ fn xinclude_is_forbidden() {
         ),
     );
     let rejection = expect_rejection(verify(&xml), ErrorClass::Forbidden);
-    assert_eq!(rejection.message, "XInclude elements are not allowed");
+    let expected = if streaming() {
+        "XInclude is not allowed"
+    } else {
+        "XInclude elements are not allowed"
+    };
+    assert_eq!(rejection.message, expected);
 }
 
 #[test]
@@ -1305,11 +1350,17 @@ fn malformed_input_is_a_parse_error() {
         "not xml".to_string(),
         signed()[..signed().len() - 5].to_string(),
         edit(signed(), "</saml:Subject>", "</saml:Subjekt>"),
-        edit(signed(), NAME_ID, "&undeclared;"),
-        format!("{}<extra/>", signed()),
     ] {
         expect_rejection(verify(&input), ErrorClass::Parse);
     }
+    // The pre-scan (part of the streaming verifier) names these more precisely, as it does in the pipeline.
+    let (entity, second_root) = if streaming() {
+        (ErrorClass::Forbidden, ErrorClass::Struct)
+    } else {
+        (ErrorClass::Parse, ErrorClass::Parse)
+    };
+    expect_rejection(verify(&edit(signed(), NAME_ID, "&undeclared;")), entity);
+    expect_rejection(verify(&format!("{}<extra/>", signed())), second_root);
 }
 
 // =============================================================================================================
@@ -1415,6 +1466,12 @@ fn comment_inside_name_id_still_verifies_and_signed_bytes_hold_the_full_text() {
         "lege@helse.no.evil.example",
         "lege@helse.no<!---->.evil.example",
     );
+    if streaming() {
+        // The streaming verifier includes the pre-scan, which refuses the comment (checklist item 4).
+        let rejection = expect_rejection(verify(&truncating), ErrorClass::Struct);
+        assert!(rejection.message.contains("comments"), "{rejection}");
+        return;
+    }
     let verified = verify(&truncating).unwrap();
     let bytes = String::from_utf8(verified.signed_bytes).unwrap();
     assert!(bytes.contains(">lege@helse.no.evil.example<"));

@@ -3,12 +3,21 @@
 //! (fuzz/seeds/<target>/) must pass the same invariants the fuzzers check. `cargo test` never runs the
 //! fuzzers themselves; see README, "Fuzzing".
 
+// The differential harness's files name each other `super::`; they are siblings here as in the fuzz crate.
+#[path = "../../fuzz/harness/built.rs"]
+mod built;
+#[path = "../../fuzz/harness/dsig.rs"]
+mod dsig;
 #[path = "../../fuzz/harness/jwt.rs"]
 mod jwt;
 #[path = "../../fuzz/harness/mapping.rs"]
 mod mapping;
+#[path = "../../fuzz/harness/mutate.rs"]
+mod mutate;
 #[path = "../../fuzz/harness/saml.rs"]
 mod saml;
+#[path = "../../fuzz/harness/xmlsign.rs"]
+pub mod xmlsign;
 
 use std::path::{Path, PathBuf};
 
@@ -61,4 +70,9 @@ fn jwt_verify_inputs() {
 #[test]
 fn mapping_decoders_inputs() {
     replay("mapping_decoders", mapping::check);
+}
+
+#[test]
+fn dsig_differential_inputs() {
+    replay("dsig_differential", dsig::check);
 }

@@ -183,8 +183,10 @@ fn iua_claims_translate_back_to_the_same_xua() {
     let xml = String::from_utf8(xml).unwrap();
     // IHE's encoding: CE as a child element in the HL7 namespace with a bare OID, one Attribute per name
     // holding both values, the BPPC attribute with its NameFormat.
-    assert!(xml.contains(r#"<saml:Attribute Name="urn:oasis:names:tc:xacml:2.0:subject:role"><saml:AttributeValue><Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="46255001" codeSystem="2.16.840.1.113883.6.96" displayName="Pharmacist"/></saml:AttributeValue><saml:AttributeValue><Role"#), "{xml}");
-    assert!(xml.contains(r#"<saml:Attribute Name="urn:ihe:iti:xua:2012:acp" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue xsi:type="xs:anyURI">urn:oid:1.2.3.999</saml:AttributeValue>"#), "{xml}");
+    // (The assertion is written in exclusive canonical form: xsi is declared where it is used, attributes are
+    // sorted, empty elements have an end tag.)
+    assert!(xml.contains(r#"<saml:Attribute Name="urn:oasis:names:tc:xacml:2.0:subject:role"><saml:AttributeValue><Role xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" code="46255001" codeSystem="2.16.840.1.113883.6.96" displayName="Pharmacist" xsi:type="CE"></Role></saml:AttributeValue><saml:AttributeValue><Role"#), "{xml}");
+    assert!(xml.contains(r#"<saml:Attribute Name="urn:ihe:iti:xua:2012:acp" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:anyURI">urn:oid:1.2.3.999</saml:AttributeValue>"#), "{xml}");
     assert_eq!(decode(&profile, &xml), ctx);
     let again = profile.encode_claims(&decode(&profile, &xml)).unwrap();
     assert_eq!(Value::Object(again), expected_claims());

@@ -1,6 +1,8 @@
 //! The library's tests in one binary: decoding, XML-DSig, the profiles, the rules and their registers, the
 //! corpus through the inspector, the fuzzers' regression inputs, and the PostgreSQL stores. The HTTP and CLI tests are `tests/api`.
 
+#[path = "../support/engine.rs"]
+mod engine;
 // The fuzz harnesses name their input reader `crate::input`, as in the fuzz crate.
 #[path = "../support/certs.rs"]
 mod certs;
@@ -22,6 +24,7 @@ mod xmlsec1;
 mod corpus;
 mod decoding;
 mod dsig;
+mod dsig_interop;
 mod fuzz_regressions;
 mod ihe_profile;
 mod inspector_rules_doc;

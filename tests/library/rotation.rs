@@ -10,12 +10,13 @@ use time::{Duration, OffsetDateTime};
 use xua_gateway::audit::{AuditSink, MemorySink};
 use xua_gateway::clock::FixedClock;
 use xua_gateway::config::LoadedConfig;
-use xua_gateway::error::ErrorClass;
+use xua_gateway::error::{ErrorClass, Rejection};
 use xua_gateway::mapping::ProfileSet;
 use xua_gateway::model::Outcome;
 use xua_gateway::pipeline::ExchangeRequest;
-use xua_gateway::saml::dsig::{SigningIdentity, TrustAnchor};
-use xua_gateway::saml::verify::{verify_signature, TrustStore};
+use xua_gateway::saml::dsig::{SigningIdentity, TrustAnchor, VerifiedAssertion};
+use xua_gateway::saml::prescan::XmlLimits;
+use xua_gateway::saml::verify::{self, TrustStore, VerifierEngine};
 use xua_gateway::samples::{self, MintOptions, SAMPLE_IDP};
 use xua_gateway::startup::{Gateway, LiveGateway, ReloadError};
 
@@ -25,6 +26,28 @@ use crate::certs::{p256_key, rsa_certificate, KeyAndCert};
 fn t0() -> OffsetDateTime {
     // Whole seconds: certificates carry no fractions.
     OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap()
+}
+
+/// The signature with the issuer's certificates valid at `now`, by both XML-DSig engines, which must agree
+/// (the same verdict, class and message); the result is the one of the engine under test.
+fn verify_signature(
+    xml: &[u8],
+    trust: &TrustStore,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<VerifiedAssertion, Rejection> {
+    let limits = XmlLimits::default();
+    let [libxmlsec, streamed] = [VerifierEngine::Libxmlsec, VerifierEngine::Streaming]
+        .map(|engine| verify::verify_signature_with(engine, xml, trust, issuer, &limits, now));
+    match (&libxmlsec, &streamed) {
+        (Ok(a), Ok(b)) => assert_eq!(a.signed_bytes, b.signed_bytes),
+        (Err(a), Err(b)) => assert_eq!(a, b, "the engines refuse differently"),
+        (a, b) => panic!("the engines disagree: libxmlsec1 {a:?}, streaming {b:?}"),
+    }
+    match crate::engine::engine() {
+        VerifierEngine::Libxmlsec => libxmlsec,
+        VerifierEngine::Streaming => streamed,
+    }
 }
 
 fn days(d: i64) -> Duration {

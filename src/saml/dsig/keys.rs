@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{HasPublic, Id, PKey, PKeyRef};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
 use openssl::x509::X509;
 
 use super::ffi::{self, KeyMaterial, OwnedKey, SignatureAlgorithms};
@@ -107,6 +107,9 @@ pub struct TrustAnchor {
     public_key_pem: Vec<u8>,
     algorithms: SignatureAlgorithms,
     fingerprint: String,
+    /// The same public key for the streaming verifier, parsed once here: nothing is exported or re-parsed per
+    /// verification.
+    public_key: PKey<Public>,
     validity: Validity,
 }
 
@@ -129,6 +132,7 @@ impl TrustAnchor {
             public_key_pem,
             algorithms,
             fingerprint: sha256_hex(&certificate)?,
+            public_key,
             validity: validity_of(&certificate)?,
         };
         drop(anchor.key()?);
@@ -145,8 +149,13 @@ impl TrustAnchor {
         self.validity
     }
 
-    pub(super) fn algorithms(&self) -> SignatureAlgorithms {
+    pub(crate) fn algorithms(&self) -> SignatureAlgorithms {
         self.algorithms
+    }
+
+    /// The public key as an OpenSSL key, for the streaming verifier.
+    pub(crate) fn public_key(&self) -> &PKey<Public> {
+        &self.public_key
     }
 
     /// A fresh xmlsec key for one verification on this thread.
@@ -179,6 +188,8 @@ pub struct SigningIdentity {
     /// would make xmlsec copy it (X509_dup) for every signature.
     cert_base64: String,
     fingerprint: String,
+    /// The private key as an OpenSSL key, for the direct signer (parsed once here).
+    private_key: PKey<Private>,
     validity: Validity,
 }
 
@@ -222,6 +233,7 @@ impl SigningIdentity {
                 base64::engine::general_purpose::STANDARD.encode(der)
             },
             fingerprint: sha256_hex(&certificate)?,
+            private_key: key,
             validity: validity_of(&certificate)?,
         };
         drop(identity.key()?);
@@ -244,8 +256,13 @@ impl SigningIdentity {
     }
 
     /// The certificate for KeyInfo/X509Data/X509Certificate (base64 DER).
-    pub(super) fn cert_base64(&self) -> &str {
+    pub(crate) fn cert_base64(&self) -> &str {
         &self.cert_base64
+    }
+
+    /// The private key as an OpenSSL key, for the direct signer.
+    pub(crate) fn private_key(&self) -> &PKey<Private> {
+        &self.private_key
     }
 
     /// A fresh xmlsec key (the private key alone) for one signing operation on this thread.

@@ -20,6 +20,7 @@
 
 mod ffi;
 mod keys;
+mod node;
 mod profile;
 
 use std::fmt;
@@ -28,8 +29,11 @@ use std::sync::OnceLock;
 
 use quick_xml::events::Event;
 
+pub(crate) use self::ffi::SignatureAlgorithms;
 use self::ffi::{Doc, Elem, IdProblem, InitError, SignFailure, VerifyFailure};
 pub use self::keys::{SigningIdentity, TrustAnchor};
+pub(crate) use self::node::DsigNode;
+pub(crate) use self::profile::CheckedSignature;
 use crate::error::Rejection;
 use crate::ns;
 
@@ -71,6 +75,18 @@ pub struct VerifiedAssertion {
 /// Private proof-of-origin marker for [`VerifiedAssertion`].
 #[derive(Clone, PartialEq, Eq)]
 struct Verified;
+
+impl VerifiedAssertion {
+    /// For the streaming verifier (`saml::stream`), which proves the same as [`verify_assertion`] (the same
+    /// location and profile rules, then the digest and signature over the bytes it returns) without libxmlsec1.
+    pub(crate) fn from_stream(signed_bytes: Vec<u8>, assertion_id: String) -> Self {
+        VerifiedAssertion {
+            signed_bytes,
+            assertion_id,
+            _verified: Verified,
+        }
+    }
+}
 
 impl fmt::Debug for VerifiedAssertion {
     /// The signed bytes hold personal data (NameID, attributes); Debug shows only their length.
@@ -162,19 +178,24 @@ fn prolog_has_doctype(xml: &[u8]) -> bool {
 // -------------------------------------------------------------------------------------------------------------
 
 /// The nodes that matter, found by namespace URI and local name.
-struct Located<'d> {
-    root: Elem<'d>,
-    assertion: Elem<'d>,
-    assertion_signature: Option<Elem<'d>>,
-    response_signature: Option<Elem<'d>>,
+pub(crate) struct Located<N> {
+    pub(crate) root: N,
+    pub(crate) assertion: N,
+    pub(crate) assertion_signature: Option<N>,
+    pub(crate) response_signature: Option<N>,
 }
 
 /// Finds the one Assertion and the Signatures, refusing every ambiguity (XSW1-8 all need a second Assertion,
 /// a misplaced Signature, or an Assertion that is not where the signature says).
-fn locate(doc: &Doc) -> Result<Located<'_>, Rejection> {
+fn locate(doc: &Doc) -> Result<Located<Elem<'_>>, Rejection> {
     let root = doc
         .root()
         .ok_or_else(|| Rejection::parse("document has no root element"))?;
+    locate_from(root)
+}
+
+/// [`locate`] for any tree: the rules do not depend on the parser.
+pub(crate) fn locate_from<N: DsigNode>(root: N) -> Result<Located<N>, Rejection> {
     let is_response = if root.is(ns::SAMLP, "Response") {
         true
     } else if root.is(ns::SAML, "Assertion") {
@@ -262,24 +283,35 @@ fn locate(doc: &Doc) -> Result<Located<'_>, Rejection> {
 }
 
 /// One signature to verify, after its profile check.
-struct Pending<'d> {
-    signature: Elem<'d>,
-    signed: Elem<'d>,
-    id: String,
+pub(crate) struct Pending<N> {
+    pub(crate) signature: N,
+    pub(crate) signed: N,
+    pub(crate) id: String,
+    pub(crate) checked: CheckedSignature,
 }
 
 /// Profile-checks `signature` on `signed` and binds its algorithm to the anchor's key type.
-fn prepare<'d>(
-    signature: Elem<'d>,
-    signed: Elem<'d>,
+fn prepare<N: DsigNode>(
+    signature: N,
+    signed: N,
     what: &str,
     anchor: &TrustAnchor,
-) -> Result<Pending<'d>, Rejection> {
+) -> Result<Pending<N>, Rejection> {
+    prepare_for(signature, signed, what, anchor.algorithms())
+}
+
+/// [`prepare`] against the key family of an anchor.
+pub(crate) fn prepare_for<N: DsigNode>(
+    signature: N,
+    signed: N,
+    what: &str,
+    algorithms: SignatureAlgorithms,
+) -> Result<Pending<N>, Rejection> {
     let id = signed
         .attr(c"ID")
         .ok_or_else(|| Rejection::structure(format!("the signed {what} has no ID attribute")))?;
     let checked = profile::check(signature, &id)?;
-    if checked.algorithms != anchor.algorithms() {
+    if checked.algorithms != algorithms {
         return Err(Rejection::sig(format!(
             "signature algorithm {} does not match the trusted key type for this issuer",
             checked.signature_method
@@ -289,6 +321,7 @@ fn prepare<'d>(
         signature,
         signed,
         id,
+        checked,
     })
 }
 
@@ -320,7 +353,7 @@ fn verify_inner(xml: &[u8], anchor: &TrustAnchor) -> Result<VerifiedAssertion, R
 
 fn verify_pending(
     doc: &Doc,
-    pending: &Pending<'_>,
+    pending: &Pending<Elem<'_>>,
     anchor: &TrustAnchor,
 ) -> Result<Vec<u8>, Rejection> {
     let key = anchor.key()?;

@@ -14,7 +14,8 @@
 //! Messages name elements and (known) algorithm URIs only. An attribute value we do not recognise is never
 //! echoed: it is attacker-controlled and could carry anything.
 
-use super::ffi::{Elem, SignatureAlgorithms};
+use super::ffi::SignatureAlgorithms;
+use super::node::DsigNode;
 use crate::error::Rejection;
 use crate::ns;
 
@@ -86,16 +87,19 @@ fn nameable(algorithm: &str) -> &'static str {
 
 /// What the profile check established, for binding the algorithm to the trusted key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct CheckedSignature {
+pub(crate) struct CheckedSignature {
     /// The key family the SignatureMethod needs.
-    pub(super) algorithms: SignatureAlgorithms,
+    pub(crate) algorithms: SignatureAlgorithms,
     /// The SignatureMethod URI (one of our constants, so it may appear in messages).
-    pub(super) signature_method: &'static str,
+    pub(crate) signature_method: &'static str,
 }
 
 /// Checks that `signature` (a ds:Signature whose parent is `signed`) follows the profile and references
 /// `signed` by its ID `signed_id`.
-pub(super) fn check(signature: Elem<'_>, signed_id: &str) -> Result<CheckedSignature, Rejection> {
+pub(crate) fn check<E: DsigNode>(
+    signature: E,
+    signed_id: &str,
+) -> Result<CheckedSignature, Rejection> {
     check_signature_shape(signature)?;
 
     let mut children = signature.children();
@@ -154,7 +158,7 @@ pub(super) fn check(signature: Elem<'_>, signed_id: &str) -> Result<CheckedSigna
 
 /// No Object/Manifest, no second SignedInfo, no nested Signature anywhere below the Signature: xmlsec would
 /// ignore some of these, but a reader that searches the tree might not.
-fn check_signature_shape(signature: Elem<'_>) -> Result<(), Rejection> {
+fn check_signature_shape<E: DsigNode>(signature: E) -> Result<(), Rejection> {
     let mut signed_infos = 0usize;
     for element in signature.descendants() {
         if element.namespace() != Some(ns::DSIG.as_bytes()) {
@@ -179,8 +183,8 @@ fn check_signature_shape(signature: Elem<'_>) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_signed_info(
-    signed_info: Elem<'_>,
+fn check_signed_info<E: DsigNode>(
+    signed_info: E,
     signed_id: &str,
 ) -> Result<CheckedSignature, Rejection> {
     let references = signed_info
@@ -252,7 +256,7 @@ fn check_signed_info(
     })
 }
 
-fn check_reference(reference: Elem<'_>, signed_id: &str) -> Result<(), Rejection> {
+fn check_reference<E: DsigNode>(reference: E, signed_id: &str) -> Result<(), Rejection> {
     let uri = reference.attr(c"URI").ok_or_else(|| {
         Rejection::forbidden(
             "ds:Reference has no URI attribute (whole-document references are not allowed)",
@@ -326,7 +330,7 @@ fn check_reference(reference: Elem<'_>, signed_id: &str) -> Result<(), Rejection
     Ok(())
 }
 
-fn check_transforms(transforms: Elem<'_>) -> Result<(), Rejection> {
+fn check_transforms<E: DsigNode>(transforms: E) -> Result<(), Rejection> {
     let mut algorithms = Vec::new();
     for transform in transforms.children() {
         if !transform.is(ns::DSIG, "Transform") {
@@ -362,7 +366,7 @@ fn check_transforms(transforms: Elem<'_>) -> Result<(), Rejection> {
 }
 
 /// exc-c14n takes at most one `ec:InclusiveNamespaces` parameter and nothing else.
-fn check_exc_c14n_content(element: Elem<'_>, what: &str) -> Result<(), Rejection> {
+fn check_exc_c14n_content<E: DsigNode>(element: E, what: &str) -> Result<(), Rejection> {
     let mut children = element.children();
     if let Some(first) = children.next() {
         if !first.is(ns::EXC_C14N, "InclusiveNamespaces") || children.next().is_some() {
@@ -374,7 +378,7 @@ fn check_exc_c14n_content(element: Elem<'_>, what: &str) -> Result<(), Rejection
     Ok(())
 }
 
-fn algorithm_of(element: Elem<'_>, what: &str) -> Result<String, Rejection> {
+fn algorithm_of<E: DsigNode>(element: E, what: &str) -> Result<String, Rejection> {
     element
         .attr(c"Algorithm")
         .ok_or_else(|| Rejection::forbidden(format!("{what} has no Algorithm attribute")))

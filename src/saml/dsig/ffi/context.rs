@@ -50,7 +50,7 @@ impl Drop for DsigCtx {
 
 /// The signature algorithms a verification may use, fixed by the trusted key's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::saml::dsig) enum SignatureAlgorithms {
+pub(crate) enum SignatureAlgorithms {
     /// rsa-sha256, rsa-sha384, rsa-sha512.
     Rsa,
     /// ecdsa-sha256 (P-256).

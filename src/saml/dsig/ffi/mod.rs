@@ -35,9 +35,9 @@ mod context;
 mod document;
 mod key;
 
-pub(super) use context::{
-    sign_enveloped, verify_enveloped, SignFailure, SignatureAlgorithms, VerifyFailure,
-};
+pub(super) use context::{sign_enveloped, verify_enveloped, SignFailure, VerifyFailure};
+// Also the streaming verifier's: both bind the signature algorithm to the trusted key's type.
+pub(crate) use context::SignatureAlgorithms;
 pub(super) use document::{Doc, Elem, IdProblem};
 pub(super) use key::{key_for, KeyMaterial, OwnedKey};
 

@@ -14,8 +14,9 @@ pub async fn not_found() -> HttpResponse {
         StatusCode::NOT_FOUND,
         "not_found",
         ErrorClass::Request,
-        "no such endpoint (see /token, /translate, /inspect, /.well-known/jwks.json, /saml/metadata, \
-         /healthz, /readyz, /metrics)",
+        "no such endpoint (see /token, /translate, /inspect, /inspector, /audit/insight, \
+         /.well-known/jwks.json, /.well-known/oauth-authorization-server, /saml/metadata, /healthz, \
+         /readyz, /metrics, and the configured [[proxy.routes]] and [ws_trust] paths)",
     )
 }
 

@@ -67,6 +67,7 @@ pub enum AuditCommand {
     /// A patient's insight report: every access to their information in plain words, newest first, and the
     /// refused attempts apart. Verifies the chain first; the request is recorded in the log.
     Insight {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
         /// The patient's fødselsnummer or D-number.
@@ -85,6 +86,7 @@ pub enum AuditCommand {
     /// The log control for a period: a reproducible random sample of granted accesses and the flags of
     /// mappings/review/flags.toml. Verifies the chain first; the run is recorded in the log.
     Review {
+        /// The configuration file (TOML); without it, the embedded sample configuration (samples/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
         /// 2026-Q4, 2026-11, 2026 or 2026-10-01..2026-12-31 (local days).

@@ -9,6 +9,7 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::error::CliError;
 use xua_gateway::audit::sqlite::{self, Query, Stored};
 use xua_gateway::audit::AuditRecord;
 use xua_gateway::config::{AuditStore, LoadedConfig};
@@ -119,15 +120,6 @@ pub enum QueryFormat {
     Text,
     /// One JSON object per line: `{"seq", "hash", "record"}`.
     Json,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("{0}")]
-    Message(String),
-    /// Writing the answer failed (a closed pipe among them, which `main` lets pass quietly).
-    #[error(transparent)]
-    Output(#[from] std::io::Error),
 }
 
 fn load(config: Option<&PathBuf>) -> Result<LoadedConfig, CliError> {

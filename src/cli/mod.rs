@@ -2,6 +2,7 @@
 //! questions, and TEST-ONLY samples.
 
 mod audit;
+mod error;
 mod offline;
 mod reports;
 mod sample;
@@ -226,7 +227,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         // A failed write keeps its io::Error at the root, so that `main` can tell a closed pipe.
         Command::Audit { command } => audit::run(command).map_err(|e| match e {
-            audit::CliError::Output(io) => anyhow::Error::from(io),
+            error::CliError::Output(io) => anyhow::Error::from(io),
             other => anyhow::Error::from(other),
         }),
         Command::Db { command } => Ok(xua_gateway::store::cli::run(command)?),

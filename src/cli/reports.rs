@@ -12,7 +12,7 @@ use xua_gateway::reports::usage::{self, Use};
 use xua_gateway::reports::{insight, review};
 use xua_gateway::startup::reports as parts;
 
-use super::audit::CliError;
+use super::error::CliError;
 
 fn err(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())

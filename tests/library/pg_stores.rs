@@ -368,6 +368,61 @@ fn retention_pruning_keeps_an_anchor_and_the_rest_verifies() {
 }
 
 #[test]
+fn pruning_while_another_instance_commits_never_removes_fresh_records() {
+    // Retention runs when an instance's writer starts and then every so often, while other instances
+    // commit: a prune that began on an empty log must not take a record committed while it ran. The
+    // window is between two of its statements, so the race is run many times on an emptied log.
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let url = server.database();
+    let name = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let db = Arc::new(database(&url, 2));
+    let cutoff = t0() - time::Duration::days(365);
+    let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap();
+    let now = xua_gateway::clock::rfc3339(t0());
+    let s = sink(&url, 1);
+    let mut client = server.client(&name);
+    for round in 0..40 {
+        client
+            .batch_execute(
+                "TRUNCATE audit_record; DELETE FROM audit_anchor; \
+                 UPDATE audit_head SET seq = 0, hash = repeat('0', 64)",
+            )
+            .unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pruner = {
+            let (db, stop, now) = (db.clone(), stop.clone(), now.clone());
+            std::thread::spawn(move || {
+                let mut pruned = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    pruned += read::prune(&db, cutoff_ms, &now, 1000).unwrap();
+                }
+                pruned
+            })
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        s.write(&record(round, t0())).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            pruner.join().unwrap(),
+            0,
+            "round {round}: a fresh record was pruned"
+        );
+        let report = read::verify(&db).unwrap();
+        assert_eq!((report.records, report.anchor), (1, None), "round {round}");
+    }
+}
+
+#[test]
 fn a_sqlite_log_moves_to_postgres_with_its_chain() {
     let Some(server) = PgServer::start() else {
         return;

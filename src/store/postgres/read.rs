@@ -397,8 +397,13 @@ pub fn prune(
             .query_one("SELECT MAX(seq) FROM audit_record WHERE seq < $1", &[&k])
             .map_err(err("prune"))?
             .get(0),
+        // Each statement sees the records committed by then (READ COMMITTED): another instance may have
+        // committed fresh records since the query above, so only what is itself past the cutoff goes.
         None => tx
-            .query_one("SELECT MAX(seq) FROM audit_record", &[])
+            .query_one(
+                "SELECT MAX(seq) FROM audit_record WHERE time_ms < $1",
+                &[&cutoff_ms],
+            )
             .map_err(err("prune"))?
             .get(0),
     };

@@ -53,7 +53,7 @@ impl Ack {
     }
 
     fn wait(&self, timeout: Duration) -> Result<i64, AuditError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         let mut slot = lock(&self.done);
         loop {
             if let Some(result) = slot.take() {
@@ -168,7 +168,7 @@ impl<T: Send + 'static> GroupCommit<T> {
     }
 
     fn enqueue(&self, job: Job<T>) -> Result<(), AuditError> {
-        let deadline = Instant::now() + self.settings.enqueue_timeout;
+        let deadline = crate::clock::deadline(self.settings.enqueue_timeout);
         let mut q = lock(&self.shared.queue);
         loop {
             if q.closed || !self.shared.alive.load(Ordering::SeqCst) {

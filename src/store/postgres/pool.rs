@@ -223,7 +223,7 @@ impl Database {
     }
 
     pub fn get_within(&self, timeout: Duration) -> Result<Conn, DbError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let mut conn = self

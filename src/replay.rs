@@ -115,19 +115,19 @@ const REPLAYED: &str =
 /// token is issued; dropped otherwise (a later stage refused, or the access log could not be written), it
 /// gives the slot back: the token was not exchanged, so sending it again is not a replay.
 #[must_use = "a reservation that is dropped gives its slot back"]
-pub struct Reservation<'c> {
-    cache: &'c dyn ReplayCache,
+pub struct Reservation {
+    cache: std::sync::Arc<dyn ReplayCache>,
     key: ReplayKey,
     kept: bool,
 }
 
-impl Reservation<'_> {
+impl Reservation {
     pub fn keep(mut self) {
         self.kept = true;
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.kept {
             self.cache.release(&self.key);
@@ -136,15 +136,15 @@ impl Drop for Reservation<'_> {
 }
 
 /// Remembers `key` until `until` and hands back the slot, or refuses a replay.
-pub fn reserve<'c>(
-    cache: &'c dyn ReplayCache,
+pub fn reserve(
+    cache: &std::sync::Arc<dyn ReplayCache>,
     key: ReplayKey,
     until: OffsetDateTime,
     now: OffsetDateTime,
-) -> Result<Reservation<'c>, Rejection> {
+) -> Result<Reservation, Rejection> {
     cache.check_and_insert(&key, until, now)?;
     Ok(Reservation {
-        cache,
+        cache: cache.clone(),
         key,
         kept: false,
     })

@@ -9,6 +9,7 @@
 //! [`JsonLinesSink`] (append-only file, kept for simple set-ups), [`MemorySink`] (tests), and PostgreSQL for
 //! a cluster (`crate::store::postgres::audit`, opened by `crate::store::open_postgres_audit`).
 
+pub mod ack;
 pub mod chain;
 pub mod columns;
 mod event;
@@ -205,6 +206,13 @@ pub struct AuditError(pub String);
 pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Returns only once the record is durable.
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError>;
+
+    /// Hands the record over and says when it is durable, for a caller that waits without holding a thread
+    /// ([`ack::Pending::settled`]). A store that writes synchronously has answered when this returns (the
+    /// default); a group-committing store answers once the batch holding the record has committed.
+    fn submit(&self, record: &AuditRecord) -> ack::Pending {
+        ack::Pending::done(self.write(record))
+    }
 
     /// A cheap check that a write would succeed now (for `/readyz`): it fails when the store could not
     /// commit a record where it promises to keep it (a database file deleted or replaced under it, a writer

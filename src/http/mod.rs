@@ -1,10 +1,12 @@
 //! The HTTP surface (actix-web). Handlers only translate between HTTP and pipeline calls; the pipeline runs on
-//! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread.
+//! the blocking pool because XML signature work is CPU-bound and libxml2 objects must stay on one thread; the
+//! thread goes back to its pool before the access-log commit, which the handler awaits (`audit::ack`).
 
 mod caller;
 mod discovery;
 mod errors;
 mod fallback;
+mod form;
 mod health;
 mod insight;
 mod inspect;

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::caller::{self, Asking};
 use super::errors::{error_json, error_response};
+use super::form::Form;
 use crate::error::{shown, Rejection};
 use crate::model::Direction;
 use crate::pipeline::sniff::{subject_token_kind, TokenKind};
@@ -24,90 +25,6 @@ pub const TT_ACCESS_TOKEN_IUA: &str = "urn:ietf:params:oauth:token-type:access-t
 /// the attestation and sends it as a request parameter: docs/norway-profile.md, "HelseID: how the attestation
 /// travels").
 pub const PATIENT_PARAMETER: &str = "patient";
-
-/// The form, parsed strictly: every parameter at most once (RFC 6749 §3.2).
-#[derive(Debug, Default)]
-struct Form {
-    params: Vec<(String, String)>,
-}
-
-impl Form {
-    fn parse(body: &[u8]) -> Result<Self, Rejection> {
-        percent_encoding_is_sound(body)?;
-        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
-            Rejection::request(
-                "the request body is not a valid form (application/x-www-form-urlencoded)",
-            )
-        })?;
-        // A set, so that a body of many thousand short parameters costs one pass, not a square.
-        let mut seen = std::collections::HashSet::with_capacity(params.len());
-        for (k, _) in &params {
-            if !seen.insert(k.as_str()) {
-                return Err(Rejection::request(format!(
-                    "parameter {} is given more than once",
-                    shown(k)
-                )));
-            }
-        }
-        Ok(Self { params })
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn required(&self, name: &str) -> Result<&str, Rejection> {
-        self.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Rejection::request(format!("parameter {name} is required")))
-    }
-}
-
-/// The form decoder lets a malformed escape (`%ZZ`, a lone `%`) through as text and turns bytes that are not
-/// UTF-8 into U+FFFD; either would then be refused for the wrong reason (`grant_type` as unsupported, a
-/// token as unreadable). Such a body is malformed: `invalid_request`, naming the parameter.
-fn percent_encoding_is_sound(body: &[u8]) -> Result<(), Rejection> {
-    for pair in body.split(|b| *b == b'&') {
-        let name_end = pair.iter().position(|b| *b == b'=').unwrap_or(pair.len());
-        let name = pair.get(..name_end).unwrap_or_default();
-        let mut decoded = Vec::with_capacity(pair.len());
-        let mut bytes = pair.iter();
-        let mut sound = true;
-        while let Some(&b) = bytes.next() {
-            match b {
-                b'%' => {
-                    let hex = [bytes.next().copied(), bytes.next().copied()];
-                    match hex {
-                        [Some(h), Some(l)] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                            let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-                            decoded.push(digit(h) * 16 + digit(l));
-                        }
-                        _ => {
-                            sound = false;
-                            break;
-                        }
-                    }
-                }
-                b'+' => decoded.push(b' '),
-                b => decoded.push(b),
-            }
-        }
-        if !sound || std::str::from_utf8(&decoded).is_err() {
-            let label = std::str::from_utf8(name)
-                .ok()
-                .filter(|n| !n.contains('%') && !n.is_empty())
-                .map(|n| format!("parameter {}", shown(n)))
-                .unwrap_or_else(|| "a parameter".to_string());
-            return Err(Rejection::request(format!(
-                "{label} is not valid percent-encoded UTF-8 (application/x-www-form-urlencoded)"
-            )));
-        }
-    }
-    Ok(())
-}
 
 /// base64url without padding as RFC 8693 and IUA require; padded and standard base64 are accepted too,
 /// because Swiss `IHE-SAML` practice uses them (docs/ihe-profiles.md, "Switzerland: CH:XUA and CH:IUA").
@@ -298,8 +215,10 @@ pub async fn token(
                 "the token endpoint takes application/x-www-form-urlencoded",
             )))
         } else {
-            body.map_err(Refusal::from)
-                .and_then(|body| Form::parse(&body).map_err(Refusal::from))
+            match &body {
+                Ok(body) => Form::parse(body).map_err(Refusal::from),
+                Err(e) => Err(Refusal::from(e.clone())),
+            }
         };
         let direction = form
             .as_ref()
@@ -313,11 +232,17 @@ pub async fn token(
             Err(refusal) => {
                 let code = refusal.code;
                 let audited = web::block(move || {
-                    gw.pipeline().refuse(direction, &request, refusal.rejection)
+                    gw.pipeline()
+                        .refuse_queued(direction, &request, refusal.rejection)
                 })
                 .await;
                 return match audited {
-                    Ok(rejection) => refused(code, &rejection),
+                    Ok(finishing) => match finishing.settled().await {
+                        Err(rejection) => refused(code, &rejection),
+                        Ok(_) => error_response(&Rejection::internal(
+                            "a refused request was issued a token",
+                        )),
+                    },
                     Err(_) => error_response(&Rejection::internal("the audit worker failed")),
                 };
             }
@@ -339,11 +264,12 @@ pub async fn token(
     let result = web::block(move || {
         let gw = worker;
         let mut request = request;
+        let pipeline = gw.pipeline();
         if let Err(rejection) = caller::identify(&gw, &asking, &mut request) {
-            return Err(gw.pipeline().refuse(direction, &request, rejection));
+            return pipeline.refuse_queued(direction, &request, rejection);
         }
         if let Err(e) = kind_agrees(&exchange) {
-            return Err(gw.pipeline().refuse(direction, &request, e));
+            return pipeline.refuse_queued(direction, &request, e);
         }
         request.actor = match exchange.actor {
             None => None,
@@ -352,19 +278,24 @@ pub async fn token(
                 Ok(xml) => Some(ActorToken::Saml(xml)),
                 Err(_) => {
                     let e = Rejection::parse("actor_token is not base64url");
-                    return Err(gw.pipeline().refuse(direction, &request, e));
+                    return pipeline.refuse_queued(direction, &request, e);
                 }
             },
         };
         match direction {
             Direction::SamlToJwt => match decode_base64_token(&exchange.subject_token) {
-                Ok(xml) => gw.pipeline().saml_to_jwt(&xml, &request),
-                Err(e) => Err(gw.pipeline().refuse(direction, &request, e)),
+                Ok(xml) => pipeline.saml_to_jwt_queued(&xml, &request),
+                Err(e) => pipeline.refuse_queued(direction, &request, e),
             },
-            Direction::JwtToSaml => gw.pipeline().jwt_to_saml(&exchange.subject_token, &request),
+            Direction::JwtToSaml => pipeline.jwt_to_saml_queued(&exchange.subject_token, &request),
         }
     })
     .await;
+    // The blocking thread is back in its pool: the record waits for its group commit on this event loop.
+    let result = match result {
+        Ok(finishing) => Ok(finishing.settled().await),
+        Err(e) => Err(e),
+    };
     let (response, class) = match result {
         Ok(Ok(issued)) => {
             let (access_token, token_type) = match direction {

@@ -63,20 +63,26 @@ pub async fn translate(
     }
     let (result, content_type) = match sniff(&body) {
         TokenKind::Saml => (
-            web::block(move || {
-                caller::identify(&gw, &asking, &mut exchange)
-                    .map_err(|r| gw.pipeline().refuse(Direction::SamlToJwt, &exchange, r))
-                    .and_then(|()| gw.pipeline().saml_to_jwt(&body, &exchange))
-            })
+            web::block(
+                move || match caller::identify(&gw, &asking, &mut exchange) {
+                    Ok(()) => gw.pipeline().saml_to_jwt_queued(&body, &exchange),
+                    Err(r) => gw
+                        .pipeline()
+                        .refuse_queued(Direction::SamlToJwt, &exchange, r),
+                },
+            )
             .await,
             "application/jwt",
         ),
         TokenKind::Jwt(token) => (
-            web::block(move || {
-                caller::identify(&gw, &asking, &mut exchange)
-                    .map_err(|r| gw.pipeline().refuse(Direction::JwtToSaml, &exchange, r))
-                    .and_then(|()| gw.pipeline().jwt_to_saml(&token, &exchange))
-            })
+            web::block(
+                move || match caller::identify(&gw, &asking, &mut exchange) {
+                    Ok(()) => gw.pipeline().jwt_to_saml_queued(&token, &exchange),
+                    Err(r) => gw
+                        .pipeline()
+                        .refuse_queued(Direction::JwtToSaml, &exchange, r),
+                },
+            )
             .await,
             "application/samlassertion+xml",
         ),
@@ -86,6 +92,11 @@ pub async fn translate(
             );
             return refused(gw, Direction::SamlToJwt, exchange, rejection).await;
         }
+    };
+    // The blocking thread is back in its pool: the record waits for its group commit on this event loop.
+    let result = match result {
+        Ok(finishing) => Ok(finishing.settled().await),
+        Err(e) => Err(e),
     };
     match result {
         Ok(Ok(issued)) => HttpResponse::Ok()
@@ -104,8 +115,11 @@ async fn refused(
     exchange: ExchangeRequest,
     rejection: Rejection,
 ) -> HttpResponse {
-    match web::block(move || gw.pipeline().refuse(direction, &exchange, rejection)).await {
-        Ok(rejection) => error_response(&rejection),
+    match web::block(move || gw.pipeline().refuse_queued(direction, &exchange, rejection)).await {
+        Ok(finishing) => match finishing.settled().await {
+            Err(rejection) => error_response(&rejection),
+            Ok(_) => error_response(&Rejection::internal("a refused request was issued a token")),
+        },
         Err(_) => error_response(&Rejection::internal("the audit worker failed")),
     }
 }

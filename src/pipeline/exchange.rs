@@ -98,7 +98,7 @@ pub(crate) struct Exchange<'p> {
     pub rules: RulesOutcome,
     /// The checks against registers (HPR, access blocks), up to the first refusal.
     pub checks: Vec<CheckDecision>,
-    reservations: Vec<Reservation<'p>>,
+    reservations: Vec<Reservation>,
 }
 
 impl<'p> Exchange<'p> {
@@ -156,7 +156,7 @@ impl<'p> Exchange<'p> {
         let cache = self.pipeline.replay.cache.as_ref();
         match self.mode {
             Mode::Issue => {
-                let reserved = replay::reserve(cache, key, until, self.now);
+                let reserved = replay::reserve(&self.pipeline.replay.cache, key, until, self.now);
                 self.pipeline.metrics.replay_cache_size(cache.len());
                 self.reservations.push(reserved?);
                 self.record.replay = Some(crate::audit::ReplayEntry {
@@ -172,10 +172,7 @@ impl<'p> Exchange<'p> {
     /// Runs an exchange's stages and finishes it. A panic in a stage (a bug: the stages refuse, they do not
     /// panic) is caught here so that the attempt still gets its access-log record, as an INTERNAL refusal,
     /// and its replay slots are given back.
-    pub fn run(
-        mut self,
-        stages: impl FnOnce(&mut Self) -> Result<Issued, Rejection>,
-    ) -> Result<Issued, Rejection> {
+    pub fn run(mut self, stages: impl FnOnce(&mut Self) -> Result<Issued, Rejection>) -> Finishing {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stages(&mut self)))
             .unwrap_or_else(|_| {
                 tracing::error!(
@@ -189,10 +186,9 @@ impl<'p> Exchange<'p> {
         self.finish(result)
     }
 
-    /// Ends an exchange that issues: writes the audit record (an accepted exchange whose record cannot be
-    /// written issues nothing), keeps or gives back its replay slots, counts it in the metrics and logs its
-    /// outcome (class and message only: no identifiers; for a block, the class alone).
-    pub fn finish(self, result: Result<Issued, Rejection>) -> Result<Issued, Rejection> {
+    /// Ends an exchange that issues: completes its access-log record and hands it to the store. What the
+    /// caller may answer is known once the store has made it durable ([`Finishing`]).
+    pub fn finish(self, result: Result<Issued, Rejection>) -> Finishing {
         let Exchange {
             pipeline,
             direction,
@@ -220,49 +216,186 @@ impl<'p> Exchange<'p> {
                 record.output_expires = None;
             }
         }
+        // A refused exchange gives its slots back now, on the thread that ran it: the token was not
+        // exchanged whatever the access log says, and giving a slot back may need the replay store.
+        let slots = Slots(reservations);
+        let slots = match result {
+            Ok(_) => slots,
+            Err(_) => {
+                slots.release();
+                Slots(Vec::new())
+            }
+        };
         stages.restart();
-        let started = Instant::now();
-        let written = pipeline.audit.write(&record);
-        pipeline
-            .metrics
-            .audit_write(started.elapsed(), written.is_ok());
+        let written = pipeline.audit.submit(&record);
+        Finishing {
+            result,
+            written,
+            submitted: Instant::now(),
+            direction,
+            stages,
+            slots,
+            metrics: pipeline.metrics.clone(),
+            replay: pipeline.replay.cache.clone(),
+        }
+    }
+}
+
+/// The replay slots of an issued token whose access-log record is not durable yet. They are kept once it
+/// is, and given back when it cannot be written (no token goes out). Dropped before either (the caller went
+/// away while the record was committing), they are kept: the record may have committed, and a slot kept too
+/// long refuses a replay, where one given back too early could let one token be exchanged twice.
+struct Slots(Vec<Reservation>);
+
+impl Slots {
+    /// Gives the slots back (this may ask the replay store: call it off the event loop).
+    fn release(mut self) {
+        drop(std::mem::take(&mut self.0));
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        self.0.drain(..).for_each(Reservation::keep);
+    }
+}
+
+/// An exchange whose record is with the access-log store: only a durable record lets a token out (an
+/// accepted exchange whose record cannot be written issues nothing). It owns what it needs, so the thread
+/// that ran the stages can go back to its pool while the record waits for its group commit: an HTTP handler
+/// awaits [`Finishing::settled`] on its event loop; the CLI, the SOAP edge and tests call
+/// [`Finishing::wait`].
+#[must_use = "a token may only go out once its access-log record is durable"]
+pub struct Finishing {
+    result: Result<Issued, Rejection>,
+    written: crate::audit::ack::Pending,
+    submitted: Instant,
+    direction: Direction,
+    stages: StageTimer,
+    slots: Slots,
+    metrics: std::sync::Arc<crate::observability::metrics::Metrics>,
+    replay: std::sync::Arc<dyn crate::replay::ReplayCache>,
+}
+
+impl std::fmt::Debug for Finishing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finishing")
+            .field("direction", &self.direction)
+            .field("issued", &self.result.is_ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Finishing {
+    /// Blocks this thread until the record is durable, then answers.
+    pub fn wait(self) -> Result<Issued, Rejection> {
+        let (rest, written) = self.split();
+        let written = written.wait();
+        let (answer, unsent) = rest.settle(written);
+        if let Some(slots) = unsent {
+            slots.release();
+        }
+        answer
+    }
+
+    /// As [`Finishing::wait`], holding no thread while the record waits for its commit. Slots to give back
+    /// (a record that could not be written) are given back on the blocking pool, since the replay store
+    /// may be a database, before the refusal is answered.
+    pub async fn settled(self) -> Result<Issued, Rejection> {
+        let (rest, written) = self.split();
+        let written = written.settled().await;
+        let (answer, unsent) = rest.settle(written);
+        if let Some(slots) = unsent {
+            let _ = actix_web::rt::task::spawn_blocking(move || slots.release()).await;
+        }
+        answer
+    }
+
+    fn split(self) -> (Settling, crate::audit::ack::Pending) {
+        let Finishing {
+            result,
+            written,
+            submitted,
+            direction,
+            stages,
+            slots,
+            metrics,
+            replay,
+        } = self;
+        (
+            Settling {
+                result,
+                submitted,
+                direction,
+                stages,
+                slots,
+                metrics,
+                replay,
+            },
+            written,
+        )
+    }
+}
+
+/// A [`Finishing`] without its pending record.
+struct Settling {
+    result: Result<Issued, Rejection>,
+    submitted: Instant,
+    direction: Direction,
+    stages: StageTimer,
+    slots: Slots,
+    metrics: std::sync::Arc<crate::observability::metrics::Metrics>,
+    replay: std::sync::Arc<dyn crate::replay::ReplayCache>,
+}
+
+impl Settling {
+    /// The answer once the store has spoken, with the slots to give back when the token does not go out.
+    /// Counts the exchange in the metrics and logs its outcome (class and message only: no identifiers; for
+    /// a block, the class alone).
+    fn settle(
+        self,
+        written: Result<(), crate::audit::AuditError>,
+    ) -> (Result<Issued, Rejection>, Option<Slots>) {
+        let Settling {
+            result,
+            submitted,
+            direction,
+            mut stages,
+            slots,
+            metrics,
+            replay,
+        } = self;
+        metrics.audit_write(submitted.elapsed(), written.is_ok());
         stages.lap(Stage::Audit);
-        let result = match written {
-            Ok(()) => result,
+        let (result, unsent) = match written {
+            // A token that goes out keeps its slots (dropping `Slots` keeps them).
+            Ok(()) => (result, None),
             Err(e) => {
                 tracing::error!(error = %e, "audit write failed");
                 match result {
-                    Ok(_) => Err(Rejection::unavailable(
-                        "the access log cannot be written, so no token is issued; try again later",
-                    )),
-                    Err(e) => Err(e),
+                    Ok(_) => (
+                        Err(Rejection::unavailable(
+                            "the access log cannot be written, so no token is issued; try again later",
+                        )),
+                        Some(slots),
+                    ),
+                    Err(e) => (Err(e), None),
                 }
             }
         };
-        // A token that went out keeps its slots; one that did not gives them back (dropping a reservation
-        // releases it), so sending it again is not a replay.
-        if result.is_ok() {
-            reservations.into_iter().for_each(Reservation::keep);
-        } else {
-            drop(reservations);
-        }
-        pipeline
-            .metrics
-            .replay_cache_size(pipeline.replay.cache.len());
+        metrics.replay_cache_size(replay.len());
         let outcome = if result.is_ok() {
             Outcome::Issued
         } else {
             Outcome::Rejected
         };
         let class = result.as_ref().err().map(|e| e.class);
-        pipeline
-            .metrics
-            .exchange(direction, outcome, class, &stages);
+        metrics.exchange(direction, outcome, class, &stages);
         match &result {
-            Ok(_) => tracing::info!(direction = record.direction.as_str(), "token issued"),
+            Ok(_) => tracing::info!(direction = direction.as_str(), "token issued"),
             // Blocks never reach ordinary logs beyond the class; which rule and block stay in the access log.
             Err(e) if e.class == ErrorClass::Blocked => tracing::info!(
-                direction = record.direction.as_str(),
+                direction = direction.as_str(),
                 error_class = e.class.as_str(),
                 "exchange rejected"
             ),
@@ -273,7 +406,7 @@ impl<'p> Exchange<'p> {
                 "exchange rejected"
             ),
         }
-        result
+        (result, unsent)
     }
 }
 
@@ -311,7 +444,8 @@ mod tests {
             let until = x.now + time::Duration::minutes(5);
             x.remember(key, until)?;
             panic!("a bug in a stage");
-        });
+        })
+        .wait();
         assert_eq!(
             result.map_err(|e| e.class).err(),
             Some(ErrorClass::Internal)

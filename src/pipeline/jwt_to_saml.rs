@@ -3,7 +3,9 @@
 use time::OffsetDateTime;
 
 use super::targets::grant_scope;
-use super::{patient, policy, Exchange, ExchangeRequest, Issued, Mode, Pipeline, Target};
+use super::{
+    patient, policy, Exchange, ExchangeRequest, Finishing, Issued, Mode, Pipeline, Target,
+};
 use crate::error::Rejection;
 use crate::jwt::{self, VerifiedJwt};
 use crate::model::{Direction, FieldId};
@@ -29,8 +31,13 @@ pub struct SamlDraft {
 }
 
 impl Pipeline {
-    /// The exchange: verify, decode, rules, encode, sign, audit.
+    /// The exchange: verify, decode, rules, encode, sign, audit (waiting on this thread for the record).
     pub fn jwt_to_saml(&self, token: &str, request: &ExchangeRequest) -> Result<Issued, Rejection> {
+        self.jwt_to_saml_queued(token, request).wait()
+    }
+
+    /// The exchange up to its access-log record handed to the store: the answer once it is durable.
+    pub fn jwt_to_saml_queued(&self, token: &str, request: &ExchangeRequest) -> Finishing {
         let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
         Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue).run(|x| {
             self.prepare_saml(x, token)

@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 
 pub use actor::ActorToken;
 pub(crate) use exchange::Exchange;
-pub use exchange::{ExchangeRequest, Issued, Mode, SoapOrigin};
+pub use exchange::{ExchangeRequest, Finishing, Issued, Mode, SoapOrigin};
 pub use forwarded::Forwarding;
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
@@ -125,19 +125,31 @@ impl Pipeline {
 
     /// Audits a request refused before its pipeline ran (e.g. a `subject_token` that is not base64) and
     /// returns the rejection to answer with, so that every translation attempt, however malformed, leaves
-    /// one record. It waits for the audit commit: call it on the blocking pool, like the pipeline.
+    /// one record. It waits on this thread for the audit commit: call it on the blocking pool, like the
+    /// pipeline.
     pub fn refuse(
         &self,
         direction: Direction,
         request: &ExchangeRequest,
         rejection: Rejection,
     ) -> Rejection {
-        let mut x = Exchange::begin(self, direction, request, Mode::Issue);
-        x.record.profile = request.profile.clone();
-        match x.finish(Err(rejection)) {
+        match self.refuse_queued(direction, request, rejection).wait() {
             Err(r) => r,
             Ok(_) => Rejection::internal("a refused request was issued a token"),
         }
+    }
+
+    /// As [`Pipeline::refuse`], up to the record handed to the store: its answer is always the refusal
+    /// (or UNAVAILABLE when the record cannot be written).
+    pub fn refuse_queued(
+        &self,
+        direction: Direction,
+        request: &ExchangeRequest,
+        rejection: Rejection,
+    ) -> Finishing {
+        let mut x = Exchange::begin(self, direction, request, Mode::Issue);
+        x.record.profile = request.profile.clone();
+        x.finish(Err(rejection))
     }
 
     /// Counts the fastlege register's answers in the metrics (backend and outcome only, never a person).

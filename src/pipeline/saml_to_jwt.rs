@@ -4,7 +4,9 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::targets::grant_scope;
-use super::{patient, policy, Exchange, ExchangeRequest, Issued, Mode, Pipeline, Target};
+use super::{
+    patient, policy, Exchange, ExchangeRequest, Finishing, Issued, Mode, Pipeline, Target,
+};
 use crate::error::Rejection;
 use crate::jwt::RegisteredClaims;
 use crate::mapping::Profile;
@@ -24,8 +26,13 @@ pub struct JwtDraft {
 }
 
 impl Pipeline {
-    /// The exchange: verify, decode, rules, encode, sign, audit.
+    /// The exchange: verify, decode, rules, encode, sign, audit (waiting on this thread for the record).
     pub fn saml_to_jwt(&self, xml: &[u8], request: &ExchangeRequest) -> Result<Issued, Rejection> {
+        self.saml_to_jwt_queued(xml, request).wait()
+    }
+
+    /// The exchange up to its access-log record handed to the store: the answer once it is durable.
+    pub fn saml_to_jwt_queued(&self, xml: &[u8], request: &ExchangeRequest) -> Finishing {
         // The pipeline runs on the blocking pool, outside the HTTP request's span: carry the id here.
         let _span = tracing::info_span!("exchange", request_id = %request.request_id).entered();
         Exchange::begin(self, Direction::SamlToJwt, request, Mode::Issue).run(|x| {

@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::audit::ack::{Ack, Pending};
 use crate::audit::sqlite::Settings;
 use crate::audit::AuditError;
 use crate::observability::metrics::Metrics;
@@ -38,40 +39,6 @@ pub trait Committer: Send + 'static {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Poisoning only follows a panic elsewhere; the queue stays consistent, so go on.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Debug, Default)]
-struct Ack {
-    done: Mutex<Option<Result<i64, AuditError>>>,
-    cv: Condvar,
-}
-
-impl Ack {
-    fn set(&self, result: Result<i64, AuditError>) {
-        *lock(&self.done) = Some(result);
-        self.cv.notify_all();
-    }
-
-    fn wait(&self, timeout: Duration) -> Result<i64, AuditError> {
-        let deadline = crate::clock::deadline(timeout);
-        let mut slot = lock(&self.done);
-        loop {
-            if let Some(result) = slot.take() {
-                return result;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(AuditError(
-                    "the audit record was not committed in time".into(),
-                ));
-            }
-            slot = self
-                .cv
-                .wait_timeout(slot, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-    }
 }
 
 struct Job<T> {
@@ -165,6 +132,18 @@ impl<T: Send + 'static> GroupCommit<T> {
             ack: ack.clone(),
         })?;
         ack.wait(self.settings.commit_timeout)
+    }
+
+    /// Queues `item`; the answer comes once the batch holding it has committed (or the queue refused it).
+    pub fn queue(&self, item: T) -> Pending {
+        let ack = Arc::new(Ack::default());
+        match self.enqueue(Job {
+            item,
+            ack: ack.clone(),
+        }) {
+            Ok(()) => Pending::queued(ack, self.settings.commit_timeout),
+            Err(e) => Pending::done(Err(e)),
+        }
     }
 
     fn enqueue(&self, job: Job<T>) -> Result<(), AuditError> {

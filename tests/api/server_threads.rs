@@ -103,3 +103,98 @@ async fn a_burst_of_exchanges_never_runs_on_more_blocking_threads_than_configure
         "{most} blocking threads ran at once with blocking_threads = {BOUND}"
     );
 }
+
+/// `xua_audit_batch_records` from `/metrics`: how many batches were committed, holding how many records.
+async fn batches(client: &reqwest::Client, address: &str) -> (u64, u64) {
+    let text = client
+        .get(format!("{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    (
+        value("xua_audit_batch_records_count"),
+        value("xua_audit_batch_records_sum"),
+    )
+}
+
+/// A request waiting for its access-log record holds no thread: with two blocking threads and the writer
+/// stalled (another connection holds SQLite's write lock), all eight exchanges still run their pipelines and
+/// queue their records, and they commit together once the lock goes. Were a thread held through the wait,
+/// at most two records would wait at a time, and eight would take at least four commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exchanges_waiting_for_a_stalled_access_log_hold_no_blocking_thread() {
+    const WAITING: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.sqlite");
+    let config = write_config(dir.path(), &audit, "", "level = \"warn,xua_gateway=info\"");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replacen("workers = 0\n", "workers = 1\n", 1)
+        .replacen("blocking_threads = 8\n", "blocking_threads = 2\n", 1)
+        .replacen("max_inspections = 2\n", "max_inspections = 1\n", 1);
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&config, &[]);
+    let client = reqwest::Client::new();
+    let form = |token: &str| {
+        serde_urlencoded::to_string([
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token_type", TT_SAML2),
+            ("subject_token", token),
+        ])
+        .unwrap()
+    };
+    let post = |body: String| {
+        let (client, address) = (client.clone(), server.address.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/token"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    // One exchange first, so the store is open and the metrics have a baseline.
+    let first = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mint_now("fastlege.json"));
+    assert_eq!(post(form(&first)).await.unwrap().unwrap(), 200);
+    let (batches_before, records_before) = batches(&client, &server.address).await;
+
+    let lock = rusqlite::Connection::open(&audit).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let requests: Vec<_> = (0..WAITING)
+        .map(|_| {
+            let token =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mint_now("fastlege.json"));
+            post(form(&token))
+        })
+        .collect();
+    // Long enough for eight pipelines on two threads, in a debug build.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        requests.iter().all(|r| !r.is_finished()),
+        "an exchange was answered while its record could not be committed"
+    );
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), 200);
+    }
+
+    let (batches_after, records_after) = batches(&client, &server.address).await;
+    assert_eq!(records_after - records_before, WAITING as u64);
+    // The writer had taken the first record into its stalled commit; the others were queued behind it.
+    assert!(
+        batches_after - batches_before <= 2,
+        "{WAITING} records took {} commits: the exchanges did not all wait at once",
+        batches_after - batches_before
+    );
+}

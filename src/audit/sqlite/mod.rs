@@ -2,9 +2,10 @@
 //! one thread that commits records in groups (`writer`), and hash-chained (see [`super::chain`]); `read`
 //! verifies the chain and answers queries.
 //!
-//! Durability contract: [`SqliteSink::write`] returns `Ok` only after the transaction holding the record has
-//! committed (WAL appended and fsynced). Requests block on the actix blocking pool while their record waits
-//! for the writer, so one fsync serves every request that arrived during the previous one. If the queue stays
+//! Durability contract: [`SqliteSink::write`] returns `Ok`, and the answer of [`SqliteSink::submit`] is `Ok`,
+//! only after the transaction holding the record has committed (WAL appended and fsynced). HTTP requests
+//! await that answer on their event loop without holding a thread (`super::ack`), so one fsync serves every
+//! request that arrived during the previous one. If the queue stays
 //! full, the commit fails or it does not finish in time, `write` fails and the gateway issues no token. The
 //! converse can happen: a record committed after its request gave up (timeout) documents a token that was
 //! never delivered; an access log may over-report, never under-report.

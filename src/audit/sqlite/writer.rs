@@ -1,41 +1,7 @@
 //! The writer thread and the sink requests wait on: records queued, committed in groups, acknowledged.
 
 use super::*;
-
-/// A waiting request's reply slot.
-#[derive(Debug, Default)]
-struct Ack {
-    done: Mutex<Option<Result<i64, AuditError>>>,
-    cv: Condvar,
-}
-
-impl Ack {
-    fn set(&self, result: Result<i64, AuditError>) {
-        *lock(&self.done) = Some(result);
-        self.cv.notify_all();
-    }
-
-    fn wait(&self, timeout: Duration) -> Result<i64, AuditError> {
-        let deadline = crate::clock::deadline(timeout);
-        let mut slot = lock(&self.done);
-        loop {
-            if let Some(result) = slot.take() {
-                return result;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(AuditError(
-                    "the audit record was not committed in time".into(),
-                ));
-            }
-            slot = self
-                .cv
-                .wait_timeout(slot, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-    }
-}
+use crate::audit::ack::{Ack, Pending};
 
 #[derive(Debug)]
 struct Job {
@@ -206,13 +172,22 @@ impl SqliteSink {
 
 impl AuditSink for SqliteSink {
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let cells = columns::cells(record)?;
-        let ack = Arc::new(Ack::default());
-        self.enqueue(Job {
-            cells,
-            ack: ack.clone(),
-        })?;
-        ack.wait(self.settings.commit_timeout).map(|_| ())
+        self.submit(record).wait()
+    }
+
+    fn submit(&self, record: &AuditRecord) -> Pending {
+        let queued = columns::cells(record).and_then(|cells| {
+            let ack = Arc::new(Ack::default());
+            self.enqueue(Job {
+                cells,
+                ack: ack.clone(),
+            })
+            .map(|()| ack)
+        });
+        match queued {
+            Ok(ack) => Pending::queued(ack, self.settings.commit_timeout),
+            Err(e) => Pending::done(Err(e)),
+        }
     }
 
     fn ready(&self) -> Result<(), AuditError> {

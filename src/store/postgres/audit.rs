@@ -80,8 +80,14 @@ impl PgAuditSink {
 
 impl AuditSink for PgAuditSink {
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let cells = columns::cells(record)?;
-        self.queue.submit(cells).map(|_| ())
+        self.submit(record).wait()
+    }
+
+    fn submit(&self, record: &AuditRecord) -> crate::audit::ack::Pending {
+        match columns::cells(record) {
+            Ok(cells) => self.queue.queue(cells),
+            Err(e) => crate::audit::ack::Pending::done(Err(e)),
+        }
     }
 
     fn ready(&self) -> Result<(), AuditError> {

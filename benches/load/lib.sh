@@ -4,7 +4,9 @@
 # load_config DIR [JWT_ALG]: writes DIR/config.toml, the sample configuration with absolute key paths, the
 # access log (the real SQLite store: group commit, fsync) at DIR/audit.sqlite, warnings-only logging and
 # replay protection off (wrk re-sends one token). JWT_ALG=RS256 signs the issued JWTs with the RSA key.
-# LOAD_EXTRA_CONFIG=file is appended; BLOCKING_THREADS sets [server] blocking_threads.
+# LOAD_EXTRA_CONFIG=file is appended; BLOCKING_THREADS sets [server] blocking_threads; VERIFIER sets [saml]
+# verifier ("libxmlsec1" or "streaming"; unset keeps the configuration's default); LOG_LEVEL sets [logging]
+# level (default "warn").
 load_config() {
   local dir=$1 alg=${2:-ES256} keys="$PWD/samples/keys" key=TEST-ONLY-gateway-jwt-es256.key.pem
   [ "$alg" = ES256 ] || key=TEST-ONLY-gateway-jwt-rsa.key.pem
@@ -13,7 +15,8 @@ load_config() {
       -e "s#^algorithm = \"ES256\"#algorithm = \"$alg\"#" \
       -e "s#\"\\([a-z]*-register.toml\\)\"#\"$PWD/samples/\\1\"#" \
       -e "s#path = \"xua-gateway-audit.sqlite\"#path = \"$dir/audit.sqlite\"#" \
-      -e "s#^level = \"info\"#level = \"warn\"#" \
+      -e "s#^level = \"info\"#level = \"${LOG_LEVEL:-warn}\"#" \
+      -e "s#^\# verifier = \"libxmlsec1\"#${VERIFIER:+verifier = \"$VERIFIER\"}#" \
       -e "s#^blocking_threads = 8#blocking_threads = ${BLOCKING_THREADS:-8}#" \
       -e "s#^saml = true#saml = false#" -e "s#^jwt = true#jwt = false#" \
       samples/config.toml > "$dir/config.toml"

@@ -459,4 +459,100 @@ mod tests {
         let cache = gateway.pipeline().replay_cache();
         assert!(!cache.seen(&key, crate::clock::system().now()).unwrap());
     }
+
+    /// An access log that refuses every record.
+    #[derive(Debug)]
+    struct Refusing;
+
+    impl crate::audit::AuditSink for Refusing {
+        fn write(&self, _: &AuditRecord) -> Result<(), crate::audit::AuditError> {
+            Err(crate::audit::AuditError("the disk is full".into()))
+        }
+
+        fn kind(&self) -> &'static str {
+            "refusing"
+        }
+    }
+
+    fn issued(now: OffsetDateTime) -> Issued {
+        Issued {
+            token: "t".into(),
+            token_id: "id".into(),
+            expires_in: 60,
+            valid_from: now,
+            valid_until: now + time::Duration::minutes(1),
+            audience: "a".into(),
+            dpop_bound: false,
+        }
+    }
+
+    /// An exchange that issued, with its replay slot reserved, handed to `audit`.
+    fn finishing(gateway: &Gateway, key: ReplayKey) -> Finishing {
+        let request = ExchangeRequest::default();
+        let mut x = Exchange::begin(
+            gateway.pipeline(),
+            Direction::SamlToJwt,
+            &request,
+            Mode::Issue,
+        );
+        let until = x.now + time::Duration::minutes(5);
+        x.remember(key, until).unwrap();
+        let token = issued(x.now);
+        x.finish(Ok(token))
+    }
+
+    fn gateway(audit: Arc<dyn crate::audit::AuditSink>) -> Gateway {
+        Gateway::build(
+            LoadedConfig::embedded().unwrap(),
+            crate::clock::system(),
+            Some(audit),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_issued_token_keeps_its_slot_and_one_whose_record_fails_gives_it_back() {
+        let now = || crate::clock::system().now();
+        let kept = gateway(Arc::new(MemorySink::default()));
+        let key = ReplayKey::saml("issuer", "_kept");
+        assert!(finishing(&kept, key).wait().is_ok());
+        assert!(kept.pipeline().replay_cache().seen(&key, now()).unwrap());
+
+        let refusing = gateway(Arc::new(Refusing));
+        let key = ReplayKey::saml("issuer", "_unsent");
+        let err = finishing(&refusing, key).wait().unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unavailable);
+        assert!(!refusing
+            .pipeline()
+            .replay_cache()
+            .seen(&key, now())
+            .unwrap());
+    }
+
+    #[test]
+    fn a_finishing_dropped_before_it_settles_keeps_its_slot() {
+        // The caller went away while the record was committing: the record may be durable, so the token
+        // counts as exchanged.
+        let gw = gateway(Arc::new(Refusing));
+        let key = ReplayKey::saml("issuer", "_abandoned");
+        drop(finishing(&gw, key));
+        let seen = gw
+            .pipeline()
+            .replay_cache()
+            .seen(&key, crate::clock::system().now());
+        assert!(seen.unwrap());
+    }
+
+    #[actix_web::test]
+    async fn awaiting_a_failed_record_gives_the_slot_back_before_answering() {
+        let gw = gateway(Arc::new(Refusing));
+        let key = ReplayKey::saml("issuer", "_async");
+        let err = finishing(&gw, key).settled().await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unavailable);
+        let seen = gw
+            .pipeline()
+            .replay_cache()
+            .seen(&key, crate::clock::system().now());
+        assert!(!seen.unwrap());
+    }
 }

@@ -229,14 +229,16 @@ impl<'p> Exchange<'p> {
         stages.restart();
         let written = pipeline.audit.submit(&record);
         Finishing {
-            result,
             written,
-            submitted: Instant::now(),
-            direction,
-            stages,
-            slots,
-            metrics: pipeline.metrics.clone(),
-            replay: pipeline.replay.cache.clone(),
+            rest: Settling {
+                result,
+                submitted: Instant::now(),
+                direction,
+                stages,
+                slots,
+                metrics: pipeline.metrics.clone(),
+                replay: pipeline.replay.cache.clone(),
+            },
         }
     }
 }
@@ -267,21 +269,15 @@ impl Drop for Slots {
 /// [`Finishing::wait`].
 #[must_use = "a token may only go out once its access-log record is durable"]
 pub struct Finishing {
-    result: Result<Issued, Rejection>,
     written: crate::audit::ack::Pending,
-    submitted: Instant,
-    direction: Direction,
-    stages: StageTimer,
-    slots: Slots,
-    metrics: std::sync::Arc<crate::observability::metrics::Metrics>,
-    replay: std::sync::Arc<dyn crate::replay::ReplayCache>,
+    rest: Settling,
 }
 
 impl std::fmt::Debug for Finishing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Finishing")
-            .field("direction", &self.direction)
-            .field("issued", &self.result.is_ok())
+            .field("direction", &self.rest.direction)
+            .field("issued", &self.rest.result.is_ok())
             .finish_non_exhaustive()
     }
 }
@@ -289,7 +285,7 @@ impl std::fmt::Debug for Finishing {
 impl Finishing {
     /// Blocks this thread until the record is durable, then answers.
     pub fn wait(self) -> Result<Issued, Rejection> {
-        let (rest, written) = self.split();
+        let Finishing { written, rest } = self;
         let written = written.wait();
         let (answer, unsent) = rest.settle(written);
         if let Some(slots) = unsent {
@@ -302,38 +298,13 @@ impl Finishing {
     /// (a record that could not be written) are given back on the blocking pool, since the replay store
     /// may be a database, before the refusal is answered.
     pub async fn settled(self) -> Result<Issued, Rejection> {
-        let (rest, written) = self.split();
+        let Finishing { written, rest } = self;
         let written = written.settled().await;
         let (answer, unsent) = rest.settle(written);
         if let Some(slots) = unsent {
             let _ = actix_web::rt::task::spawn_blocking(move || slots.release()).await;
         }
         answer
-    }
-
-    fn split(self) -> (Settling, crate::audit::ack::Pending) {
-        let Finishing {
-            result,
-            written,
-            submitted,
-            direction,
-            stages,
-            slots,
-            metrics,
-            replay,
-        } = self;
-        (
-            Settling {
-                result,
-                submitted,
-                direction,
-                stages,
-                slots,
-                metrics,
-                replay,
-            },
-            written,
-        )
     }
 }
 

@@ -158,13 +158,16 @@ class Handler(BaseHTTPRequestHandler):
                     expected = body_element(soap_root(o.expect_body_type or "", f.read()))
                 checks["body"] = "ok" if expected is not None and body_element(envelope) == expected else "mismatch"
         if o.record:
-            with open(o.record + ".tmp", "wb") as f:
+            # Requests are served on threads of their own: each writes its own temporary file, then the last
+            # to finish replaces the record.
+            tmp = "%s.%d.tmp" % (o.record, threading.get_ident())
+            with open(tmp, "wb") as f:
                 f.write(body)
-            os.replace(o.record + ".tmp", o.record)
+            os.replace(tmp, o.record)
             meta = {"method": "POST", "path": self.path, "headers": dict(self.headers.items()), "checks": checks}
-            with open(o.record + ".json.tmp", "w") as f:
+            with open(tmp, "w") as f:
                 json.dump(meta, f, indent=1)
-            os.replace(o.record + ".json.tmp", o.record + ".json")
+            os.replace(tmp, o.record + ".json")
         if o.delay:
             time.sleep(o.delay)
         failed = sorted(k for k, v in checks.items() if v != "ok")

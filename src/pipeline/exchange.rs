@@ -283,6 +283,13 @@ impl std::fmt::Debug for Finishing {
 }
 
 impl Finishing {
+    /// The token the exchange issues once its record is durable, or why it refuses. The SOAP edge reads
+    /// it to build the message that will carry the assertion while the record commits; nothing of it may
+    /// leave the gateway before [`Finishing::settled`] or [`Finishing::wait`] answers `Ok`.
+    pub fn to_answer(&self) -> Result<&Issued, &Rejection> {
+        self.rest.result.as_ref()
+    }
+
     /// Blocks this thread until the record is durable, then answers.
     pub fn wait(self) -> Result<Issued, Rejection> {
         let Finishing { written, rest } = self;

@@ -6,6 +6,7 @@
 //! question about a patient counts each access once.
 
 use super::{Exchange, ExchangeRequest, Mode, Pipeline};
+use crate::audit::ack::Pending;
 use crate::error::Rejection;
 use crate::model::{Direction, Outcome};
 
@@ -23,42 +24,66 @@ pub enum Forwarding<'a> {
 }
 
 impl Pipeline {
-    /// Writes the forwarding record of `request`, whose exchange issued the assertion `token_id`. Waits for
-    /// the commit: call it on the blocking pool. A record that cannot be written is UNAVAILABLE, and the
-    /// caller then passes nothing of the upstream's answer on.
+    /// Hands the forwarding record of `request`, whose exchange issued the assertion `token_id`, to the
+    /// access-log store. The caller passes nothing of the upstream's answer on before
+    /// [`Recording::settled`] says the record is durable.
     pub fn forwarded(
         &self,
         request: &ExchangeRequest,
         token_id: &str,
         what: Forwarding<'_>,
-    ) -> Result<(), Rejection> {
+    ) -> Recording {
         let x = Exchange::begin(self, Direction::JwtToSaml, request, Mode::Issue);
         let mut record = x.record;
         record.profile = request.profile.clone();
         record.output_token_id = Some(token_id.to_string());
-        match what {
+        let said = match what {
             Forwarding::Answered(status) => {
                 record.outcome = Outcome::Forwarded;
                 record.upstream_status = Some(status);
+                Said::Answered(status)
             }
             Forwarding::Failed { status, why } => {
                 record.outcome = Outcome::Rejected;
                 record.upstream_status = status;
                 record.error_class = Some(why.class);
                 record.error = Some(why.message.clone());
+                Said::Failed(why.clone())
             }
+        };
+        Recording {
+            written: self.audit.submit(&record),
+            said,
         }
-        self.audit.write(&record).map_err(|e| {
+    }
+}
+
+/// A forwarding record with the store.
+#[must_use = "nothing of the upstream's answer may be passed on before its record is durable"]
+pub struct Recording {
+    written: Pending,
+    said: Said,
+}
+
+/// What the record says, for the log line once it is durable (class and message: no identifiers).
+enum Said {
+    Answered(u16),
+    Failed(Rejection),
+}
+
+impl Recording {
+    /// Waits, holding no thread, until the record is durable. A record that cannot be written is
+    /// UNAVAILABLE, and the caller then passes nothing of the upstream's answer on.
+    pub async fn settled(self) -> Result<(), Rejection> {
+        self.written.settled().await.map_err(|e| {
             tracing::error!(error = %e, "audit write failed");
             Rejection::unavailable(
                 "the access log cannot be written, so the upstream's answer is not passed on",
             )
         })?;
-        match what {
-            Forwarding::Answered(status) => {
-                tracing::info!(upstream_status = status, "request forwarded")
-            }
-            Forwarding::Failed { why, .. } => tracing::info!(
+        match self.said {
+            Said::Answered(status) => tracing::info!(upstream_status = status, "request forwarded"),
+            Said::Failed(why) => tracing::info!(
                 error_class = why.class.as_str(),
                 reason = %why.message,
                 "forwarding failed"

@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 pub use actor::ActorToken;
 pub(crate) use exchange::Exchange;
 pub use exchange::{ExchangeRequest, Finishing, Issued, Mode, SoapOrigin};
-pub use forwarded::Forwarding;
+pub use forwarded::{Forwarding, Recording};
 pub use jwt_to_saml::SamlDraft;
 pub use parts::{JwtInput, JwtOutput, ReplayPolicy, SamlInput, SamlOutput};
 pub use saml_to_jwt::JwtDraft;

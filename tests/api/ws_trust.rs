@@ -12,9 +12,9 @@ use crate::oauth::*;
 use crate::soap_helpers::*;
 use crate::xmlsec1::xmlsec1_available;
 
-const STS: &str = "/ws-trust/sts";
+pub const STS: &str = "/ws-trust/sts";
 
-fn rst(on_behalf_of: &str, token_type: &str, applies_to: &str) -> Vec<u8> {
+pub fn rst(on_behalf_of: &str, token_type: &str, applies_to: &str) -> Vec<u8> {
     format!(
         concat!(
             r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing">"#,
@@ -34,7 +34,7 @@ fn rst(on_behalf_of: &str, token_type: &str, applies_to: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn jwt_token(jwt: &str) -> String {
+pub fn jwt_token(jwt: &str) -> String {
     format!(
         r#"<wsse:BinarySecurityToken xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" ValueType="urn:ietf:params:oauth:token-type:jwt" EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">{}</wsse:BinarySecurityToken>"#,
         base64::engine::general_purpose::STANDARD.encode(jwt)

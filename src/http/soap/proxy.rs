@@ -15,7 +15,7 @@ use crate::error::Rejection;
 use crate::http::caller::Asking;
 use crate::mapping::hl7::cx_format;
 use crate::model::Direction;
-use crate::pipeline::{ExchangeRequest, Forwarding, SoapOrigin};
+use crate::pipeline::{ExchangeRequest, Finishing, Forwarding, Recording, SoapOrigin};
 use crate::soap::fault::Fault;
 use crate::soap::inject::{inject_security, Window};
 use crate::soap::mtom::Multipart;
@@ -25,19 +25,53 @@ use crate::startup::{Gateway, ProxyRoute};
 /// The WS-Security Timestamp's window: the assertion's, at most this long.
 const TIMESTAMP_LIFETIME: time::Duration = time::Duration::minutes(5);
 
-/// A request ready to forward.
+/// A request ready to forward once its exchange's record is durable.
 struct Ready {
     body: Vec<u8>,
     content_type: String,
     request: ExchangeRequest,
     token_id: String,
     message_id: Option<String>,
+    issued: Finishing,
 }
 
-/// A request refused before the upstream (already audited).
+/// A request refused before the upstream, its records with the access-log store.
 struct Refused {
-    rejection: Rejection,
+    records: Refusal,
     message_id: Option<String>,
+}
+
+enum Refusal {
+    /// The exchange refused (or never ran): its one record.
+    Exchange(Finishing),
+    /// The assertion was issued but could not be put into the message: the exchange's record, then the
+    /// forwarding record that says it never left.
+    NotSent {
+        issued: Finishing,
+        forwarding: Recording,
+        why: Rejection,
+    },
+}
+
+impl Refused {
+    /// What to answer once the records are durable: the refusal, or UNAVAILABLE when a record failed.
+    async fn settled(self) -> Rejection {
+        match self.records {
+            Refusal::Exchange(finishing) => match finishing.settled().await {
+                Err(rejection) => rejection,
+                Ok(_) => Rejection::internal("a refused request was issued a token"),
+            },
+            Refusal::NotSent {
+                issued,
+                forwarding,
+                why,
+            } => {
+                let issued = issued.settled().await.err();
+                let forwarded = forwarding.settled().await.err();
+                issued.or(forwarded).unwrap_or(why)
+            }
+        }
+    }
 }
 
 pub async fn forward(
@@ -83,29 +117,41 @@ pub async fn forward(
         prepare(&worker, &for_worker, input, request)
     })
     .await;
+    // The blocking thread is back in its pool: the records wait for their group commit on this event loop.
     let ready = match prepared {
         Ok(Ok(ready)) => ready,
         Ok(Err(refused)) => {
+            let message_id = refused.message_id.clone();
+            let rejection = refused.settled().await;
             return fault_response(
                 &gw,
-                &Fault::from_rejection(&refused.rejection),
-                refused.message_id.as_deref(),
-            )
+                &Fault::from_rejection(&rejection),
+                message_id.as_deref(),
+            );
         }
         Err(_) => {
             let why = Rejection::internal("the translation worker failed");
             return fault_response(&gw, &Fault::from_rejection(&why), None);
         }
     };
-
-    drop(pass);
     let Ready {
         body,
         content_type,
         request,
         token_id,
         message_id,
+        issued,
     } = ready;
+    // Only a durable record lets the assertion out.
+    if let Err(rejection) = issued.settled().await {
+        return fault_response(
+            &gw,
+            &Fault::from_rejection(&rejection),
+            message_id.as_deref(),
+        );
+    }
+
+    drop(pass);
     let answer = upstream::send(&route, &content_type, body).await;
     let (status, failure) = match &answer {
         Ok(r) if r.status().is_redirection() => (
@@ -118,9 +164,10 @@ pub async fn forward(
         Ok(r) => (Some(r.status().as_u16()), None),
         Err(why) => (None, Some(why.clone())),
     };
+    // The record is built and queued on the blocking pool (a store may write there), and awaited here.
     let worker = gw.clone();
     let failed = failure.clone();
-    let recorded = web::block(move || {
+    let queued = web::block(move || {
         let what = match (&failed, status) {
             (None, Some(s)) => Forwarding::Answered(s),
             (Some(why), status) => Forwarding::Failed { status, why },
@@ -128,10 +175,14 @@ pub async fn forward(
                 return Err(Rejection::internal("an answer without a status"));
             }
         };
-        worker.pipeline().forwarded(&request, &token_id, what)
+        Ok(worker.pipeline().forwarded(&request, &token_id, what))
     })
     .await
     .unwrap_or_else(|_| Err(Rejection::internal("the audit worker failed")));
+    let recorded = match queued {
+        Ok(recording) => recording.settled().await,
+        Err(e) => Err(e),
+    };
     let failure = match (recorded, failure) {
         (Err(e), _) => Some(e),
         (Ok(()), f) => f,
@@ -168,20 +219,23 @@ struct Input {
 }
 
 /// On the blocking pool: read the message, identify the caller, exchange the token, inject the assertion.
-/// Every refusal is audited.
+/// Every refusal is audited; the records are handed to the store, and the caller awaits them.
 fn prepare(
     gw: &Gateway,
     route: &ProxyRoute,
     input: Input,
     mut request: ExchangeRequest,
-) -> Result<Ready, Refused> {
-    let refuse =
-        |request: &ExchangeRequest, rejection: Rejection, message_id: Option<String>| Refused {
-            rejection: gw
-                .pipeline()
-                .refuse(Direction::JwtToSaml, request, rejection),
+) -> Result<Ready, Box<Refused>> {
+    let refuse = |request: &ExchangeRequest, rejection: Rejection, message_id: Option<String>| {
+        Box::new(Refused {
+            records: Refusal::Exchange(gw.pipeline().refuse_queued(
+                Direction::JwtToSaml,
+                request,
+                rejection,
+            )),
             message_id,
-        };
+        })
+    };
     let limits = &gw.soap().limits;
     let content_type = input.content_type.unwrap_or_default();
     let package =
@@ -242,51 +296,55 @@ fn prepare(
     ) {
         return Err(refuse(&request, e, message_id));
     }
-    let issued = match gw.pipeline().jwt_to_saml(&token, &request) {
-        Ok(issued) => issued,
-        Err(rejection) => {
-            return Err(Refused {
-                rejection,
+    let issued = gw.pipeline().jwt_to_saml_queued(&token, &request);
+    let assertion = match issued.to_answer() {
+        Ok(assertion) => assertion,
+        Err(_) => {
+            return Err(Box::new(Refused {
+                records: Refusal::Exchange(issued),
                 message_id,
-            })
+            }))
         }
     };
     let window = Window {
-        created: issued.valid_from,
-        expires: issued
+        created: assertion.valid_from,
+        expires: assertion
             .valid_until
-            .min(issued.valid_from + TIMESTAMP_LIFETIME),
+            .min(assertion.valid_from + TIMESTAMP_LIFETIME),
     };
     let injected =
-        inject_security(&env, issued.token.as_bytes(), &window).map(|root| match &multipart {
+        inject_security(&env, assertion.token.as_bytes(), &window).map(|root| match &multipart {
             Some(m) => m.with_root(&root),
             None => root,
         });
+    let token_id = assertion.token_id.clone();
     match injected {
         Ok(body) => Ok(Ready {
             body,
             content_type,
             request,
-            token_id: issued.token_id,
+            token_id,
             message_id,
+            issued,
         }),
         Err(why) => {
             // The assertion was issued (and audited) but never leaves: say so in the log.
-            let rejection = match gw.pipeline().forwarded(
+            let forwarding = gw.pipeline().forwarded(
                 &request,
-                &issued.token_id,
+                &token_id,
                 Forwarding::Failed {
                     status: None,
                     why: &why,
                 },
-            ) {
-                Ok(()) => why,
-                Err(e) => e,
-            };
-            Err(Refused {
-                rejection,
+            );
+            Err(Box::new(Refused {
+                records: Refusal::NotSent {
+                    issued,
+                    forwarding,
+                    why,
+                },
                 message_id,
-            })
+            }))
         }
     }
 }

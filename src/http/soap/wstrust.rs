@@ -6,10 +6,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{fault_response, identify, packaging};
-use crate::error::Rejection;
+use crate::error::{ErrorClass, Rejection};
 use crate::http::caller::Asking;
 use crate::model::Direction;
-use crate::pipeline::{ExchangeRequest, SoapOrigin};
+use crate::pipeline::{ExchangeRequest, Finishing, Issued, SoapOrigin};
 use crate::soap::fault::Fault;
 use crate::soap::uri;
 use crate::soap::wstrust::{
@@ -53,24 +53,122 @@ pub async fn issue(
         )
     })
     .await;
+    // The blocking thread is back in its pool: the record waits for its group commit on this event loop.
+    let answered = match answered {
+        Ok(answering) => answering.settled().await,
+        Err(_) => Err((
+            fault_for(&Rejection::internal("the translation worker failed")),
+            None,
+        )),
+    };
     drop(pass);
     match answered {
-        Ok(Ok(envelope)) => {
+        Ok(envelope) => {
             let response = HttpResponse::Ok()
                 .content_type("application/soap+xml; charset=utf-8")
                 .insert_header(("Cache-Control", "no-store"))
                 .body(envelope);
             super::super::caller::decorate(response, &gw, None, None)
         }
-        Ok(Err((fault, relates_to))) => fault_response(&gw, &fault, relates_to.as_deref()),
-        Err(_) => {
-            let why = Rejection::internal("the translation worker failed");
-            fault_response(&gw, &fault_for(&why), None)
-        }
+        Err((fault, relates_to)) => fault_response(&gw, &fault, relates_to.as_deref()),
     }
 }
 
 type Refusal = (Fault, Option<String>);
+
+/// An RST's exchange, its record with the access-log store, and how to answer once the record is durable.
+struct Answering {
+    finishing: Finishing,
+    relates_to: Option<String>,
+    then: Then,
+}
+
+enum Then {
+    /// A refusal: its WS-Trust fault.
+    Refuse,
+    /// A mustUnderstand header block that is not understood (this local name): SOAP's own fault.
+    MustUnderstand(String),
+    /// An issued token, in a RequestSecurityTokenResponseCollection.
+    Respond {
+        direction: Direction,
+        token_type: String,
+        context: Option<String>,
+    },
+}
+
+impl Answering {
+    fn refuse(finishing: Finishing, relates_to: Option<String>) -> Self {
+        Self {
+            finishing,
+            relates_to,
+            then: Then::Refuse,
+        }
+    }
+
+    /// The RSTRC, or the fault, once the record is durable. A record that cannot be written is an
+    /// UNAVAILABLE fault whatever the request was.
+    async fn settled(self) -> Result<String, Refusal> {
+        let Answering {
+            finishing,
+            relates_to,
+            then,
+        } = self;
+        let settled = finishing.settled().await;
+        match (settled, then) {
+            (Err(e), Then::MustUnderstand(local)) if e.class != ErrorClass::Unavailable => {
+                Err((Fault::must_understand(&local), relates_to))
+            }
+            (Err(e), _) => Err((fault_for(&e), relates_to)),
+            (
+                Ok(issued),
+                Then::Respond {
+                    direction,
+                    token_type,
+                    context,
+                },
+            ) => respond(
+                &issued,
+                direction,
+                &token_type,
+                context.as_deref(),
+                relates_to,
+            ),
+            (Ok(_), _) => Err((
+                fault_for(&Rejection::internal("a refused request was issued a token")),
+                relates_to,
+            )),
+        }
+    }
+}
+
+fn respond(
+    issued: &Issued,
+    direction: Direction,
+    token_type: &str,
+    context: Option<&str>,
+    relates_to: Option<String>,
+) -> Result<String, Refusal> {
+    let token = match direction {
+        Direction::SamlToJwt => IssuedToken::Jwt(&issued.token),
+        Direction::JwtToSaml => IssuedToken::Saml {
+            assertion: issued.token.as_bytes(),
+            id: Some(&issued.token_id),
+        },
+    };
+    response_envelope(
+        &IssueResponse {
+            token,
+            token_type,
+            applies_to: Some(&issued.audience),
+            created: issued.valid_from,
+            expires: issued.valid_until,
+            context,
+        },
+        ResponseShape::Collection,
+        relates_to.as_deref(),
+    )
+    .map_err(|e| (fault_for(&e), relates_to))
+}
 
 fn answer(
     gw: &Gateway,
@@ -79,20 +177,22 @@ fn answer(
     content_type: Option<&str>,
     body: Result<web::Bytes, Rejection>,
     mut request: ExchangeRequest,
-) -> Result<String, Refusal> {
+) -> Answering {
     // Until the subject token is read, a refusal is recorded as the direction most RSTs ask for.
     let refuse = |request: &ExchangeRequest, direction, rejection, relates_to: Option<String>| {
-        let rejection = gw.pipeline().refuse(direction, request, rejection);
-        (fault_for(&rejection), relates_to)
+        Answering::refuse(
+            gw.pipeline().refuse_queued(direction, request, rejection),
+            relates_to,
+        )
     };
     let unread = Direction::SamlToJwt;
     let body = match packaging(content_type, false).and(body) {
         Ok(b) => b,
-        Err(e) => return Err(refuse(&request, unread, e, None)),
+        Err(e) => return refuse(&request, unread, e, None),
     };
     let env = match crate::soap::scan(&body, &gw.soap().limits) {
         Ok(env) => env,
-        Err(e) => return Err(refuse(&request, unread, e, None)),
+        Err(e) => return refuse(&request, unread, e, None),
     };
     let relates_to = env.message_id.clone();
     if let Some(soap) = request.soap.as_mut() {
@@ -101,12 +201,15 @@ fn answer(
     if let Some(block) = not_understood(&env) {
         let local = block.local.clone();
         let why = Rejection::request("a mustUnderstand header block is not understood");
-        gw.pipeline().refuse(unread, &request, why);
-        return Err((Fault::must_understand(&local), relates_to));
+        return Answering {
+            finishing: gw.pipeline().refuse_queued(unread, &request, why),
+            relates_to,
+            then: Then::MustUnderstand(local),
+        };
     }
     let rst = match read_issue(&env) {
         Ok(rst) => rst,
-        Err(e) => return Err(refuse(&request, unread, e, relates_to)),
+        Err(e) => return refuse(&request, unread, e, relates_to),
     };
     let direction = match &rst.subject {
         SubjectToken::Saml(_) => Direction::SamlToJwt,
@@ -122,7 +225,7 @@ fn answer(
         let e = Rejection::request(
             "the requested TokenType is the subject token's own type: the gateway translates between SAML assertions and JWTs",
         );
-        return Err(refuse(&request, direction, e, relates_to));
+        return refuse(&request, direction, e, relates_to);
     }
     request.audience = rst.applies_to.clone();
     if let Err(e) = identify(
@@ -133,13 +236,14 @@ fn answer(
         None,
         &mut request,
     ) {
-        return Err(refuse(&request, direction, e, relates_to));
+        return refuse(&request, direction, e, relates_to);
     }
-    let issued = match &rst.subject {
-        SubjectToken::Saml(cut) => gw.pipeline().saml_to_jwt(&cut.standalone(), &request),
-        SubjectToken::Jwt(jwt) => gw.pipeline().jwt_to_saml(jwt, &request),
-    }
-    .map_err(|e| (fault_for(&e), relates_to.clone()))?;
+    let finishing = match &rst.subject {
+        SubjectToken::Saml(cut) => gw
+            .pipeline()
+            .saml_to_jwt_queued(&cut.standalone(), &request),
+        SubjectToken::Jwt(jwt) => gw.pipeline().jwt_to_saml_queued(jwt, &request),
+    };
     let default_type = match direction {
         Direction::SamlToJwt => uri::VT_JWT,
         Direction::JwtToSaml => uri::TT_SAML2,
@@ -147,25 +251,15 @@ fn answer(
     let token_type = rst
         .token_type
         .as_ref()
-        .map_or(default_type, |t| t.uri.as_str());
-    let token = match direction {
-        Direction::SamlToJwt => IssuedToken::Jwt(&issued.token),
-        Direction::JwtToSaml => IssuedToken::Saml {
-            assertion: issued.token.as_bytes(),
-            id: Some(&issued.token_id),
-        },
-    };
-    response_envelope(
-        &IssueResponse {
-            token,
+        .map_or(default_type, |t| t.uri.as_str())
+        .to_string();
+    Answering {
+        finishing,
+        relates_to,
+        then: Then::Respond {
+            direction,
             token_type,
-            applies_to: Some(&issued.audience),
-            created: issued.valid_from,
-            expires: issued.valid_until,
-            context: rst.context.as_deref(),
+            context: rst.context.clone(),
         },
-        ResponseShape::Collection,
-        relates_to.as_deref(),
-    )
-    .map_err(|e| (fault_for(&e), relates_to))
+    }
 }

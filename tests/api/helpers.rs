@@ -269,3 +269,9 @@ pub fn attacker_identity() -> SigningIdentity {
     )
     .unwrap()
 }
+
+/// Whether `xml` holds the empty element `name` in either spelling XML allows: `<a/>`, or `<a></a>` as the
+/// gateway's direct signer writes it (the canonical form).
+pub fn has_empty_element(xml: &str, name: &str) -> bool {
+    xml.contains(&format!("<{name}/>")) || xml.contains(&format!("<{name}></{name}>"))
+}

@@ -131,57 +131,74 @@ async fn batches(client: &reqwest::Client, address: &str) -> (u64, u64, u64) {
     )
 }
 
-/// Which endpoint the stalled-writer test sends its exchanges to.
-#[derive(Clone, Copy)]
+/// Which endpoint the stalled-writer tests send their exchanges to.
+#[derive(Clone, Copy, Debug)]
 enum Endpoint {
     Token,
     WsTrust,
     XcaProxy,
 }
 
-/// A request waiting for its access-log record holds no thread: with two blocking threads and the writer
-/// stalled (another connection holds SQLite's write lock), all eight exchanges still run their pipelines and
-/// queue their records, and they commit together once the lock goes. Were a thread held through the wait,
-/// at most two records would wait at a time, and eight would take at least four commits.
-async fn exchanges_waiting_for_a_stalled_writer_hold_no_blocking_thread(endpoint: Endpoint) {
-    const WAITING: usize = 8;
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.sqlite");
-    let config = write_config(dir.path(), &audit, "", "level = \"warn,xua_gateway=info\"");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text = text
-        .replacen("workers = 0\n", "workers = 1\n", 1)
-        .replacen("blocking_threads = 8\n", "blocking_threads = 2\n", 1)
-        .replacen("max_inspections = 2\n", "max_inspections = 1\n", 1);
-    // The proxy's upstream answers every query with the corpus's ITI-38 answer.
-    let mut upstream = None;
-    if let Endpoint::XcaProxy = endpoint {
-        let Some(answer) = corpus_file("xca/metriport_dq_multiple_docs.xml") else {
-            return;
-        };
-        let up = Upstream::start(&["--response", answer.to_str().unwrap()]);
-        text.push_str(&format!(
-            "\n[proxy]\n{}",
-            route("/xca/nhn", &up.url("http"), "")
-        ));
-        upstream = Some(up);
+/// The real server with two blocking threads and a SQLite access log, serving one endpoint (with its
+/// upstream, for the proxy), and a way to send it one exchange.
+struct Rig {
+    endpoint: Endpoint,
+    server: Server,
+    client: reqwest::Client,
+    audit: std::path::PathBuf,
+    upstream: Option<Upstream>,
+    query: Vec<u8>,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// `None` when the proxy's corpus files are missing (outside CI).
+    fn start(endpoint: Endpoint, audit_extra: &str) -> Option<Rig> {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.sqlite");
+        let config = write_config(
+            dir.path(),
+            &audit,
+            audit_extra,
+            "level = \"warn,xua_gateway=info\"",
+        );
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text = text
+            .replacen("workers = 0\n", "workers = 1\n", 1)
+            .replacen("blocking_threads = 8\n", "blocking_threads = 2\n", 1)
+            .replacen("max_inspections = 2\n", "max_inspections = 1\n", 1);
+        let (mut upstream, mut query) = (None, Vec::new());
+        match endpoint {
+            Endpoint::Token => {}
+            Endpoint::WsTrust => text.push_str("\n[ws_trust]\nenabled = true\n"),
+            // The upstream answers every query with the corpus's ITI-38 answer.
+            Endpoint::XcaProxy => {
+                let answer = corpus_file("xca/metriport_dq_multiple_docs.xml")?;
+                query = std::fs::read(corpus_file(ITI38_REQUEST)?).unwrap();
+                let up = Upstream::start(&["--response", answer.to_str().unwrap()]);
+                text.push_str(&format!(
+                    "\n[proxy]\n{}",
+                    route("/xca/nhn", &up.url("http"), "")
+                ));
+                upstream = Some(up);
+            }
+        }
+        std::fs::write(&config, text).unwrap();
+        Some(Rig {
+            endpoint,
+            server: Server::start(&config, &[]),
+            client: reqwest::Client::new(),
+            audit,
+            upstream,
+            query,
+            _dir: dir,
+        })
     }
-    if let Endpoint::WsTrust = endpoint {
-        text.push_str("\n[ws_trust]\nenabled = true\n");
-    }
-    let query = match endpoint {
-        Endpoint::XcaProxy => match corpus_file(ITI38_REQUEST) {
-            Some(path) => std::fs::read(path).unwrap(),
-            None => return,
-        },
-        _ => Vec::new(),
-    };
-    std::fs::write(&config, text).unwrap();
-    let server = Server::start(&config, &[]);
-    let client = reqwest::Client::new();
-    let post = || {
-        let (client, address) = (client.clone(), server.address.clone());
-        let request = match endpoint {
+
+    /// One exchange with a fresh token, answered with its status and body.
+    fn post(&self) -> tokio::task::JoinHandle<(u16, String)> {
+        let address = &self.server.address;
+        let request = match self.endpoint {
             Endpoint::Token => {
                 let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
                     .encode(mint_now("fastlege.json"));
@@ -191,7 +208,7 @@ async fn exchanges_waiting_for_a_stalled_writer_hold_no_blocking_thread(endpoint
                     ("subject_token", token.as_str()),
                 ])
                 .unwrap();
-                client
+                self.client
                     .post(format!("{address}/token"))
                     .header("Content-Type", "application/x-www-form-urlencoded")
                     .body(form)
@@ -203,48 +220,72 @@ async fn exchanges_waiting_for_a_stalled_writer_hold_no_blocking_thread(endpoint
                     "urn:oasis:names:tc:SAML:2.0:assertion",
                     "nhn:dokumentdeling-saml",
                 );
-                client
+                self.client
                     .post(format!("{address}{STS}"))
                     .header("Content-Type", SOAP)
                     .body(body)
             }
-            Endpoint::XcaProxy => client
+            Endpoint::XcaProxy => self
+                .client
                 .post(format!("{address}/xca/nhn"))
                 .header("Content-Type", SOAP)
                 .header(
                     "Authorization",
                     format!("Bearer {}", jwt_for(Some(QUERY_PATIENT), None)),
                 )
-                .body(query.clone()),
+                .body(self.query.clone()),
         };
         tokio::spawn(async move {
             let answer = request.send().await.unwrap();
             (answer.status().as_u16(), answer.text().await.unwrap())
         })
-    };
-    // One exchange first, so the store is open and the metrics have a baseline.
-    let (status, body) = post().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    let (batches_before, records_before, large_before) = batches(&client, &server.address).await;
-    if let Some(up) = &upstream {
-        std::fs::remove_file(up.record_path()).unwrap();
     }
 
-    let lock = rusqlite::Connection::open(&audit).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let requests: Vec<_> = (0..WAITING).map(|_| post()).collect();
+    /// Whether the upstream received a query since the last call (always false without one).
+    fn upstream_received(&self) -> bool {
+        self.upstream.as_ref().is_some_and(|up| {
+            let received = up.record_path().exists();
+            let _ = std::fs::remove_file(up.record_path());
+            received
+        })
+    }
+
+    /// Holds SQLite's write lock from another connection until the returned connection commits.
+    fn stall_writer(&self) -> rusqlite::Connection {
+        let lock = rusqlite::Connection::open(&self.audit).unwrap();
+        lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+        lock
+    }
+}
+
+/// A request waiting for its access-log record holds no thread: with two blocking threads and the writer
+/// stalled (another connection holds SQLite's write lock), all eight exchanges still run their pipelines and
+/// queue their records, and they commit together once the lock goes. Were a thread held through the wait,
+/// at most two records would wait at a time, and eight would take at least four commits.
+async fn exchanges_waiting_for_a_stalled_writer_hold_no_blocking_thread(endpoint: Endpoint) {
+    const WAITING: usize = 8;
+    let Some(rig) = Rig::start(endpoint, "") else {
+        return;
+    };
+    // One exchange first, so the store is open and the metrics have a baseline.
+    let (status, body) = rig.post().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let address = &rig.server.address;
+    let (batches_before, records_before, large_before) = batches(&rig.client, address).await;
+    rig.upstream_received();
+
+    let lock = rig.stall_writer();
+    let requests: Vec<_> = (0..WAITING).map(|_| rig.post()).collect();
     // Long enough for eight pipelines on two threads, in a debug build.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
         requests.iter().all(|r| !r.is_finished()),
         "an exchange was answered while its record could not be committed"
     );
-    if let Some(up) = &upstream {
-        assert!(
-            !up.record_path().exists(),
-            "the upstream was sent a query whose assertion's record is not durable"
-        );
-    }
+    assert!(
+        !rig.upstream_received(),
+        "the upstream was sent a query whose assertion's record is not durable"
+    );
     lock.execute_batch("COMMIT").unwrap();
     drop(lock);
     for request in requests {
@@ -252,7 +293,7 @@ async fn exchanges_waiting_for_a_stalled_writer_hold_no_blocking_thread(endpoint
         assert_eq!(status, 200, "{body}");
     }
 
-    let (batches_after, records_after, large_after) = batches(&client, &server.address).await;
+    let (batches_after, records_after, large_after) = batches(&rig.client, address).await;
     // A proxied query leaves two records: the exchange's, and the upstream's answer once it came.
     let per_request = match endpoint {
         Endpoint::XcaProxy => 2,
@@ -287,4 +328,42 @@ async fn ws_trust_issues_waiting_for_a_stalled_access_log_hold_no_blocking_threa
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn proxied_queries_waiting_for_a_stalled_access_log_hold_no_blocking_thread() {
     exchanges_waiting_for_a_stalled_writer_hold_no_blocking_thread(Endpoint::XcaProxy).await;
+}
+
+/// An access log that cannot commit in time lets nothing out on any endpoint: /token answers 503, WS-Trust
+/// and the proxy an UNAVAILABLE Fault without an assertion, and the proxy sends the upstream nothing. Once
+/// the log commits again, the same request is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_access_log_that_cannot_commit_lets_no_token_out_on_any_endpoint() {
+    for endpoint in [Endpoint::Token, Endpoint::WsTrust, Endpoint::XcaProxy] {
+        let Some(rig) = Rig::start(endpoint, "commit_timeout_ms = 400") else {
+            return;
+        };
+        let (status, body) = rig.post().await.unwrap();
+        assert_eq!(status, 200, "{endpoint:?}: {body}");
+        rig.upstream_received();
+
+        let lock = rig.stall_writer();
+        let (status, body) = rig.post().await.unwrap();
+        match endpoint {
+            Endpoint::Token => {
+                assert_eq!(status, 503, "{body}");
+                assert!(body.contains("\"UNAVAILABLE\"") && !body.contains("access_token"));
+            }
+            Endpoint::WsTrust | Endpoint::XcaProxy => {
+                assert!(status >= 500, "{endpoint:?}: {status} {body}");
+                assert!(body.contains(">xg:UNAVAILABLE<"), "{endpoint:?}: {body}");
+                assert!(!body.contains("Assertion"), "{endpoint:?}: {body}");
+            }
+        }
+        assert!(
+            !rig.upstream_received(),
+            "the upstream was sent a query whose assertion's record did not commit"
+        );
+        lock.execute_batch("COMMIT").unwrap();
+        drop(lock);
+
+        let (status, body) = rig.post().await.unwrap();
+        assert_eq!(status, 200, "{endpoint:?}: {body}");
+    }
 }

@@ -16,7 +16,7 @@ load_config() {
       -e "s#\"\\([a-z]*-register.toml\\)\"#\"$PWD/samples/\\1\"#" \
       -e "s#path = \"xua-gateway-audit.sqlite\"#path = \"$dir/audit.sqlite\"#" \
       -e "s#^level = \"info\"#level = \"${LOG_LEVEL:-warn}\"#" \
-      -e "s#^\# verifier = \"libxmlsec1\"#${VERIFIER:+verifier = \"$VERIFIER\"}#" \
+      -e "s#^\# verifier = \"streaming\"#${VERIFIER:+verifier = \"$VERIFIER\"}#" \
       -e "s#^blocking_threads = 8#blocking_threads = ${BLOCKING_THREADS:-8}#" \
       -e "s#^saml = true#saml = false#" -e "s#^jwt = true#jwt = false#" \
       samples/config.toml > "$dir/config.toml"

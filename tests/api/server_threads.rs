@@ -28,6 +28,19 @@ fn blocking_pool_threads(pid: u32) -> usize {
         .count()
 }
 
+/// The sample configuration's text with one HTTP worker, `blocking` blocking threads and one inspection
+/// at a time (inspections get fewer threads than the exchanges: a start-up rule).
+fn one_worker(text: &str, blocking: usize) -> String {
+    assert!(text.contains("workers = 0\n") && text.contains("blocking_threads = 8\n"));
+    text.replacen("workers = 0\n", "workers = 1\n", 1)
+        .replacen(
+            "blocking_threads = 8\n",
+            &format!("blocking_threads = {blocking}\n"),
+            1,
+        )
+        .replacen("max_inspections = 2\n", "max_inspections = 1\n", 1)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_exchanges_never_runs_on_more_blocking_threads_than_configured() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,15 +51,7 @@ async fn a_burst_of_exchanges_never_runs_on_more_blocking_threads_than_configure
         "max_batch = 1",
         "level = \"warn,xua_gateway=info\"",
     );
-    let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("workers = 0\n") && text.contains("blocking_threads = 8\n"));
-    let text = text.replacen("workers = 0\n", "workers = 1\n", 1).replacen(
-        "blocking_threads = 8\n",
-        &format!("blocking_threads = {BOUND}\n"),
-        1,
-    );
-    // Inspections get fewer threads than the exchanges (a start-up rule).
-    let text = text.replacen("max_inspections = 2\n", "max_inspections = 1\n", 1);
+    let text = one_worker(&std::fs::read_to_string(&config).unwrap(), BOUND);
     std::fs::write(&config, text).unwrap();
     let server = Server::start(&config, &[]);
     let pid = server.child.id();
@@ -162,11 +167,7 @@ impl Rig {
             audit_extra,
             "level = \"warn,xua_gateway=info\"",
         );
-        let mut text = std::fs::read_to_string(&config).unwrap();
-        text = text
-            .replacen("workers = 0\n", "workers = 1\n", 1)
-            .replacen("blocking_threads = 8\n", "blocking_threads = 2\n", 1)
-            .replacen("max_inspections = 2\n", "max_inspections = 1\n", 1);
+        let mut text = one_worker(&std::fs::read_to_string(&config).unwrap(), 2);
         let (mut upstream, mut query) = (None, Vec::new());
         match endpoint {
             Endpoint::Token => {}
